@@ -1,0 +1,3 @@
+from wayline.cli import main
+
+main()

@@ -1,0 +1,107 @@
+"""The application factory: `create_app(settings)` builds everything, nothing happens at import.
+
+Each domain package contributes a `component` module with `routers` (mounted in
+order) and an optional `lifespan(app, core)` context that builds the domain's
+resources (stored on `app.state`) and tears them down. Adding a domain is one
+line in `COMPONENTS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import ModuleType
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from wayline import __version__
+from wayline.auth.credentials import Authenticator
+from wayline.auth.service import AuthService
+from wayline.core.bus import create_bus
+from wayline.core.db import Database, wait_for
+from wayline.core.errors import install_error_handlers
+from wayline.core.http import UpstreamClient
+from wayline.core.runtime_config import RuntimeConfig
+from wayline.core.settings import Settings
+from wayline.core.state import Core
+
+log = logging.getLogger("wayline")
+
+COMPONENTS = (
+    "wayline.system.component",
+    "wayline.auth.component",
+    "wayline.providers.component",
+    "wayline.files.component",
+    "wayline.knowledge.component",
+    "wayline.proxies.component",
+    "wayline.media.component",
+    "wayline.apidocs.component",
+)
+
+
+def _components() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in COMPONENTS]
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        db = Database(settings)
+        stack.push_async_callback(db.dispose)
+        await wait_for(db)
+        await db.migrate()
+
+        bus = create_bus(settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
+        await bus.start()
+        stack.push_async_callback(bus.close)
+
+        http = UpstreamClient(timeout=settings.AIOHTTP_CLIENT_TIMEOUT, connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT)
+        await http.start()
+        stack.push_async_callback(http.close)
+
+        core = Core(settings=settings, db=db, bus=bus, http=http, runtime_config=RuntimeConfig(db, bus))
+        app.state.core = core
+        app.state.authenticator = Authenticator(settings, db, bus)
+        async with db.sessionmaker() as session:
+            await AuthService(session, settings, app.state.authenticator).ensure_headless_admin()
+
+        for component in app.state.components:
+            lifespan = getattr(component, "lifespan", None)
+            if lifespan is not None:
+                await stack.enter_async_context(lifespan(app, core))
+        log.info("wayline %s ready on %s", __version__, settings.database_url.split("@")[-1])
+        yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Wayline",
+        version=__version__,
+        lifespan=_lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    app.state.components = _components()
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins or ["*"],
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    for component in app.state.components:
+        for router in getattr(component, "routers", ()):
+            app.include_router(router)
+        install = getattr(component, "install", None)
+        if install is not None:
+            install(app, settings)
+    return app

@@ -1,0 +1,128 @@
+"""Turning a request's credential into a `Principal`, fast.
+
+Order (Open WebUI's): `Authorization: Bearer`, then the `token` cookie, then the
+`CUSTOM_API_KEY_HEADER` header. `sk-` selects the API-key path, anything else is
+a JWT. A resolved credential is cached in the worker for `AUTH_CACHE_TTL` seconds,
+so an authenticated request costs a dictionary lookup (plus HS256 verification for
+JWTs), not a database round trip. Every change that can invalidate a credential
+(revoke, sign-out, password or role change, deletion) publishes `auth.invalidate`
+on the bus, which clears the cache in every worker before the next request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import Request
+from sqlalchemy import select
+
+from wayline.auth.tables import ApiKey, RevokedToken
+from wayline.core import errors
+from wayline.core.bus import Bus
+from wayline.core.db import Database
+from wayline.core.security import API_KEY_PREFIX, decode_jwt, hash_api_key
+from wayline.core.settings import Settings
+from wayline.users.schemas import UserInfo
+from wayline.users.tables import User
+
+INVALIDATE_TOPIC = "auth.invalidate"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: UserInfo
+    auth_type: Literal["jwt", "api_key"]
+    token: str
+    jti: str | None = None
+    token_expires_at: int | None = None
+    api_key_id: str | None = None
+
+
+@dataclass
+class _Entry:
+    principal: Principal
+    cached_at: float
+
+
+def extract_token(request: Request, api_key_header: str) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    cookie = request.cookies.get("token")
+    if cookie:
+        return cookie
+    return request.headers.get(api_key_header) or None
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, db: Database, bus: Bus) -> None:
+        self._settings = settings
+        self._db = db
+        self._bus = bus
+        self._secret = settings.secret_key
+        # Without a shared bus, other workers could not be told to forget a revoked key.
+        shared_or_single = bus.shared or settings.UVICORN_WORKERS <= 1
+        self._ttl = settings.AUTH_CACHE_TTL if shared_or_single else 0.0
+        self._cache: dict[str, _Entry] = {}
+        bus.subscribe(INVALIDATE_TOPIC, self._on_invalidate)
+
+    def _on_invalidate(self, _: dict) -> None:
+        self._cache.clear()
+
+    async def invalidate(self, reason: str) -> None:
+        await self._bus.publish(INVALIDATE_TOPIC, {"reason": reason})
+
+    async def authenticate(self, request: Request) -> Principal:
+        token = extract_token(request, self._settings.CUSTOM_API_KEY_HEADER)
+        if not token:
+            raise errors.Unauthorized(errors.NOT_AUTHENTICATED)
+        is_key = token.startswith(API_KEY_PREFIX)
+        if is_key and not self._settings.ENABLE_API_KEYS:
+            raise errors.Forbidden(errors.API_KEY_NOT_ALLOWED)
+
+        entry = self._cache.get(token)
+        clock = time.monotonic()
+        if entry is not None and clock - entry.cached_at < self._ttl:
+            principal = entry.principal
+        else:
+            principal = await (self._load_api_key(token) if is_key else self._load_jwt(token))
+            if self._ttl > 0:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[token] = _Entry(principal, clock)
+
+        expires = principal.token_expires_at
+        if expires is not None and expires <= time.time():
+            self._cache.pop(token, None)
+            raise errors.Unauthorized(errors.INVALID_TOKEN if is_key else errors.UNAUTHORIZED)
+        return principal
+
+    async def _load_api_key(self, token: str) -> Principal:
+        async with self._db.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == hash_api_key(token))
+                )
+            ).first()
+            if row is None:
+                raise errors.Unauthorized(errors.INVALID_TOKEN)
+            key, user = row
+            key.last_used_at = int(time.time())
+            await session.commit()
+        return Principal(UserInfo.of(user), "api_key", token, token_expires_at=key.expires_at, api_key_id=key.id)
+
+    async def _load_jwt(self, token: str) -> Principal:
+        claims = decode_jwt(self._secret, token)
+        if claims is None:
+            raise errors.Unauthorized(errors.UNAUTHORIZED)
+        async with self._db.sessionmaker() as session:
+            user = await session.get(User, claims.user_id)
+            if user is None:
+                raise errors.Unauthorized(errors.INVALID_TOKEN)
+            if claims.epoch != user.token_epoch or await session.get(RevokedToken, claims.jti) is not None:
+                raise errors.Unauthorized("Invalid token")
+        return Principal(UserInfo.of(user), "jwt", token, jti=claims.jti, token_expires_at=claims.expires_at)

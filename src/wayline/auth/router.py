@@ -1,0 +1,115 @@
+"""`/api/v1/auths`: Open WebUI's account and credential endpoints, plus named API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from wayline.auth.deps import AdminUser, AuthenticatorDep, CurrentUser, PrincipalDep, VerifiedUser
+from wayline.auth.schemas import (
+    AddUserForm,
+    ApiKeyCreateForm,
+    ApiKeyInfo,
+    ApiKeyResponse,
+    CreatedApiKey,
+    SessionUserResponse,
+    SigninForm,
+    SignupForm,
+    UpdatePasswordForm,
+    UpdateProfileForm,
+)
+from wayline.auth.service import AuthService
+from wayline.core.deps import SessionDep, SettingsDep
+from wayline.users.schemas import UserResponse
+
+router = APIRouter(prefix="/api/v1/auths", tags=["auths"])
+
+
+def _service(session: SessionDep, settings: SettingsDep, authenticator: AuthenticatorDep) -> AuthService:
+    return AuthService(session, settings, authenticator)
+
+
+Service = Annotated[AuthService, Depends(_service)]
+
+
+def _set_cookie(response: Response, settings: SettingsDep, session: SessionUserResponse) -> None:
+    response.set_cookie(
+        "token", session.token, httponly=True, secure=settings.WEBUI_AUTH_COOKIE_SECURE,
+        samesite=settings.WEBUI_AUTH_COOKIE_SAME_SITE,
+        max_age=None if session.expires_at is None else int(settings.jwt_expires_seconds or 0),
+    )
+
+
+@router.post("/signup", response_model=SessionUserResponse)
+async def signup(form: SignupForm, service: Service, response: Response, settings: SettingsDep) -> SessionUserResponse:
+    session = await service.signup(form)
+    _set_cookie(response, settings, session)
+    return session
+
+
+@router.post("/signin", response_model=SessionUserResponse)
+async def signin(form: SigninForm, service: Service, response: Response, settings: SettingsDep) -> SessionUserResponse:
+    session = await service.signin(form)
+    _set_cookie(response, settings, session)
+    return session
+
+
+@router.get("/", response_model=SessionUserResponse)
+async def session_user(principal: PrincipalDep, service: Service) -> SessionUserResponse:
+    # Open WebUI refuses API keys here ("A human session is required"); we answer for both,
+    # so a script can check which account its key belongs to.
+    return service.principal_response(principal)
+
+
+@router.post("/signout")
+async def signout(principal: PrincipalDep, service: Service, response: Response) -> dict:
+    await service.signout(principal)
+    response.delete_cookie("token")
+    return {"status": True}
+
+
+@router.post("/add")
+async def add_user(form: AddUserForm, _: AdminUser, service: Service) -> dict:
+    return await service.add_user(form)
+
+
+@router.post("/update/password")
+async def update_password(form: UpdatePasswordForm, user: CurrentUser, service: Service) -> bool:
+    return await service.update_password(user, form)
+
+
+@router.post("/update/profile", response_model=UserResponse)
+async def update_profile(form: UpdateProfileForm, user: VerifiedUser, service: Service) -> UserResponse:
+    return UserResponse.of(await service.update_profile(user, form))
+
+
+@router.post("/api_key", response_model=ApiKeyResponse)
+async def create_default_key(user: VerifiedUser, service: Service) -> ApiKeyResponse:
+    return ApiKeyResponse(api_key=await service.replace_default_key(user))
+
+
+@router.get("/api_key", response_model=ApiKeyResponse)
+async def get_default_key(user: VerifiedUser, service: Service) -> ApiKeyResponse:
+    # Only a hash is stored, so the key itself cannot be shown again: this is its masked form.
+    return ApiKeyResponse(api_key=await service.get_default_key(user))
+
+
+@router.delete("/api_key")
+async def delete_default_key(user: VerifiedUser, service: Service) -> bool:
+    return await service.delete_default_key(user)
+
+
+@router.get("/api_keys", response_model=list[ApiKeyInfo])
+async def list_keys(user: VerifiedUser, service: Service) -> list[ApiKeyInfo]:
+    return await service.list_keys(user)
+
+
+@router.post("/api_keys", response_model=CreatedApiKey)
+async def create_key(form: ApiKeyCreateForm, user: VerifiedUser, service: Service) -> CreatedApiKey:
+    return await service.create_key(user, form)
+
+
+@router.delete("/api_keys/{key_id}")
+async def revoke_key(key_id: str, user: VerifiedUser, service: Service) -> bool:
+    return await service.revoke_key(user, key_id)

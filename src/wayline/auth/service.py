@@ -1,0 +1,225 @@
+"""Accounts, sessions and API keys."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wayline.auth.credentials import Authenticator, Principal
+from wayline.auth.repository import ApiKeyRepository, revoke_token
+from wayline.auth.schemas import (
+    AddUserForm,
+    ApiKeyCreateForm,
+    ApiKeyInfo,
+    CreatedApiKey,
+    SessionUserResponse,
+    SigninForm,
+    SignupForm,
+    UpdatePasswordForm,
+    UpdateProfileForm,
+    check_email,
+)
+from wayline.auth.tables import ApiKey
+from wayline.core import errors
+from wayline.core.clock import new_id, now
+from wayline.core.security import create_jwt, hash_api_key, hash_password, mask_api_key, new_api_key, verify_password
+from wayline.core.settings import Settings
+from wayline.users.repository import UserRepository
+from wayline.users.schemas import UserInfo
+from wayline.users.tables import User
+
+log = logging.getLogger("wayline.auth")
+
+
+def permissions_for(user: UserInfo, settings: Settings) -> dict:
+    """What the UI may offer this user; Wayline lets every verified user use workspace features."""
+    verified = user.is_verified
+    return {
+        "workspace": {"models": user.is_admin, "knowledge": verified, "prompts": verified, "tools": user.is_admin},
+        "sharing": {"public_models": user.is_admin, "public_knowledge": verified},
+        "chat": {"file_upload": verified, "stt": verified, "tts": verified},
+        "features": {"api_keys": settings.ENABLE_API_KEYS and verified, "image_generation": settings.ENABLE_IMAGE_GENERATION},
+    }
+
+
+class AuthService:
+    def __init__(self, session: AsyncSession, settings: Settings, authenticator: Authenticator) -> None:
+        self.session = session
+        self.settings = settings
+        self.authenticator = authenticator
+        self.users = UserRepository(session)
+
+    # --- sessions -----------------------------------------------------------
+    def session_response(self, user: UserInfo) -> SessionUserResponse:
+        token, claims = create_jwt(self.settings.secret_key, user.id, user.token_epoch, self.settings.jwt_expires_seconds)
+        return self._response(user, token, claims.expires_at)
+
+    def _response(self, user: UserInfo, token: str, expires_at: int | None) -> SessionUserResponse:
+        return SessionUserResponse(
+            token=token, expires_at=expires_at, id=user.id, email=user.email, name=user.name,
+            role=user.role, profile_image_url=user.profile_image_url,
+            permissions=permissions_for(user, self.settings),
+        )
+
+    def principal_response(self, principal: Principal) -> SessionUserResponse:
+        return self._response(principal.user, principal.token, principal.token_expires_at)
+
+    async def create_user(self, form: SignupForm, role: str) -> UserInfo:
+        email = _email_or_400(form.email)
+        if await self.users.by_email(email) is not None:
+            raise errors.BadRequest(errors.EMAIL_TAKEN)
+        stamp = now()
+        user = User(
+            id=new_id(), email=email, name=form.name.strip(), role=role,
+            profile_image_url=form.profile_image_url or "/user.png",
+            password_hash=hash_password(form.password), token_epoch=0,
+            created_at=stamp, updated_at=stamp, last_active_at=stamp,
+        )
+        self.session.add(user)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
+            await self.session.rollback()
+            raise errors.BadRequest(errors.EMAIL_TAKEN) from exc
+        return UserInfo.of(user)
+
+    async def signup(self, form: SignupForm) -> SessionUserResponse:
+        first = await self.users.count() == 0
+        if not first and not self.settings.ENABLE_SIGNUP:
+            raise errors.Forbidden(errors.SIGNUP_DISABLED)
+        user = await self.create_user(form, self.settings.DEFAULT_USER_ROLE)
+        # Open WebUI: the first account becomes admin. Counting after the insert, in the same
+        # transaction, keeps two simultaneous first sign-ups from both becoming admin on PostgreSQL.
+        if first and await self.users.count() == 1:
+            row = await self.users.get(user.id)
+            assert row is not None
+            row.role = "admin"
+            user = UserInfo.of(row)
+        await self.session.commit()
+        return self.session_response(user)
+
+    async def signin(self, form: SigninForm) -> SessionUserResponse:
+        row = await self.users.by_email(form.email)
+        if not verify_password(form.password, row.password_hash if row else None) or row is None:
+            raise errors.BadRequest(errors.INVALID_CRED)
+        row.last_active_at = now()
+        await self.session.commit()
+        return self.session_response(UserInfo.of(row))
+
+    async def signout(self, principal: Principal) -> None:
+        if principal.auth_type == "jwt" and principal.jti:
+            await revoke_token(self.session, principal.jti, principal.token_expires_at)
+            await self.session.commit()
+            await self.authenticator.invalidate("signout")
+
+    async def add_user(self, form: AddUserForm) -> dict:
+        user = await self.create_user(form, form.role)
+        await self.session.commit()
+        token = self.session_response(user)
+        return {"token": token.token, "token_type": "Bearer", "id": user.id, "email": user.email,
+                "name": user.name, "role": user.role, "profile_image_url": user.profile_image_url}
+
+    async def update_password(self, user: UserInfo, form: UpdatePasswordForm) -> bool:
+        row = await self.users.get(user.id)
+        if row is None or not verify_password(form.password, row.password_hash):
+            raise errors.BadRequest("Incorrect password")
+        row.password_hash = hash_password(form.new_password)
+        row.token_epoch += 1  # every existing session of this user stops working
+        row.updated_at = now()
+        await self.session.commit()
+        await self.authenticator.invalidate("password")
+        return True
+
+    async def update_profile(self, user: UserInfo, form: UpdateProfileForm) -> UserInfo:
+        row = await self.users.get(user.id)
+        if row is None:
+            raise errors.Unauthorized(errors.INVALID_TOKEN)
+        row.name, row.profile_image_url, row.updated_at = form.name.strip(), form.profile_image_url, now()
+        await self.session.commit()
+        await self.authenticator.invalidate("profile")
+        return UserInfo.of(row)
+
+    async def ensure_headless_admin(self) -> None:
+        """Create the first admin from `WEBUI_ADMIN_*` when the database has no users."""
+        s = self.settings
+        if not (s.WEBUI_ADMIN_EMAIL and s.WEBUI_ADMIN_PASSWORD) or await self.users.count() > 0:
+            return
+        form = SignupForm(name=s.WEBUI_ADMIN_NAME, email=s.WEBUI_ADMIN_EMAIL, password=s.WEBUI_ADMIN_PASSWORD)
+        try:
+            await self.create_user(form, "admin")
+            await self.session.commit()
+            log.info("created admin %s from WEBUI_ADMIN_EMAIL", s.WEBUI_ADMIN_EMAIL)
+        except errors.BadRequest:  # another replica created it first
+            await self.session.rollback()
+
+    # --- API keys -------------------------------------------------------------
+    def _require_keys(self, user: UserInfo) -> None:
+        if not self.settings.ENABLE_API_KEYS or not user.is_verified:
+            raise errors.Forbidden(errors.API_KEY_CREATION_NOT_ALLOWED)
+
+    async def _insert_key(self, user: UserInfo, name: str, is_default: bool, expires_at: int | None) -> tuple[ApiKey, str]:
+        key = new_api_key()
+        row = ApiKey(id=new_id(), user_id=user.id, name=name, key_hash=hash_api_key(key), masked=mask_api_key(key),
+                     is_default=is_default, expires_at=expires_at, created_at=now())
+        self.session.add(row)
+        return row, key
+
+    async def replace_default_key(self, user: UserInfo) -> str:
+        self._require_keys(user)
+        keys = ApiKeyRepository(self.session, user.id)
+        replaced = await keys.delete_default()
+        _, key = await self._insert_key(user, "Default", True, None)
+        await self.session.commit()
+        if replaced:
+            await self.authenticator.invalidate("api_key")
+        return key
+
+    async def get_default_key(self, user: UserInfo) -> str:
+        self._require_keys(user)
+        row = await ApiKeyRepository(self.session, user.id).default()
+        if row is None:
+            raise errors.NotFound(errors.API_KEY_NOT_FOUND)
+        return row.masked
+
+    async def delete_default_key(self, user: UserInfo) -> bool:
+        self._require_keys(user)
+        deleted = await ApiKeyRepository(self.session, user.id).delete_default()
+        await self.session.commit()
+        if deleted:
+            await self.authenticator.invalidate("api_key")
+        return deleted
+
+    async def list_keys(self, user: UserInfo) -> list[ApiKeyInfo]:
+        self._require_keys(user)
+        return [_key_info(row) for row in await ApiKeyRepository(self.session, user.id).list()]
+
+    async def create_key(self, user: UserInfo, form: ApiKeyCreateForm) -> CreatedApiKey:
+        self._require_keys(user)
+        expires_at = None if form.expires_in_days is None else now() + int(form.expires_in_days * 86400)
+        row, key = await self._insert_key(user, form.name, False, expires_at)
+        await self.session.commit()
+        return CreatedApiKey(**_key_info(row).model_dump(), api_key=key)
+
+    async def revoke_key(self, user: UserInfo, key_id: str) -> bool:
+        self._require_keys(user)
+        row = await ApiKeyRepository(self.session, user.id).get(key_id)
+        if row is None:
+            raise errors.NotFound(f"API key {key_id} not found")
+        await self.session.delete(row)
+        await self.session.commit()
+        await self.authenticator.invalidate("api_key")
+        return True
+
+
+def _key_info(row: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(id=row.id, name=row.name, masked=row.masked, is_default=row.is_default,
+                      created_at=row.created_at, expires_at=row.expires_at, last_used_at=row.last_used_at)
+
+
+def _email_or_400(value: str) -> str:
+    try:
+        return check_email(value)
+    except ValueError as exc:
+        raise errors.BadRequest(errors.INVALID_EMAIL_FORMAT) from exc

@@ -1,0 +1,194 @@
+"""The one pooled HTTP client for every upstream call (providers, embeddings, images, audio).
+
+Built in the lifespan and shared. aiohttp is used because its client costs far
+less CPU per request than httpx's async pool under concurrency (see README,
+"Design notes"); everything outside this module sees only `UpstreamClient`,
+`UpstreamResponse` and `UpstreamStream`, so the choice can change here alone.
+
+Transport failures are translated at this boundary: connect errors become
+`UpstreamUnavailable` (502), time-outs `UpstreamTimeout` (504), and `raise_for_status`
+turns an upstream 4xx/5xx into `UpstreamError` with the upstream's own message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from wayline.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+
+@dataclass
+class UpstreamResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+    def raise_for_status(self) -> UpstreamResponse:
+        if self.status >= 400:
+            raise UpstreamError(self.status, error_message(self.body, self.status), headers=_retry_headers(self.headers))
+        return self
+
+
+class UpstreamStream:
+    """A streaming response; iterate bytes or lines. Closing it aborts the upstream request."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read(self) -> bytes:
+        return await self._response.read()
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in _translate(self._response.content.iter_any()):
+            yield chunk
+
+    async def iter_lines(self) -> AsyncIterator[bytes]:
+        """Lines without their line ending; handles lines split across reads."""
+        async for line in _translate(self._response.content):
+            yield line.rstrip(b"\r\n")
+
+    async def raise_for_status(self) -> None:
+        if self.status >= 400:
+            body = await self._response.read()
+            raise UpstreamError(self.status, error_message(body, self.status), headers=_retry_headers(self.headers))
+
+
+async def _translate(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for item in source:
+            yield item
+    except asyncio.TimeoutError as exc:
+        raise UpstreamTimeout() from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamUnavailable(f"Upstream connection lost: {exc}") from exc
+
+
+def _retry_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
+    value = headers.get("Retry-After")
+    return {"Retry-After": value} if value else None
+
+
+def error_message(body: bytes, status: int) -> Any:
+    """The upstream's own error text: OpenAI's `error.message`, Ollama's `error`, or `detail`."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body.decode("utf-8", "replace").strip()
+        return text[:2000] or f"Upstream returned HTTP {status}"
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return err["message"]
+        if isinstance(err, str):
+            return err
+        if "detail" in data:
+            return data["detail"]
+    return data
+
+
+class UpstreamClient:
+    def __init__(self, *, timeout: float, connect_timeout: float, limit: int = 0) -> None:
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._limit = limit
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300, keepalive_timeout=30)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
+            json_serialize=lambda obj: orjson.dumps(obj).decode(),
+            auto_decompress=True,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("UpstreamClient used before start()")
+        return self._session
+
+    def _timeout_for(self, timeout: float | None) -> aiohttp.ClientTimeout:
+        # `sock_read` bounds the wait for each piece of a response, so a hung upstream
+        # is detected in `timeout` seconds even in the middle of a long stream.
+        read = self._timeout if timeout is None else timeout
+        return aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout, sock_read=read)
+
+    @staticmethod
+    def _body(json: Any, data: Any, headers: dict[str, str] | None) -> tuple[Any, dict[str, str]]:
+        headers = dict(headers or {})
+        if json is not None:
+            headers.setdefault("Content-Type", "application/json")
+            return orjson.dumps(json), headers
+        return data, headers
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> UpstreamResponse:
+        body, headers = self._body(json, data, headers)
+        try:
+            async with self.session.request(
+                method, url, data=body, headers=headers, params=params, timeout=self._timeout_for(timeout)
+            ) as resp:
+                return UpstreamResponse(resp.status, resp.headers, await resp.read())
+        except asyncio.TimeoutError as exc:
+            raise UpstreamTimeout(f"Upstream {_host(url)} timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnavailable(f"Upstream {_host(url)} is unreachable: {exc}") from exc
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[UpstreamStream]:
+        body, headers = self._body(json, data, headers)
+        try:
+            resp = await self.session.request(
+                method, url, data=body, headers=headers, params=params, timeout=self._timeout_for(timeout)
+            )
+        except asyncio.TimeoutError as exc:
+            raise UpstreamTimeout(f"Upstream {_host(url)} timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnavailable(f"Upstream {_host(url)} is unreachable: {exc}") from exc
+        try:
+            yield UpstreamStream(resp)
+        finally:
+            # Leaving early (client gone, error) closes the connection instead of draining it,
+            # which is what cancels the upstream's work.
+            resp.close()
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0]

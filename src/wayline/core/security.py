@@ -1,0 +1,77 @@
+"""Passwords, JWTs and API keys.
+
+Passwords use argon2id (argon2-cffi). API keys are `sk-` + 32 random bytes in hex;
+only their SHA-256 is stored: a key has 256 bits of entropy, so a fast hash is
+safe there, and it keeps the per-request lookup to one indexed equality.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+# A real hash to verify against when the email is unknown, so timing does not reveal which emails exist.
+_DUMMY_HASH = _hasher.hash("wayline-dummy-password")
+
+API_KEY_PREFIX = "sk-"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: str
+    jti: str
+    epoch: int
+    expires_at: int | None
+
+
+def create_jwt(secret: str, user_id: str, epoch: int, expires_in: float | None) -> tuple[str, TokenClaims]:
+    issued = int(time.time())
+    expires_at = None if expires_in is None else issued + int(expires_in)
+    claims: dict[str, Any] = {"id": user_id, "jti": uuid.uuid4().hex, "iat": issued, "ep": epoch, "typ": "session"}
+    if expires_at is not None:
+        claims["exp"] = expires_at
+    token = jwt.encode(claims, secret, algorithm="HS256")
+    return token, TokenClaims(user_id, claims["jti"], epoch, expires_at)
+
+
+def decode_jwt(secret: str, token: str) -> TokenClaims | None:
+    """Verified claims, or None for a malformed, tampered or expired token."""
+    try:
+        data = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["id", "jti"]})
+    except jwt.PyJWTError:
+        return None
+    if not isinstance(data.get("id"), str):
+        return None
+    return TokenClaims(data["id"], str(data["jti"]), int(data.get("ep", 0)), data.get("exp"))
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_hex(32)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def mask_api_key(key: str) -> str:
+    return f"{key[:7]}...{key[-4:]}"

@@ -1,0 +1,236 @@
+"""Deploy-time configuration: one validated `Settings`, read from the environment.
+
+Variable names follow Open WebUI wherever Open WebUI has one, so an existing
+deployment's environment carries over. Lists that Open WebUI separates with `;`
+are kept as plain strings here and split by the `*_list` properties, because
+pydantic-settings would otherwise try to parse them as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["admin", "user", "pending"]
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float | None:
+    """Parse Open WebUI's `JWT_EXPIRES_IN` form (`30m`, `4w`, `-1`) into seconds; None = never."""
+    text = text.strip()
+    if text in ("-1", "", "0"):
+        return None
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"invalid duration {text!r}: use a number with ms, s, m, h, d or w, or -1")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(";") if item.strip()]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
+
+    # --- server -------------------------------------------------------------
+    ENV: Literal["dev", "prod", "test"] = "prod"
+    HOST: str = "0.0.0.0"
+    PORT: int = 8080
+    UVICORN_WORKERS: int = 1
+    CORS_ALLOW_ORIGIN: str = "*"
+    WEBUI_NAME: str = "Wayline"
+    LOG_LEVEL: str = "INFO"
+
+    # --- storage ------------------------------------------------------------
+    DATA_DIR: Path = Path("./data")
+    DATABASE_URL: str = ""
+    DATABASE_POOL_SIZE: int = 10
+    DATABASE_POOL_MAX_OVERFLOW: int = 20
+    REDIS_URL: str = ""
+    REDIS_KEY_PREFIX: str = "wayline"
+
+    # --- accounts and credentials ------------------------------------------
+    WEBUI_SECRET_KEY: str = Field(
+        default="", validation_alias=AliasChoices("WEBUI_SECRET_KEY", "WEBUI_JWT_SECRET_KEY")
+    )
+    JWT_EXPIRES_IN: str = "4w"
+    ENABLE_SIGNUP: bool = True
+    DEFAULT_USER_ROLE: Role = "pending"
+    ENABLE_API_KEYS: bool = True
+    CUSTOM_API_KEY_HEADER: str = "x-api-key"
+    WEBUI_ADMIN_EMAIL: str = ""
+    WEBUI_ADMIN_PASSWORD: str = ""
+    WEBUI_ADMIN_NAME: str = "Admin"
+    WEBUI_AUTH_COOKIE_SECURE: bool = False
+    WEBUI_AUTH_COOKIE_SAME_SITE: Literal["lax", "strict", "none"] = "lax"
+    AUTH_CACHE_TTL: float = 60.0
+
+    # --- providers and chat -------------------------------------------------
+    ENABLE_OLLAMA_API: bool = True
+    OLLAMA_BASE_URL: str = ""
+    OLLAMA_BASE_URLS: str = ""
+    OLLAMA_API_CONFIGS: str = "{}"
+    ENABLE_OPENAI_API: bool = True
+    OPENAI_API_BASE_URL: str = ""
+    OPENAI_API_BASE_URLS: str = ""
+    OPENAI_API_KEY: str = ""
+    OPENAI_API_KEYS: str = ""
+    OPENAI_API_CONFIGS: str = "{}"
+    ENABLE_OPENAI_API_PASSTHROUGH: bool = False
+    BYPASS_MODEL_ACCESS_CONTROL: bool = True
+    MODELS_CACHE_TTL: float = 1.0
+    MODEL_LIST_TIMEOUT: float = 3.0
+    AIOHTTP_CLIENT_TIMEOUT: float = 300.0
+    UPSTREAM_CONNECT_TIMEOUT: float = 10.0
+
+    # --- files, ingestion, retrieval ---------------------------------------
+    VECTOR_DB: str = ""  # "" = follow the database: sqlite-vec on SQLite, pgvector on PostgreSQL
+    RAG_EMBEDDING_ENGINE: Literal["", "local", "ollama", "openai"] = ""
+    RAG_EMBEDDING_MODEL: str = "sentence-transformers/all-MiniLM-L6-v2"
+    RAG_EMBEDDING_BATCH_SIZE: int = 32
+    RAG_EMBEDDING_QUERY_PREFIX: str = ""
+    RAG_EMBEDDING_CONTENT_PREFIX: str = ""
+    RAG_OPENAI_API_BASE_URL: str = ""
+    RAG_OPENAI_API_KEY: str = ""
+    RAG_OLLAMA_BASE_URL: str = ""
+    RAG_OLLAMA_API_KEY: str = ""
+    EMBEDDING_THREADS: int = 0  # 0 = all cores
+    CHUNK_SIZE: int = 1000
+    CHUNK_OVERLAP: int = 100
+    ENABLE_MARKDOWN_HEADER_TEXT_SPLITTER: bool = True
+    RAG_TOP_K: int = 3
+    ENABLE_RAG_HYBRID_SEARCH: bool = True
+    RAG_RELEVANCE_THRESHOLD: float = 0.0
+    RAG_FULL_CONTEXT: bool = False
+    RAG_SYSTEM_CONTEXT: bool = False
+    RAG_TEMPLATE: str = ""  # "" = Open WebUI's default template
+    RAG_FILE_MAX_SIZE: int | None = None  # megabytes; None = unlimited
+    RAG_ALLOWED_FILE_EXTENSIONS: str = ""
+    KNOWLEDGE_ADD_WAIT_SECONDS: float = 120.0
+    INGEST_WORKERS: int = 1
+    ENABLE_KNOWLEDGE_FILE_RETENTION: bool = False
+
+    # --- images and audio ---------------------------------------------------
+    ENABLE_IMAGE_GENERATION: bool = False
+    IMAGE_GENERATION_ENGINE: str = "openai"
+    IMAGES_OPENAI_API_BASE_URL: str = ""
+    IMAGES_OPENAI_API_KEY: str = ""
+    IMAGE_GENERATION_MODEL: str = "dall-e-2"
+    IMAGE_SIZE: str = "512x512"
+    AUDIO_STT_ENGINE: str = ""
+    AUDIO_STT_MODEL: str = "whisper-1"
+    AUDIO_STT_OPENAI_API_BASE_URL: str = ""
+    AUDIO_STT_OPENAI_API_KEY: str = ""
+    AUDIO_STT_SUPPORTED_CONTENT_TYPES: str = "audio/*,video/webm"
+    AUDIO_STT_ALLOWED_EXTENSIONS: str = "mp3,wav,m4a,webm,ogg,flac,mp4,mpga,mpeg"
+    AUDIO_TTS_ENGINE: str = ""
+    AUDIO_TTS_MODEL: str = "tts-1"
+    AUDIO_TTS_VOICE: str = "alloy"
+    AUDIO_TTS_OPENAI_API_BASE_URL: str = ""
+    AUDIO_TTS_OPENAI_API_KEY: str = ""
+
+    @field_validator("JWT_EXPIRES_IN")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    # --- derived values -------------------------------------------------------
+    @property
+    def docs_enabled(self) -> bool:
+        return self.ENV == "dev"
+
+    @property
+    def jwt_expires_seconds(self) -> float | None:
+        return parse_duration(self.JWT_EXPIRES_IN)
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy async URL; Open WebUI-style `postgresql://` URLs get the asyncpg driver."""
+        url = self.DATABASE_URL or f"sqlite:///{(self.DATA_DIR / 'wayline.db').resolve()}"
+        for plain in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain):]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return split_list(self.CORS_ALLOW_ORIGIN)
+
+    @property
+    def ollama_base_urls(self) -> list[str]:
+        urls = split_list(self.OLLAMA_BASE_URLS) or split_list(self.OLLAMA_BASE_URL)
+        return [url.rstrip("/") for url in urls]
+
+    @property
+    def openai_base_urls(self) -> list[str]:
+        urls = split_list(self.OPENAI_API_BASE_URLS) or split_list(self.OPENAI_API_BASE_URL)
+        return [url.rstrip("/") for url in urls]
+
+    @property
+    def openai_api_keys(self) -> list[str]:
+        # Index-aligned with the URLs; an empty entry means "no key".
+        raw = self.OPENAI_API_KEYS or self.OPENAI_API_KEY
+        keys = [k.strip() for k in raw.split(";")] if raw else []
+        return (keys + [""] * len(self.openai_base_urls))[: len(self.openai_base_urls)]
+
+    @property
+    def ollama_api_configs(self) -> dict[str, Any]:
+        return _json_object(self.OLLAMA_API_CONFIGS, "OLLAMA_API_CONFIGS")
+
+    @property
+    def openai_api_configs(self) -> dict[str, Any]:
+        return _json_object(self.OPENAI_API_CONFIGS, "OPENAI_API_CONFIGS")
+
+    @property
+    def allowed_file_extensions(self) -> list[str]:
+        return [e.strip().lower().lstrip(".") for e in re.split(r"[;,]", self.RAG_ALLOWED_FILE_EXTENSIONS) if e.strip()]
+
+    @property
+    def file_max_bytes(self) -> int | None:
+        return None if self.RAG_FILE_MAX_SIZE is None else self.RAG_FILE_MAX_SIZE * 1024 * 1024
+
+    @cached_property
+    def secret_key(self) -> str:
+        """`WEBUI_SECRET_KEY`, or one generated once and kept in `DATA_DIR` so restarts keep sessions."""
+        if self.WEBUI_SECRET_KEY:
+            return self.WEBUI_SECRET_KEY
+        path = self.DATA_DIR / ".webui_secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        # Exclusive create: when several workers start together, one writes and the rest read.
+        try:
+            with open(path, "x") as fh:
+                fh.write(key)
+            path.chmod(0o600)
+            return key
+        except FileExistsError:
+            return path.read_text().strip()
+
+
+def _json_object(raw: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object keyed by connection index")
+    return value

@@ -1,0 +1,3 @@
+"""Placeholder: this domain's routers and lifespan are added by its issue."""
+
+routers: list = []

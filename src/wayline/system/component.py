@@ -1,0 +1,3 @@
+from wayline.system.router import router
+
+routers = [router]
