@@ -31,6 +31,8 @@ from fastapi.testclient import TestClient
 from wayline.app import create_app
 from wayline.core.settings import Settings
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 PG_URL = os.environ.get("WAYLINE_TEST_DATABASE_URL", "")
 SECRET = "test-secret-key-please-change-0123456789abcdef"
 
