@@ -1,2 +1,0 @@
-def test_health(client):
-    assert client.get("/health").json() == {"status": True}
