@@ -19,7 +19,7 @@ from wayline.auth.schemas import (
     UpdatePasswordForm,
     UpdateProfileForm,
 )
-from wayline.auth.service import AuthService
+from wayline.auth.service import AuthService, session_response
 from wayline.core.deps import SessionDep, SettingsDep
 from wayline.users.schemas import UserResponse
 
@@ -56,10 +56,10 @@ async def signin(form: SigninForm, service: Service, response: Response, setting
 
 
 @router.get("/", response_model=SessionUserResponse)
-async def session_user(principal: PrincipalDep, service: Service) -> SessionUserResponse:
+async def session_user(principal: PrincipalDep, settings: SettingsDep) -> SessionUserResponse:
     # Open WebUI refuses API keys here ("A human session is required"); we answer for both,
     # so a script can check which account its key belongs to.
-    return service.principal_response(principal)
+    return session_response(principal.user, principal.token, principal.token_expires_at, settings)
 
 
 @router.post("/signout")

@@ -44,6 +44,13 @@ def permissions_for(user: UserInfo, settings: Settings) -> dict:
     }
 
 
+def session_response(user: UserInfo, token: str, expires_at: int | None, settings: Settings) -> SessionUserResponse:
+    return SessionUserResponse(
+        token=token, expires_at=expires_at, id=user.id, email=user.email, name=user.name,
+        role=user.role, profile_image_url=user.profile_image_url, permissions=permissions_for(user, settings),
+    )
+
+
 class AuthService:
     def __init__(self, session: AsyncSession, settings: Settings, authenticator: Authenticator) -> None:
         self.session = session
@@ -57,14 +64,8 @@ class AuthService:
         return self._response(user, token, claims.expires_at)
 
     def _response(self, user: UserInfo, token: str, expires_at: int | None) -> SessionUserResponse:
-        return SessionUserResponse(
-            token=token, expires_at=expires_at, id=user.id, email=user.email, name=user.name,
-            role=user.role, profile_image_url=user.profile_image_url,
-            permissions=permissions_for(user, self.settings),
-        )
+        return session_response(user, token, expires_at, self.settings)
 
-    def principal_response(self, principal: Principal) -> SessionUserResponse:
-        return self._response(principal.user, principal.token, principal.token_expires_at)
 
     async def create_user(self, form: SignupForm, role: str) -> UserInfo:
         email = _email_or_400(form.email)
