@@ -25,6 +25,7 @@ from wayline.core.bus import create_bus
 from wayline.core.db import Database, wait_for
 from wayline.core.errors import install_error_handlers
 from wayline.core.http import UpstreamClient
+from wayline.core.ratelimit import RedisRateLimiter, create_rate_limiter
 from wayline.core.runtime_config import RuntimeConfig
 from wayline.core.settings import Settings
 from wayline.core.state import Core
@@ -67,6 +68,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         core = Core(settings=settings, db=db, bus=bus, http=http, runtime_config=RuntimeConfig(db, bus))
         app.state.core = core
         app.state.authenticator = Authenticator(settings, db, bus)
+        # Open WebUI's sign-in limit: 15 attempts per email per 3 minutes.
+        app.state.signin_limiter = create_rate_limiter(settings.REDIS_URL, settings.REDIS_KEY_PREFIX, 15, 180)
+        if isinstance(app.state.signin_limiter, RedisRateLimiter):
+            stack.push_async_callback(app.state.signin_limiter.close)
         async with db.sessionmaker() as session:
             await AuthService(session, settings, app.state.authenticator).ensure_headless_admin()
 

@@ -228,3 +228,13 @@ def test_ready_and_config(client, admin: Account):
     public = client.get("/api/config").json()
     assert public["features"]["enable_api_keys"] is True and "file" not in public
     assert "file" in client.get("/api/config", headers=admin.headers).json()
+
+
+def test_signin_attempts_are_rate_limited_per_email(client, admin: Account, alice: Account):
+    for _ in range(15):
+        assert client.post("/api/v1/auths/signin", json={"email": admin.email, "password": "wrong"}).status_code == 400
+    resp = client.post("/api/v1/auths/signin", json={"email": admin.email, "password": admin.password})
+    assert resp.status_code == 429 and "Too many sign-in attempts" in resp.json()["detail"]
+    # another account is unaffected
+    assert client.post("/api/v1/auths/signin", json={"email": alice.email, "password": alice.password}).status_code == 200
+    client.cookies.clear()

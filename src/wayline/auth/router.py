@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from wayline.auth.deps import AdminUser, AuthenticatorDep, CurrentUser, PrincipalDep, VerifiedUser
 from wayline.auth.schemas import (
@@ -49,8 +49,8 @@ async def signup(form: SignupForm, service: Service, response: Response, setting
 
 
 @router.post("/signin", response_model=SessionUserResponse)
-async def signin(form: SigninForm, service: Service, response: Response, settings: SettingsDep) -> SessionUserResponse:
-    session = await service.signin(form)
+async def signin(form: SigninForm, service: Service, response: Response, settings: SettingsDep, request: Request) -> SessionUserResponse:
+    session = await service.signin(form, request.app.state.signin_limiter)
     _set_cookie(response, settings, session)
     return session
 

@@ -24,6 +24,7 @@ from wayline.auth.schemas import (
 from wayline.auth.tables import ApiKey
 from wayline.core import errors
 from wayline.core.clock import new_id, now
+from wayline.core.ratelimit import RateLimiter
 from wayline.core.security import create_jwt, hash_api_key, hash_password, mask_api_key, new_api_key, verify_password
 from wayline.core.settings import Settings
 from wayline.users.repository import UserRepository
@@ -101,7 +102,9 @@ class AuthService:
         await self.session.commit()
         return self.session_response(user)
 
-    async def signin(self, form: SigninForm) -> SessionUserResponse:
+    async def signin(self, form: SigninForm, limiter: RateLimiter | None = None) -> SessionUserResponse:
+        if limiter is not None and not await limiter.hit(f"signin:{form.email}"):
+            raise errors.TooManyRequests("Too many sign-in attempts. Please try again later.")
         row = await self.users.by_email(form.email)
         if not verify_password(form.password, row.password_hash if row else None) or row is None:
             raise errors.BadRequest(errors.INVALID_CRED)
