@@ -1,3 +1,5 @@
-"""Placeholder: this domain's routers and lifespan are added by its issue."""
+"""Images (`/api/v1/images`) and audio (`/api/v1/audio`)."""
 
-routers: list = []
+from wayline.media.audio.router import router as audio_router
+
+routers = [audio_router]

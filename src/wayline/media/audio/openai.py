@@ -1,0 +1,49 @@
+"""The OpenAI-compatible speech engine: `/audio/transcriptions` and `/audio/speech`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from wayline.core import errors
+from wayline.core.http import UpstreamClient
+from wayline.media.audio.engines import Audio
+
+
+def _auth(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+class OpenAITranscriber:
+    def __init__(self, http: UpstreamClient, base_url: str, api_key: str, model: str) -> None:
+        self._http, self._url, self._key, self._model = http, base_url.rstrip("/"), api_key, model
+
+    async def transcribe(self, audio: bytes, filename: str, content_type: str, language: str | None) -> dict[str, Any]:
+        form = aiohttp.FormData()
+        form.add_field("file", audio, filename=filename, content_type=content_type)
+        form.add_field("model", self._model)
+        if language:
+            form.add_field("language", language)
+        resp = await self._http.request("POST", f"{self._url}/audio/transcriptions", data=form, headers=_auth(self._key))
+        resp.raise_for_status()
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            raise errors.UpstreamError(502, "The transcription engine did not answer JSON") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+            raise errors.UpstreamError(502, "The transcription engine's answer has no `text`")
+        return data
+
+
+class OpenAISynthesizer:
+    def __init__(self, http: UpstreamClient, base_url: str, api_key: str) -> None:
+        self._http, self._url, self._key = http, base_url.rstrip("/"), api_key
+
+    async def synthesize(self, body: dict[str, Any]) -> Audio:
+        resp = await self._http.request("POST", f"{self._url}/audio/speech", json=body, headers=_auth(self._key))
+        resp.raise_for_status()
+        content_type = resp.headers.get("Content-Type", "audio/mpeg").split(";")[0].strip()
+        if not resp.body or content_type.startswith(("application/json", "text/")):
+            raise errors.UpstreamError(502, "The speech engine did not answer with audio")
+        return Audio(resp.body, content_type)

@@ -1,0 +1,141 @@
+"""Speech-to-text and text-to-speech through the configured engine; speech is cached by body hash."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import hashlib
+import mimetypes
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from wayline.core import errors
+from wayline.core.state import Core
+from wayline.media.audio import engines
+from wayline.media.audio.engines import Audio
+from wayline.media.audio.schemas import AudioConfig, SpeechRequest, STTConfig, TTSConfig
+
+SECTION = "audio"
+MAX_AUDIO_BYTES = 25 * 1024 * 1024  # OpenAI's own limit for /audio/transcriptions
+_UNTYPED = ("", "application/octet-stream")
+
+
+class AudioService:
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._settings = core.settings
+
+    # --- configuration ------------------------------------------------------------------
+    async def config(self) -> AudioConfig:
+        return await self._core.runtime_config.get(SECTION, AudioConfig.from_settings(self._settings))
+
+    async def update_config(self, tts: TTSConfig | None, stt: STTConfig | None) -> AudioConfig:
+        current = await self.config()
+        # Only the fields the admin sent change; the rest keep their current values.
+        if tts is not None:
+            current = current.model_copy(update={"tts": current.tts.model_copy(update=tts.model_dump(include=tts.model_fields_set))})
+        if stt is not None:
+            current = current.model_copy(update={"stt": current.stt.model_copy(update=stt.model_dump(include=stt.model_fields_set))})
+        for kind, engine, known in (("TTS", current.tts.ENGINE, engines.TTS_ENGINES), ("STT", current.stt.ENGINE, engines.STT_ENGINES)):
+            if engine and engine not in known:
+                raise errors.BadRequest(f"Unsupported {kind} engine '{engine}': use one of {', '.join(known)} (or '' to turn it off)")
+        current.tts.OPENAI_API_BASE_URL = current.tts.OPENAI_API_BASE_URL.rstrip("/")
+        current.stt.OPENAI_API_BASE_URL = current.stt.OPENAI_API_BASE_URL.rstrip("/")
+        return await self._core.runtime_config.update(SECTION, current)
+
+    # --- speech to text -------------------------------------------------------------------
+    def _check_type(self, cfg: STTConfig, filename: str, content_type: str) -> tuple[str, str]:
+        """The (filename, content type) to forward, or 415 naming the setting that decides."""
+        ext = Path(filename).suffix.lower().lstrip(".")
+        allowed_ext = [e.strip().lower().lstrip(".") for e in self._settings.AUDIO_STT_ALLOWED_EXTENSIONS.split(",") if e.strip()]
+        if content_type in _UNTYPED and ext:
+            content_type = mimetypes.guess_type(f"x.{ext}")[0] or content_type
+        allowed_types = cfg.SUPPORTED_CONTENT_TYPES or ["audio/*", "video/webm"]
+        if not any(fnmatch.fnmatch(content_type, pattern) for pattern in allowed_types):
+            raise errors.UnsupportedMediaType(
+                f"Audio type '{content_type or 'unknown'}' is not supported: allowed are {', '.join(allowed_types)} "
+                "(AUDIO_STT_SUPPORTED_CONTENT_TYPES)"
+            )
+        if ext and allowed_ext and ext not in allowed_ext:
+            raise errors.UnsupportedMediaType(
+                f"File extension '.{ext}' is not supported: allowed are {', '.join(allowed_ext)} (AUDIO_STT_ALLOWED_EXTENSIONS)"
+            )
+        if not ext:
+            filename = f"{filename or 'audio'}{mimetypes.guess_extension(content_type) or '.wav'}"
+        return filename, content_type
+
+    async def transcribe(self, audio: bytes, filename: str, content_type: str, language: str | None) -> dict[str, Any]:
+        cfg = (await self.config()).stt
+        filename, content_type = self._check_type(cfg, filename or "audio", (content_type or "").lower())
+        if not audio:
+            raise errors.BadRequest(errors.EMPTY_CONTENT)
+        if len(audio) > MAX_AUDIO_BYTES:
+            raise errors.PayloadTooLarge(f"Audio files are limited to {MAX_AUDIO_BYTES // (1024 * 1024)} MB")
+        if not cfg.ENGINE:
+            raise errors.BadRequest(
+                "Speech-to-text is not configured: set AUDIO_STT_ENGINE=openai and AUDIO_STT_OPENAI_API_BASE_URL "
+                "(or POST /api/v1/audio/config/update)"
+            )
+        if not cfg.OPENAI_API_BASE_URL:
+            raise errors.BadRequest("Speech-to-text has no engine URL: set AUDIO_STT_OPENAI_API_BASE_URL")
+        engine = engines.transcriber(cfg.ENGINE, self._core.http, cfg.OPENAI_API_BASE_URL, cfg.OPENAI_API_KEY, cfg.MODEL)
+        result = await engine.transcribe(audio, filename, content_type, language)
+        return {**result, "filename": filename}
+
+    # --- text to speech -------------------------------------------------------------------
+    async def speech(self, request: SpeechRequest) -> Audio:
+        cfg = (await self.config()).tts
+        if not cfg.ENGINE:
+            # Open WebUI answers 404 here too: with no engine the browser speaks by itself.
+            raise errors.NotFound(
+                "Text-to-speech is not configured: set AUDIO_TTS_ENGINE=openai and AUDIO_TTS_OPENAI_API_BASE_URL "
+                "(or POST /api/v1/audio/config/update)"
+            )
+        if not cfg.OPENAI_API_BASE_URL:
+            raise errors.BadRequest("Text-to-speech has no engine URL: set AUDIO_TTS_OPENAI_API_BASE_URL")
+        body = request.model_dump(exclude_none=True)
+        body["model"] = request.model or cfg.MODEL
+        body["voice"] = request.voice or cfg.VOICE
+        key = hashlib.sha256(orjson.dumps([cfg.ENGINE, cfg.OPENAI_API_BASE_URL, body], option=orjson.OPT_SORT_KEYS)).hexdigest()
+        cached = await asyncio.to_thread(self._cache_read, key)
+        if cached is not None:
+            return cached
+        engine = engines.synthesizer(cfg.ENGINE, self._core.http, cfg.OPENAI_API_BASE_URL, cfg.OPENAI_API_KEY or cfg.API_KEY)
+        audio = await engine.synthesize(body)
+        await asyncio.to_thread(self._cache_write, key, audio)
+        return audio
+
+    @property
+    def _cache_dir(self) -> Path:
+        return self._settings.DATA_DIR / "cache" / "audio" / "speech"
+
+    def _cache_read(self, key: str) -> Audio | None:
+        data_path, type_path = self._cache_dir / f"{key}.audio", self._cache_dir / f"{key}.type"
+        try:
+            return Audio(data_path.read_bytes(), type_path.read_text().strip())
+        except FileNotFoundError:
+            return None
+
+    def _cache_write(self, key: str, audio: Audio) -> None:
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        # The type is written first and the audio last, each atomically: a reader sees both or a miss.
+        for name, data in ((f"{key}.type", audio.content_type.encode()), (f"{key}.audio", audio.data)):
+            tmp = self._cache_dir / f".{name}.{os.getpid()}.tmp"
+            tmp.write_bytes(data)
+            os.replace(tmp, self._cache_dir / name)
+
+    # --- catalogues ---------------------------------------------------------------------
+    async def models(self) -> dict[str, Any]:
+        cfg = (await self.config()).tts
+        if cfg.ENGINE == "openai":
+            return {"models": [{"id": m} for m in engines.OPENAI_TTS_MODELS]}
+        return {"models": []}
+
+    async def voices(self) -> dict[str, Any]:
+        cfg = (await self.config()).tts
+        if cfg.ENGINE == "openai":
+            return {"voices": [{"id": v, "name": v} for v in engines.OPENAI_VOICES]}
+        return {"voices": []}
