@@ -73,7 +73,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if isinstance(app.state.signin_limiter, RedisRateLimiter):
             stack.push_async_callback(app.state.signin_limiter.close)
         async with db.sessionmaker() as session:
-            await AuthService(session, settings, app.state.authenticator).ensure_headless_admin()
+            await AuthService(session, settings, app.state.authenticator).on_startup()
 
         for component in app.state.components:
             lifespan = getattr(component, "lifespan", None)

@@ -35,3 +35,8 @@ class ApiKeyRepository:
 async def revoke_token(session: AsyncSession, jti: str, expires_at: int | None) -> None:
     if await session.get(RevokedToken, jti) is None:
         session.add(RevokedToken(jti=jti, expires_at=expires_at))
+
+
+async def purge_expired_revocations(session: AsyncSession, now: int) -> None:
+    """A revoked JWT past its own expiry is rejected anyway; its row is no longer needed."""
+    await session.execute(delete(RevokedToken).where(RevokedToken.expires_at.is_not(None), RevokedToken.expires_at < now))

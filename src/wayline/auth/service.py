@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.auth.credentials import Authenticator, Principal
-from wayline.auth.repository import ApiKeyRepository, revoke_token
+from wayline.auth.repository import ApiKeyRepository, purge_expired_revocations, revoke_token
 from wayline.auth.schemas import (
     AddUserForm,
     ApiKeyCreateForm,
@@ -144,6 +144,11 @@ class AuthService:
         await self.session.commit()
         await self.authenticator.invalidate("profile")
         return UserInfo.of(row)
+
+    async def on_startup(self) -> None:
+        await purge_expired_revocations(self.session, now())
+        await self.session.commit()
+        await self.ensure_headless_admin()
 
     async def ensure_headless_admin(self) -> None:
         """Create the first admin from `WEBUI_ADMIN_*` when the database has no users."""
