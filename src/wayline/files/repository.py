@@ -1,0 +1,93 @@
+"""SQL for file rows. Reads that serve a user are scoped by owner (admins see all)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wayline.core.clock import now
+from wayline.files.tables import COMPLETED, PENDING, PROCESSING, File
+from wayline.users.schemas import UserInfo
+
+
+class FileRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, file_id: str) -> File | None:
+        return await self.session.get(File, file_id, populate_existing=True)
+
+    async def get_for(self, user: UserInfo, file_id: str) -> File | None:
+        row = await self.get(file_id)
+        if row is None or (row.user_id != user.id and not user.is_admin):
+            return None
+        return row
+
+    async def list_for(self, user: UserInfo, offset: int, limit: int) -> tuple[list[File], int]:
+        scope = [] if user.is_admin else [File.user_id == user.id]
+        total = (await self.session.execute(select(func.count()).select_from(File).where(*scope))).scalar_one()
+        rows = (await self.session.execute(
+            select(File).where(*scope).order_by(File.updated_at.desc(), File.id).offset(offset).limit(limit)
+        )).scalars().all()
+        return list(rows), int(total)
+
+    async def get_many(self, file_ids: Sequence[str]) -> list[File]:
+        if not file_ids:
+            return []
+        return list((await self.session.execute(select(File).where(File.id.in_(list(file_ids))))).scalars().all())
+
+    def add(self, row: File) -> None:
+        self.session.add(row)
+
+    async def delete(self, file_id: str) -> None:
+        await self.session.execute(delete(File).where(File.id == file_id))
+
+    async def delete_all(self) -> None:
+        await self.session.execute(delete(File))
+
+    async def all_paths(self) -> list[str]:
+        return list((await self.session.execute(select(File.path))).scalars().all())
+
+    # --- job claims ------------------------------------------------------------
+    async def claimable_ids(self, stale_before: int, limit: int = 1) -> list[str]:
+        stmt = (
+            select(File.id)
+            .where(or_(File.status == PENDING, and_(File.status == PROCESSING, File.claimed_at < stale_before)))
+            .order_by(File.created_at, File.id)
+            .limit(limit)
+        )
+        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list((await self.session.execute(stmt)).scalars().all())
+
+    async def claim(self, file_id: str, worker: str, stale_before: int) -> bool:
+        """Compare-and-set the claim: only one worker (in any replica) wins a pending or stale job."""
+        result = await self.session.execute(
+            update(File)
+            .where(File.id == file_id,
+                   or_(File.status == PENDING, and_(File.status == PROCESSING, File.claimed_at < stale_before)))
+            .values(status=PROCESSING, claimed_by=worker, claimed_at=now(), error=None, error_status=None,
+                    progress_done=0, progress_total=0, updated_at=now())
+        )
+        return result.rowcount == 1
+
+    async def update_claimed(self, file_id: str, worker: str, **values: Any) -> bool:
+        """Update a job row only while `worker` still holds its claim (it may have been deleted or taken over)."""
+        result = await self.session.execute(
+            update(File).where(File.id == file_id, File.claimed_by == worker, File.status == PROCESSING).values(**values)
+        )
+        return result.rowcount == 1
+
+    async def find_indexed_twin(self, file_hash: str, exclude_id: str, signature: str) -> File | None:
+        """A completed file with identical bytes indexed the same way, whose chunks can be reused."""
+        rows = (await self.session.execute(
+            select(File).where(File.file_hash == file_hash, File.status == COMPLETED, File.id != exclude_id)
+            .order_by(File.updated_at.desc()).limit(20)
+        )).scalars().all()
+        for row in rows:
+            if (row.data or {}).get("index_signature") == signature:
+                return row
+        return None

@@ -1,0 +1,156 @@
+"""`/api/v1/files`: Open WebUI's file endpoints (spec §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from starlette.datastructures import UploadFile
+from starlette.types import Message as AsgiMessage, Receive
+
+from wayline.auth.deps import AdminUser, VerifiedUser
+from wayline.core import errors
+from wayline.core.deps import SessionDep
+from wayline.files.blobstore import too_large_detail
+from wayline.files.repository import FileRepository
+from wayline.files.schemas import (
+    ContentForm, ContentResponse, FileList, FileModelResponse, FileStatus, FileUploadResponse, Message,
+)
+from wayline.files.service import FileService, FilesRuntime, parse_metadata, status_of
+
+router = APIRouter(prefix="/api/v1/files", tags=["files"])
+
+MULTIPART_SLACK = 64 * 1024  # multipart framing + the metadata field on top of the file itself
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"},
+                   "metadata": {"type": "string", "description": "JSON object"}},
+}}}}}
+
+
+def get_runtime(request: Request) -> FilesRuntime:
+    return request.app.state.files
+
+
+def _service(session: SessionDep, request: Request) -> FileService:
+    return FileService(session, get_runtime(request))
+
+
+Service = Annotated[FileService, Depends(_service)]
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    """Count body bytes as they arrive and stop the upload the moment it is too large."""
+    seen = 0
+
+    async def wrapped() -> AsgiMessage:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise errors.PayloadTooLarge(too_large_detail(limit - MULTIPART_SLACK))
+        return message
+
+    return wrapped
+
+
+@router.post("/", response_model=FileUploadResponse, openapi_extra=_UPLOAD_BODY)
+async def upload_file(
+    request: Request, user: VerifiedUser, service: Service,
+    process: bool = True, process_in_background: bool = True,
+) -> dict[str, Any]:
+    max_bytes = service.runtime.settings.file_max_bytes
+    if max_bytes is not None:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes + MULTIPART_SLACK:
+            raise errors.PayloadTooLarge(too_large_detail(max_bytes))
+        request = Request(request.scope, _counting(request.receive, max_bytes + MULTIPART_SLACK))
+    form = await request.form(max_files=1, max_fields=32)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise errors.Unprocessable("Field 'file' is required: send a multipart/form-data body with a 'file' part")
+        metadata = parse_metadata(form.get("metadata"))
+        content_type = upload.content_type
+        if not content_type or content_type == "application/octet-stream":
+            content_type = mimetypes.guess_type(upload.filename or "")[0] or content_type
+        return await service.upload(user, upload.filename or "file", upload.file, content_type, metadata,
+                                    process, process_in_background)
+    finally:
+        await form.close()
+
+
+@router.get("/", response_model=FileList)
+async def list_files(user: VerifiedUser, service: Service, page: int = Query(1, ge=1), content: bool = True) -> dict[str, Any]:
+    return await service.list(user, page, content)
+
+
+@router.delete("/all", response_model=Message)
+async def delete_all_files(_: AdminUser, service: Service) -> dict[str, str]:
+    return await service.delete_all()
+
+
+@router.get("/{file_id}", response_model=FileModelResponse)
+async def get_file(file_id: str, user: VerifiedUser, service: Service) -> dict[str, Any]:
+    return await service.get(user, file_id)
+
+
+@router.get("/{file_id}/process/status", response_model=FileStatus)
+async def process_status(file_id: str, request: Request, user: VerifiedUser, service: Service, stream: bool = False) -> Any:
+    first = await service.status(user, file_id)
+    if not stream:
+        return first
+    db = request.app.state.core.db
+
+    async def events() -> AsyncIterator[str]:
+        last: dict[str, Any] | None = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2 * 3600
+        current = first
+        while True:
+            if current != last:
+                yield f"data: {json.dumps(current)}\n\n"
+                last = current
+            if current["status"] in ("completed", "failed", "not_found") or loop.time() > deadline:
+                return
+            await asyncio.sleep(0.5)
+            async with db.sessionmaker() as session:
+                current = status_of(await FileRepository(session).get(file_id))
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/{file_id}/data/content", response_model=ContentResponse)
+async def get_data_content(file_id: str, user: VerifiedUser, service: Service) -> dict[str, str]:
+    return await service.data_content(user, file_id)
+
+
+@router.post("/{file_id}/data/content/update", response_model=ContentResponse)
+async def update_data_content(file_id: str, form: ContentForm, user: VerifiedUser, service: Service) -> dict[str, str]:
+    return await service.update_content(user, file_id, form.content)
+
+
+@router.get("/{file_id}/content")
+async def get_file_content(file_id: str, user: VerifiedUser, service: Service, attachment: bool = False) -> Any:
+    row = await service.get_row(user, file_id)
+    path = await service.runtime.blobs.get_path(row.path)
+    content_type = (row.meta or {}).get("content_type") or mimetypes.guess_type(row.filename)[0] or "application/octet-stream"
+    if path is None:
+        if row.content is None:
+            raise errors.NotFound()
+        return PlainTextResponse(row.content)
+    inline = not attachment and (content_type == "application/pdf" or content_type.startswith("text/plain"))
+    return FileResponse(path, media_type=content_type, filename=row.filename,
+                        content_disposition_type="inline" if inline else "attachment")
+
+
+@router.delete("/{file_id}", response_model=Message)
+async def delete_file(file_id: str, user: VerifiedUser, service: Service) -> dict[str, str]:
+    return await service.delete(user, file_id)

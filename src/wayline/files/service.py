@@ -1,0 +1,195 @@
+"""Files: upload, list, read, re-index, delete. Also the helpers the knowledge/RAG domain uses.
+
+Access rule: only the owner or an admin sees or touches a file; anyone else gets 404
+(not 403), so a file id reveals nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wayline.core import errors
+from wayline.core.clock import new_id, now
+from wayline.core.settings import Settings
+from wayline.extraction import extension_of
+from wayline.files.blobstore import BlobStore, safe_name
+from wayline.files.ingestion import IngestionRunner
+from wayline.files.repository import FileRepository
+from wayline.files.tables import COMPLETED, FAILED, PENDING, File
+from wayline.users.schemas import UserInfo
+from wayline.vectors import VectorIndex
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class FilesRuntime:
+    """What the files component builds in its lifespan (also on `app.state` under the contract's names)."""
+
+    settings: Settings
+    blobs: BlobStore
+    index: VectorIndex
+    ingestion: IngestionRunner
+
+
+def to_wire(row: File, *, content: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if row.status:
+        data["status"] = row.status
+    if row.status == FAILED and row.error:
+        data["error"] = row.error
+    if content and row.status == COMPLETED and row.content is not None:
+        data["content"] = row.content
+    return {
+        "id": row.id, "user_id": row.user_id, "hash": row.hash, "filename": row.filename, "path": row.path,
+        "data": data, "meta": dict(row.meta or {}), "created_at": row.created_at, "updated_at": row.updated_at,
+    }
+
+
+def parse_metadata(raw: Any) -> dict[str, Any]:
+    if raw in (None, ""):
+        return {}
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise errors.BadRequest(f"Invalid metadata: not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise errors.BadRequest("Invalid metadata: expected a JSON object")
+    return value
+
+
+async def get_readable_file(session: AsyncSession, user: UserInfo, file_id: str) -> File:
+    """The file if `user` may read it (owner or admin), else NotFound."""
+    row = await FileRepository(session).get_for(user, file_id)
+    if row is None:
+        raise errors.NotFound()
+    return row
+
+
+async def create_file(session: AsyncSession, runtime: FilesRuntime, user: UserInfo, filename: str,
+                      source: BinaryIO, *, content_type: str | None, metadata: dict[str, Any] | None = None,
+                      process: bool = True) -> File:
+    """Store bytes and insert the file row (status `pending` when `process`); the caller submits the job."""
+    name = safe_name(filename)
+    file_id = new_id()
+    path, size, digest = await runtime.blobs.put(f"{file_id}_{name}", source, runtime.settings.file_max_bytes)
+    metadata = metadata or {}
+    stamp = now()
+    row = File(
+        id=file_id, user_id=user.id, hash=None, file_hash=digest, filename=name, path=path,
+        meta={"name": name, "content_type": content_type, "size": size,
+              "file_hash": metadata.get("file_hash") or digest, "data": metadata},
+        data={}, content=None, status=PENDING if process else "", error=None, error_status=None,
+        progress_done=0, progress_total=0, claimed_by=None, claimed_at=None, created_at=stamp, updated_at=stamp,
+    )
+    FileRepository(session).add(row)
+    try:
+        await session.commit()
+    except BaseException:
+        await runtime.blobs.delete(path)
+        raise
+    return row
+
+
+async def create_text_file(session: AsyncSession, runtime: FilesRuntime, user: UserInfo, name: str, text: str,
+                           metadata: dict[str, Any] | None = None) -> File:
+    """A file row from raw text (for `/api/v1/retrieval/process/text`); submitted for indexing."""
+    if not text.strip():
+        raise errors.BadRequest(errors.EMPTY_CONTENT)
+    filename = name if "." in name else f"{name}.txt"
+    row = await create_file(session, runtime, user, filename, io.BytesIO(text.encode()),
+                            content_type="text/plain", metadata=metadata)
+    await runtime.ingestion.submit(row.id)
+    return row
+
+
+class FileService:
+    def __init__(self, session: AsyncSession, runtime: FilesRuntime) -> None:
+        self.session = session
+        self.runtime = runtime
+        self.repo = FileRepository(session)
+
+    async def upload(self, user: UserInfo, filename: str, source: BinaryIO, content_type: str | None,
+                     metadata: dict[str, Any], process: bool, background: bool) -> dict[str, Any]:
+        allowed = self.runtime.settings.allowed_file_extensions
+        if process and allowed and extension_of(filename) not in allowed:
+            raise errors.BadRequest(f"File type {extension_of(filename)} is not allowed")
+        row = await create_file(self.session, self.runtime, user, filename, source,
+                                content_type=content_type, metadata=metadata, process=process)
+        if process and background:
+            await self.runtime.ingestion.submit(row.id)
+        elif process:
+            await self.runtime.ingestion.run_now(row.id)
+            row = await self.repo.get(row.id) or row
+            if row.status == FAILED:
+                # A synchronous failure answers 4xx and leaves nothing behind.
+                await self._delete(row)
+                error = errors.UnsupportedMediaType if row.error_status == 415 else errors.Unprocessable
+                if row.error_status == 502:
+                    raise errors.UpstreamError(502, row.error)
+                raise error(row.error)
+        return {**to_wire(row), "status": True}
+
+    async def list(self, user: UserInfo, page: int, content: bool) -> dict[str, Any]:
+        rows, total = await self.repo.list_for(user, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        return {"items": [to_wire(r, content=content) for r in rows], "total": total}
+
+    async def get(self, user: UserInfo, file_id: str) -> dict[str, Any]:
+        return to_wire(await get_readable_file(self.session, user, file_id))
+
+    async def get_row(self, user: UserInfo, file_id: str) -> File:
+        return await get_readable_file(self.session, user, file_id)
+
+    async def data_content(self, user: UserInfo, file_id: str) -> dict[str, str]:
+        row = await get_readable_file(self.session, user, file_id)
+        return {"content": row.content or ""}
+
+    async def status(self, user: UserInfo, file_id: str) -> dict[str, Any]:
+        return status_of(await get_readable_file(self.session, user, file_id))
+
+    async def update_content(self, user: UserInfo, file_id: str, content: str) -> dict[str, str]:
+        row = await get_readable_file(self.session, user, file_id)
+        if not content.strip():
+            raise errors.BadRequest(errors.EMPTY_CONTENT)
+        await self.runtime.ingestion.reindex_text(row.id, content)
+        return {"content": content}
+
+    async def delete(self, user: UserInfo, file_id: str) -> dict[str, str]:
+        await self._delete(await get_readable_file(self.session, user, file_id))
+        return {"message": "File deleted successfully"}
+
+    async def _delete(self, row: File) -> None:
+        # Chunks (vectors + FTS rows) and collection links go with the row (explicitly and by cascade).
+        await self.runtime.index.delete_file(self.session, row.id)
+        await self.repo.delete(row.id)
+        await self.session.commit()
+        await self.runtime.blobs.delete(row.path)
+
+    async def delete_all(self) -> dict[str, str]:
+        await self.runtime.index.delete_all(self.session)
+        await self.repo.delete_all()
+        await self.session.commit()
+        await self.runtime.blobs.delete_all()
+        return {"message": "All files deleted successfully"}
+
+
+def status_of(row: File | None) -> dict[str, Any]:
+    if row is None:
+        return {"status": "not_found"}
+    out: dict[str, Any] = {"status": row.status or "pending",
+                           "progress": {"done": row.progress_done, "total": row.progress_total}}
+    if row.status == FAILED:
+        out["error"] = row.error
+    return out
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

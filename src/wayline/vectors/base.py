@@ -1,0 +1,74 @@
+"""The `VectorIndex` plug-in point: chunk rows with their embedding and full-text entry.
+
+Every method runs inside the caller's session/transaction, so a file's chunks,
+vectors and BM25 rows commit (or roll back) together with the file's status.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass
+class NewChunk:
+    idx: int
+    text: str
+    meta: dict[str, Any]
+    embedding: Sequence[float]
+
+
+@dataclass
+class Hit:
+    chunk_id: int
+    file_id: str
+    text: str
+    meta: dict[str, Any]
+    score: float
+
+
+class VectorIndex(Protocol):
+    async def add_chunks(self, session: AsyncSession, file_id: str, chunks: Sequence[NewChunk]) -> None: ...
+
+    async def delete_file(self, session: AsyncSession, file_id: str) -> None: ...
+
+    async def delete_all(self, session: AsyncSession) -> None: ...
+
+    async def count(self, session: AsyncSession, file_id: str) -> int: ...
+
+    async def copy_file(self, session: AsyncSession, src_file_id: str, dst_file_id: str,
+                        meta_update: dict[str, Any]) -> int: ...
+
+    async def search(self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float],
+                     k: int) -> list[Hit]: ...
+
+    async def search_text(self, session: AsyncSession, file_ids: Sequence[str], query: str,
+                          k: int) -> list[Hit]: ...
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def query_terms(query: str) -> list[str]:
+    """Distinct word terms of a natural-language query (OR-ed by the engines, so any term matches)."""
+    seen: dict[str, None] = {}
+    for term in _WORD.findall(query.lower()):
+        seen.setdefault(term, None)
+    return list(seen)[:64]
+
+
+def load_meta(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, (str, bytes)):
+        return orjson.loads(value)
+    return {}
+
+
+def dump_meta(meta: dict[str, Any]) -> str:
+    return orjson.dumps(meta).decode()
