@@ -1,0 +1,104 @@
+"""Wire models for `/api/v1/knowledge` (Open WebUI's field names; unknown fields accepted)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class AccessGrantForm(_Open):
+    # Open WebUI's form: principal_type "user" with principal_id "*" means everyone.
+    principal_type: Literal["user", "anyone", "group"] = "user"
+    principal_id: str = Field("*", min_length=1, max_length=255)
+    permission: Literal["read", "write"] = "read"
+
+
+class KnowledgeForm(_Open):
+    name: str = Field(min_length=1, max_length=512)
+    description: str = Field("", max_length=100_000)
+    access_grants: list[AccessGrantForm] | None = None
+
+
+class AccessUpdateForm(_Open):
+    access_grants: list[AccessGrantForm] = []
+
+
+class FileIdForm(_Open):
+    file_id: str = Field(min_length=1, max_length=255)
+    directory_id: str | None = None
+
+
+class AccessGrant(BaseModel):
+    principal_type: str
+    principal_id: str
+    permission: str
+
+
+class Owner(BaseModel):
+    id: str
+    name: str
+    email: str
+    role: str
+    profile_image_url: str
+
+
+class FileMeta(BaseModel):
+    """The `files` entries of a collection response (Open WebUI's `{id, hash, meta, ...}`)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    user_id: str
+    hash: str | None
+    filename: str
+    meta: dict[str, Any]
+    data: dict[str, Any]
+    status: str
+    created_at: int
+    updated_at: int
+
+
+class KnowledgeResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    user_id: str
+    name: str
+    description: str
+    meta: dict[str, Any] | None
+    access_grants: list[AccessGrant]
+    write_access: bool
+    created_at: int
+    updated_at: int
+    files: list[FileMeta] | None = None
+
+
+class KnowledgeListItem(KnowledgeResponse):
+    user: Owner | None = None
+    file_count: int = 0
+
+
+class KnowledgeList(BaseModel):
+    items: list[KnowledgeListItem]
+    total: int
+
+
+class KnowledgeFileItem(FileMeta):
+    user: Owner | None = None
+
+
+class KnowledgeFileList(BaseModel):
+    items: list[KnowledgeFileItem]
+    total: int
+
+
+class BatchWarnings(BaseModel):
+    message: str
+    errors: list[str]
+
+
+class KnowledgeBatchResponse(KnowledgeResponse):
+    warnings: BatchWarnings | None = None

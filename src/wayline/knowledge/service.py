@@ -1,0 +1,246 @@
+"""Collections: create, list, share, and link files (a link, never a copy of chunks).
+
+Status codes (one rule, everywhere): a collection or file the caller cannot read is
+404 naming its id (we do not reveal that it exists); one they can read but not change
+is 403 naming its id. Open WebUI mixes 400 and 401 for these; clients only test for
+"not 2xx", and 404/403 say what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wayline.core import errors
+from wayline.core.clock import new_id, now
+from wayline.core.settings import Settings
+from wayline.knowledge.repository import KnowledgeRepository
+from wayline.knowledge.schemas import (
+    AccessGrantForm, BatchWarnings, FileMeta, KnowledgeBatchResponse, KnowledgeFileItem, KnowledgeFileList,
+    KnowledgeForm, KnowledgeList, KnowledgeListItem, KnowledgeResponse, Owner,
+)
+from wayline.knowledge.tables import Knowledge
+from wayline.users.schemas import UserInfo
+
+# Deletes files (rows, chunks, stored bytes); provided by the files domain.
+FileDeleter = Callable[[UserInfo, Sequence[str]], Awaitable[None]]
+PAGE_SIZE = 30
+
+
+def collection_not_found(knowledge_id: str) -> errors.NotFound:
+    return errors.NotFound(f"Knowledge base {knowledge_id} not found")
+
+
+def file_not_found(file_id: str) -> errors.NotFound:
+    return errors.NotFound(f"File {file_id} not found")
+
+
+def _grants(forms: Sequence[AccessGrantForm] | None) -> list[tuple[str, str, str]]:
+    out = []
+    for g in forms or ():
+        if g.principal_type == "group":
+            raise errors.BadRequest("Group grants are not supported: grant to users, or to everyone with principal_id '*'")
+        # "anyone" is accepted and stored in Open WebUI's public form.
+        pid = "*" if g.principal_type == "anyone" else g.principal_id
+        out.append(("user", pid, g.permission))
+    return out
+
+
+def _owner(user: Any) -> Owner | None:
+    if user is None:
+        return None
+    return Owner(id=user.id, name=user.name, email=user.email, role=user.role, profile_image_url=user.profile_image_url)
+
+
+def file_meta(row: dict[str, Any]) -> FileMeta:
+    data = dict(row.get("data") or {})
+    data["status"] = row["status"]
+    if row.get("error"):
+        data["error"] = row["error"]
+    return FileMeta(
+        id=row["id"], user_id=row["user_id"], hash=row["hash"], filename=row["filename"], meta=row["meta"] or {},
+        data=data, status=row["status"], created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+class KnowledgeService:
+    def __init__(self, session: AsyncSession, settings: Settings, delete_files: FileDeleter) -> None:
+        self.session = session
+        self.settings = settings
+        self.repo = KnowledgeRepository(session)
+        self._delete_files = delete_files
+
+    # --- lookups ----------------------------------------------------------------
+    async def readable(self, user: UserInfo, knowledge_id: str) -> Knowledge:
+        row = await self.repo.readable(user, knowledge_id)
+        if row is None:
+            raise collection_not_found(knowledge_id)
+        return row
+
+    async def writable(self, user: UserInfo, knowledge_id: str) -> Knowledge:
+        row = await self.readable(user, knowledge_id)
+        if not await self.repo.writable(user, knowledge_id):
+            raise errors.Forbidden(f"You do not have write access to knowledge base {knowledge_id}")
+        return row
+
+    async def readable_file(self, user: UserInfo, file_id: str) -> dict[str, Any]:
+        row = await self.repo.readable_file(user, file_id)
+        if row is None:
+            raise file_not_found(file_id)
+        return row
+
+    async def _response(self, user: UserInfo, row: Knowledge, *, with_files: bool = True) -> KnowledgeResponse:
+        grants = (await self.repo.grants([row.id]))[row.id]
+        files = [file_meta(f) for f in (await self.repo.files(row.id))[0]] if with_files else None
+        return KnowledgeResponse(
+            id=row.id, user_id=row.user_id, name=row.name, description=row.description, meta=row.meta,
+            access_grants=grants, write_access=await self.repo.writable(user, row.id),
+            created_at=row.created_at, updated_at=row.updated_at, files=files,
+        )
+
+    # --- collections --------------------------------------------------------------
+    async def create(self, user: UserInfo, form: KnowledgeForm) -> KnowledgeResponse:
+        ts = now()
+        row = Knowledge(id=new_id(), user_id=user.id, name=form.name, description=form.description, meta=None,
+                        created_at=ts, updated_at=ts)
+        self.session.add(row)
+        await self.session.flush()
+        await self.repo.replace_grants(row.id, _grants(form.access_grants))
+        await self.session.commit()
+        return await self._response(user, row)
+
+    async def list(self, user: UserInfo, page: int, limit: int = PAGE_SIZE) -> KnowledgeList:
+        rows, total = await self.repo.page(user, (page - 1) * limit, limit)
+        ids = [k.id for k, _ in rows]
+        grants, counts = await self.repo.grants(ids), await self.repo.file_counts(ids)
+        writable = await self.repo.writable_ids(user, ids)
+        items = [
+            KnowledgeListItem(
+                id=k.id, user_id=k.user_id, name=k.name, description=k.description, meta=k.meta,
+                access_grants=grants[k.id], write_access=k.id in writable, created_at=k.created_at,
+                updated_at=k.updated_at, files=None, user=_owner(u), file_count=counts.get(k.id, 0),
+            )
+            for k, u in rows
+        ]
+        return KnowledgeList(items=items, total=total)
+
+    async def get(self, user: UserInfo, knowledge_id: str) -> KnowledgeResponse:
+        return await self._response(user, await self.readable(user, knowledge_id))
+
+    async def files(self, user: UserInfo, knowledge_id: str, page: int, limit: int) -> KnowledgeFileList:
+        await self.readable(user, knowledge_id)
+        rows, total = await self.repo.files(knowledge_id, (page - 1) * limit, limit)
+        owners = await self.repo.owners([r["user_id"] for r in rows])
+        items = [KnowledgeFileItem(**file_meta(r).model_dump(), user=_owner(owners.get(r["user_id"]))) for r in rows]
+        return KnowledgeFileList(items=items, total=total)
+
+    async def update(self, user: UserInfo, knowledge_id: str, form: KnowledgeForm) -> KnowledgeResponse:
+        row = await self.writable(user, knowledge_id)
+        row.name, row.description, row.updated_at = form.name, form.description, now()
+        if form.access_grants is not None:
+            await self._replace_grants(user, row, form.access_grants)
+        await self.session.commit()
+        return await self._response(user, row)
+
+    async def update_access(self, user: UserInfo, knowledge_id: str, grants: Sequence[AccessGrantForm]) -> KnowledgeResponse:
+        row = await self.writable(user, knowledge_id)
+        await self._replace_grants(user, row, grants)
+        row.updated_at = now()
+        await self.session.commit()
+        return await self._response(user, row)
+
+    async def _replace_grants(self, user: UserInfo, row: Knowledge, grants: Sequence[AccessGrantForm]) -> None:
+        # Sharing is the owner's (or an admin's) decision, not every writer's.
+        if not (user.is_admin or row.user_id == user.id):
+            raise errors.Forbidden(f"Only the owner of knowledge base {row.id} can change who may access it")
+        await self.repo.replace_grants(row.id, _grants(grants))
+
+    async def delete(self, user: UserInfo, knowledge_id: str) -> bool:
+        row = await self.writable(user, knowledge_id)
+        await self.repo.replace_grants(row.id, [])
+        await self.session.delete(row)  # links go with it (ON DELETE CASCADE); files stay, as in Open WebUI
+        await self.session.commit()
+        return True
+
+    # --- files in a collection ---------------------------------------------------------
+    async def _check_addable(self, user: UserInfo, knowledge_id: str, file_id: str) -> dict[str, Any]:
+        file = await self.readable_file(user, file_id)
+        if file["status"] == "failed":
+            raise errors.BadRequest(f"File {file_id} failed processing: {file.get('error') or 'unknown error'}")
+        # A file still processing has no hash yet: it is linked now and becomes searchable when its
+        # chunks commit; duplicates among such files are removed at query time (same hash + offset).
+        if file["hash"] and await self.repo.same_hash_linked(knowledge_id, file["hash"], file_id):
+            raise errors.BadRequest(errors.DUPLICATE_CONTENT)
+        return file
+
+    async def add_file(self, user: UserInfo, knowledge_id: str, file_id: str) -> KnowledgeResponse:
+        row = await self.writable(user, knowledge_id)
+        await self._check_addable(user, knowledge_id, file_id)
+        if not await self.repo.is_linked(knowledge_id, file_id):
+            await self.repo.link(knowledge_id, file_id)
+            row.updated_at = now()
+            await self.session.commit()
+        return await self._response(user, row)
+
+    async def add_files(self, user: UserInfo, knowledge_id: str, file_ids: Sequence[str]) -> KnowledgeBatchResponse:
+        row = await self.writable(user, knowledge_id)
+        failures: list[str] = []
+        for file_id in dict.fromkeys(file_ids):
+            if await self.repo.is_linked(knowledge_id, file_id):
+                continue
+            try:
+                await self._check_addable(user, knowledge_id, file_id)
+            except errors.WaylineError as exc:
+                failures.append(f"{file_id}: {exc.detail}")
+                continue
+            await self.repo.link(knowledge_id, file_id)
+            await self.session.flush()  # so the next file's duplicate check sees this one
+        row.updated_at = now()
+        await self.session.commit()
+        base = await self._response(user, row)
+        warnings = BatchWarnings(message="Some files failed to process", errors=failures) if failures else None
+        return KnowledgeBatchResponse(**base.model_dump(), warnings=warnings)
+
+    async def update_file(self, user: UserInfo, knowledge_id: str, file_id: str) -> KnowledgeResponse:
+        # Links share the file's chunks, so a re-indexed file is already current in every collection.
+        row = await self.writable(user, knowledge_id)
+        await self.readable_file(user, file_id)
+        if not await self.repo.is_linked(knowledge_id, file_id):
+            raise errors.NotFound(f"File {file_id} is not in knowledge base {knowledge_id}")
+        return await self._response(user, row)
+
+    async def remove_file(self, user: UserInfo, knowledge_id: str, file_id: str, delete_file: bool | None) -> KnowledgeResponse:
+        row = await self.writable(user, knowledge_id)
+        if not await self.repo.is_linked(knowledge_id, file_id):
+            raise errors.NotFound(f"File {file_id} is not in knowledge base {knowledge_id}")
+        await self.repo.unlink(knowledge_id, [file_id])
+        row.updated_at = now()
+        await self.session.commit()
+        if self._deletes(delete_file):
+            await self._delete_owned(user, [file_id])
+        return await self._response(user, row)
+
+    async def reset(self, user: UserInfo, knowledge_id: str) -> KnowledgeResponse:
+        row = await self.writable(user, knowledge_id)
+        file_ids = await self.repo.file_ids([knowledge_id])
+        await self.repo.unlink(knowledge_id)
+        row.updated_at = now()
+        await self.session.commit()
+        if self._deletes(None):
+            await self._delete_owned(user, file_ids)
+        return await self._response(user, row)
+
+    def _deletes(self, requested: bool | None) -> bool:
+        return (not self.settings.ENABLE_KNOWLEDGE_FILE_RETENTION) if requested is None else requested
+
+    async def _delete_owned(self, user: UserInfo, file_ids: Sequence[str]) -> None:
+        # Only files the caller owns (or any, for an admin) are deleted; shared files just leave the collection.
+        owned = []
+        for file_id in file_ids:
+            file = await self.repo.readable_file(user, file_id)
+            if file is not None and (user.is_admin or file["user_id"] == user.id):
+                owned.append(file_id)
+        if owned:
+            await self._delete_files(user, owned)

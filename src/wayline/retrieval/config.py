@@ -1,0 +1,41 @@
+"""The admin-editable retrieval settings (runtime config section "rag"), defaulting from `Settings`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wayline.core.runtime_config import RuntimeConfig
+from wayline.core.settings import Settings
+from wayline.retrieval.context import DEFAULT_RAG_TEMPLATE
+
+SECTION = "rag"
+
+# Candidates taken from EACH of the vector and BM25 lists before fusion. Measured on Cranfield
+# (bench/retrieval_quality.py): see the README/bench notes for the sweep behind this number.
+HYBRID_CANDIDATES = 50
+
+
+class RagConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    RAG_TEMPLATE: str = DEFAULT_RAG_TEMPLATE
+    TOP_K: int = Field(3, ge=1, le=1000)
+    ENABLE_RAG_HYBRID_SEARCH: bool = True
+    RELEVANCE_THRESHOLD: float = Field(0.0, ge=0.0, le=1.0)
+    HYBRID_BM25_WEIGHT: float = Field(0.5, ge=0.0, le=1.0)
+    HYBRID_CANDIDATES: int = Field(HYBRID_CANDIDATES, ge=1, le=1000)
+    RAG_FULL_CONTEXT: bool = False
+
+
+def defaults(settings: Settings) -> RagConfig:
+    return RagConfig(
+        RAG_TEMPLATE=settings.RAG_TEMPLATE or DEFAULT_RAG_TEMPLATE,
+        TOP_K=settings.RAG_TOP_K,
+        ENABLE_RAG_HYBRID_SEARCH=settings.ENABLE_RAG_HYBRID_SEARCH,
+        RELEVANCE_THRESHOLD=settings.RAG_RELEVANCE_THRESHOLD,
+        RAG_FULL_CONTEXT=settings.RAG_FULL_CONTEXT,
+    )
+
+
+async def current(runtime: RuntimeConfig, settings: Settings) -> RagConfig:
+    return await runtime.get(SECTION, defaults(settings))

@@ -1,0 +1,74 @@
+"""`/api/v1/retrieval`: query collections, process text/files, and the admin RAG settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from wayline.auth.deps import AdminUser, VerifiedUser
+from wayline.core import errors
+from wayline.core.deps import SessionDep
+from wayline.retrieval.processing import Processor
+from wayline.retrieval.schemas import (
+    EmbeddingConfig, EmbeddingUpdateForm, ProcessFileForm, ProcessResponse, ProcessTextForm, QueryCollectionForm,
+    QueryDocForm, QueryResult,
+)
+from wayline.retrieval.service import RetrievalService
+
+router = APIRouter(prefix="/api/v1/retrieval", tags=["retrieval"])
+
+
+def _retrieval(request: Request) -> RetrievalService:
+    service = getattr(request.app.state, "retrieval", None)
+    if service is None:
+        raise errors.ServiceUnavailable("Retrieval is not available: the embedding model or vector index failed to start")
+    return service
+
+
+def _processor(request: Request, session: SessionDep, retrieval: Annotated[RetrievalService, Depends(_retrieval)]) -> Processor:
+    return Processor(session, request.app.state, retrieval)
+
+
+Retrieval = Annotated[RetrievalService, Depends(_retrieval)]
+ProcessorDep = Annotated[Processor, Depends(_processor)]
+
+
+@router.get("/config")
+async def get_config(_: AdminUser, retrieval: Retrieval) -> dict[str, Any]:
+    return await retrieval.config_view()
+
+
+@router.post("/config/update")
+async def update_config(_: AdminUser, retrieval: Retrieval, form: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    return await retrieval.update_config(form)
+
+
+@router.get("/embedding", response_model=EmbeddingConfig)
+async def get_embedding(_: AdminUser, retrieval: Retrieval) -> EmbeddingConfig:
+    return retrieval.embedding_view()
+
+
+@router.post("/embedding/update", response_model=EmbeddingConfig)
+async def update_embedding(form: EmbeddingUpdateForm, _: AdminUser, retrieval: Retrieval) -> EmbeddingConfig:
+    return retrieval.update_embedding(form)
+
+
+@router.post("/query/doc", response_model=QueryResult)
+async def query_doc(form: QueryDocForm, user: VerifiedUser, session: SessionDep, retrieval: Retrieval) -> QueryResult:
+    return await retrieval.query(session, user, [form.collection_name], form)
+
+
+@router.post("/query/collection", response_model=QueryResult)
+async def query_collection(form: QueryCollectionForm, user: VerifiedUser, session: SessionDep, retrieval: Retrieval) -> QueryResult:
+    return await retrieval.query(session, user, form.collection_names, form)
+
+
+@router.post("/process/text", response_model=ProcessResponse)
+async def process_text(form: ProcessTextForm, user: VerifiedUser, processor: ProcessorDep) -> ProcessResponse:
+    return await processor.process_text(user, form)
+
+
+@router.post("/process/file", response_model=ProcessResponse)
+async def process_file(form: ProcessFileForm, user: VerifiedUser, processor: ProcessorDep) -> ProcessResponse:
+    return await processor.process_file(user, form)

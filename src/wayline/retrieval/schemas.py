@@ -1,0 +1,76 @@
+"""Wire models for `/api/v1/retrieval` (Open WebUI's field names; unknown fields accepted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_NAME = r"^[A-Za-z0-9_-]{1,255}$"  # Open WebUI's collection-name rule
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _QueryOptions(_Open):
+    query: str = Field(min_length=1, max_length=100_000)
+    k: int | None = Field(None, ge=1, le=1000)
+    k_reranker: int | None = Field(None, ge=1, le=1000)  # accepted; there is no reranker
+    r: float | None = Field(None, ge=0.0, le=1.0)
+    hybrid: bool | None = None
+    hybrid_bm25_weight: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class QueryDocForm(_QueryOptions):
+    collection_name: str = Field(pattern=_NAME)
+
+
+class QueryCollectionForm(_QueryOptions):
+    collection_names: list[str] = Field(min_length=1, max_length=1000)
+
+
+class QueryResult(BaseModel):
+    """Chroma's result shape, one inner list per query (we always run one query)."""
+
+    ids: list[list[str]]
+    documents: list[list[str]]
+    metadatas: list[list[dict[str, Any]]]
+    distances: list[list[float]]
+
+
+class ProcessTextForm(_Open):
+    name: str = Field(min_length=1, max_length=1024)
+    content: str = Field(min_length=1)
+    collection_name: str | None = Field(None, pattern=_NAME)
+
+
+class ProcessFileForm(_Open):
+    file_id: str = Field(min_length=1, max_length=255)
+    content: str | None = None
+    collection_name: str | None = Field(None, pattern=_NAME)
+
+
+class ProcessResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    status: bool = True
+    collection_name: str
+    content: str
+
+
+class EmbeddingConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    status: bool = True
+    RAG_EMBEDDING_ENGINE: str
+    RAG_EMBEDDING_MODEL: str
+    RAG_EMBEDDING_BATCH_SIZE: int
+    ENABLE_ASYNC_EMBEDDING: bool = True
+    RAG_EMBEDDING_CONCURRENT_REQUESTS: int = 0
+    openai_config: dict[str, str]
+    ollama_config: dict[str, str]
+
+
+class EmbeddingUpdateForm(_Open):
+    RAG_EMBEDDING_ENGINE: str | None = None
+    RAG_EMBEDDING_MODEL: str | None = None
+    RAG_EMBEDDING_BATCH_SIZE: int | None = Field(None, ge=1, le=4096)

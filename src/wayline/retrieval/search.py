@@ -1,0 +1,75 @@
+"""Hybrid search over a set of files: vector top-n and BM25 top-n, fused by RRF, then
+the relevance threshold, then top-k.
+
+`distances` reported to clients are relevances in [0, 1], higher is better: the cosine
+similarity in vector-only mode, and the RRF score divided by its maximum (first in
+every list = 1.0) in hybrid mode; `RAG_RELEVANCE_THRESHOLD` applies to that number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wayline.embeddings.base import Embedder
+from wayline.retrieval.fusion import bm25_weights, rrf
+from wayline.vectors.base import Hit, VectorIndex
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    k: int
+    hybrid: bool = True
+    bm25_weight: float = 0.5
+    threshold: float = 0.0
+    candidates: int = 50
+
+
+@dataclass(frozen=True)
+class Result:
+    hit: Hit
+    relevance: float
+
+
+def _dedupe(results: list[Result]) -> list[Result]:
+    # The same text linked twice (two files with one content hash, added while still processing)
+    # would otherwise fill the context with copies.
+    seen: set[tuple[object, object, str]] = set()
+    out = []
+    for r in results:
+        meta = r.hit.meta or {}
+        key = (meta.get("hash"), meta.get("start_index"), r.hit.text) if meta.get("hash") else (r.hit.chunk_id, None, "")
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+class HybridSearch:
+    def __init__(self, index: VectorIndex, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+
+    async def search(self, session: AsyncSession, file_ids: Sequence[str], query: str, params: SearchParams) -> list[Result]:
+        if not file_ids or not query.strip():
+            return []
+        pool = max(params.candidates, params.k)
+        w_vec, w_bm25 = bm25_weights(params.bm25_weight) if params.hybrid else (1.0, 0.0)
+        dense: list[Hit] = []
+        sparse: list[Hit] = []
+        if w_vec > 0:
+            embedding = await self.embedder.embed_query(query)
+            dense = await self.index.search(session, file_ids, embedding, pool)
+        if w_bm25 > 0:
+            sparse = await self.index.search_text(session, file_ids, query, pool)
+        if not params.hybrid:
+            results = [Result(h, h.score) for h in dense]
+        else:
+            fused = rrf([dense, sparse], key=lambda h: h.chunk_id, weights=[w_vec, w_bm25])
+            results = [Result(f.item, f.relevance) for f in fused]
+        results = _dedupe(results)
+        if params.threshold > 0:
+            results = [r for r in results if r.relevance >= params.threshold]
+        return results[: params.k]
