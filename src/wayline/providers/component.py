@@ -1,3 +1,33 @@
-"""Placeholder: this domain's routers and lifespan are added by its issue."""
+"""Providers, models, chat and functions: the gateway itself.
 
-routers: list = []
+The lifespan builds the model registry (connections, model-list cache, function
+runtime) on `app.state.models` and the chat pipeline on `app.state.chat`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from wayline.chat.router import router as chat_router
+from wayline.chat.service import ChatService
+from wayline.core.state import Core
+from wayline.functions.router import router as functions_router
+from wayline.functions.runtime import FunctionRuntime
+from wayline.models.router import router as models_router
+from wayline.providers.registry import ModelRegistry
+
+routers = [models_router, chat_router, functions_router]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI, core: Core) -> AsyncIterator[None]:
+    registry = ModelRegistry(core, FunctionRuntime())
+    app.state.models = registry
+    app.state.chat = ChatService(core, registry)
+    try:
+        yield
+    finally:
+        await registry.close()

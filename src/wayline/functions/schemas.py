@@ -1,0 +1,41 @@
+"""Wire models for `/api/v1/functions` (Open WebUI's `FunctionForm` / `FunctionResponse`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ID_RULE = "Only alphanumeric characters and underscores are allowed in the id"
+
+
+class FunctionForm(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=512)
+    content: str = Field(min_length=1, max_length=1_000_000)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not value.isidentifier() or not value.isascii():
+            raise ValueError(ID_RULE)
+        return value.lower()
+
+
+class FunctionResponse(BaseModel):
+    id: str
+    user_id: str
+    type: str
+    name: str
+    meta: dict[str, Any]
+    is_active: bool
+    is_global: bool
+    updated_at: int
+    created_at: int
+
+
+class FunctionModel(FunctionResponse):
+    content: str

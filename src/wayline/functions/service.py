@@ -1,0 +1,116 @@
+"""Function CRUD: every write re-validates the source by loading it (admin-only, see loader.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wayline.core import errors
+from wayline.core.clock import now
+from wayline.functions import loader
+from wayline.functions.repository import FunctionRepository
+from wayline.functions.schemas import FunctionForm, FunctionModel, FunctionResponse
+from wayline.functions.tables import FunctionRow
+from wayline.providers.registry import ModelRegistry
+from wayline.users.schemas import UserInfo
+
+ID_TAKEN = "Uh-oh! This id is already registered. Please choose another id string."
+
+
+def _response(row: FunctionRow) -> FunctionResponse:
+    return FunctionResponse(
+        id=row.id, user_id=row.user_id, type=row.type, name=row.name, meta=row.meta or {},
+        is_active=row.is_active, is_global=row.is_global, updated_at=row.updated_at, created_at=row.created_at,
+    )
+
+
+def _validate(function_id: str, content: str, valves: dict[str, Any] | None) -> str:
+    """Load and instantiate once so a broken source is refused with its error; returns the kind."""
+    module, kind = loader.load(function_id, content)
+    loader.instantiate(module, kind, valves)
+    return kind
+
+
+class FunctionService:
+    def __init__(self, session: AsyncSession, registry: ModelRegistry) -> None:
+        self.session = session
+        self.repo = FunctionRepository(session)
+        self.registry = registry
+
+    async def _get(self, function_id: str) -> FunctionRow:
+        row = await self.repo.get(function_id)
+        if row is None:
+            raise errors.NotFound()
+        return row
+
+    async def _changed(self, function_id: str) -> None:
+        await self.registry.changed(function_id)
+
+    async def create(self, user: UserInfo, form: FunctionForm) -> FunctionResponse:
+        if await self.repo.get(form.id) is not None:
+            raise errors.BadRequest(ID_TAKEN)
+        kind = _validate(form.id, form.content, None)
+        ts = now()
+        row = FunctionRow(
+            id=form.id, user_id=user.id, name=form.name, type=kind, content=form.content, meta=form.meta,
+            valves=None, is_active=False, is_global=False, created_at=ts, updated_at=ts,
+        )
+        self.repo.add(row)
+        await self.session.commit()
+        await self._changed(row.id)
+        return _response(row)
+
+    async def list(self) -> list[FunctionResponse]:
+        return [_response(row) for row in await self.repo.list()]
+
+    async def get(self, function_id: str) -> FunctionModel:
+        row = await self._get(function_id)
+        return FunctionModel(**_response(row).model_dump(), content=row.content)
+
+    async def update(self, function_id: str, form: FunctionForm) -> FunctionModel:
+        row = await self._get(function_id)
+        row.type = _validate(function_id, form.content, row.valves)
+        row.name, row.content, row.meta = form.name, form.content, form.meta
+        row.updated_at = max(now(), row.updated_at + 1)  # the runtime reloads on a changed updated_at
+        await self.session.commit()
+        await self._changed(function_id)
+        return FunctionModel(**_response(row).model_dump(), content=row.content)
+
+    async def toggle(self, function_id: str) -> FunctionResponse:
+        row = await self._get(function_id)
+        row.is_active = not row.is_active
+        row.updated_at = max(now(), row.updated_at + 1)
+        await self.session.commit()
+        await self._changed(function_id)
+        return _response(row)
+
+    async def delete(self, function_id: str) -> bool:
+        await self._get(function_id)
+        await self.repo.delete(function_id)
+        await self.session.commit()
+        await self._changed(function_id)
+        return True
+
+    async def valves(self, function_id: str) -> dict[str, Any] | None:
+        return (await self._get(function_id)).valves
+
+    async def valves_spec(self, function_id: str) -> dict[str, Any] | None:
+        row = await self._get(function_id)
+        module, kind = loader.load(row.id, row.content)
+        cls = getattr(getattr(module, kind.capitalize()), "Valves", None)
+        return cls.model_json_schema() if cls is not None and hasattr(cls, "model_json_schema") else None
+
+    async def update_valves(self, function_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        row = await self._get(function_id)
+        module, kind = loader.load(row.id, row.content)
+        instance = loader.instantiate(module, kind, None)
+        if loader.valves_class(instance) is None:
+            raise errors.BadRequest("This function has no Valves")
+        loader.apply_valves(instance, values)
+        dumped = instance.valves.model_dump(mode="json") if hasattr(instance.valves, "model_dump") else dict(values)
+        row.valves = dumped
+        row.updated_at = max(now(), row.updated_at + 1)
+        await self.session.commit()
+        await self._changed(function_id)
+        return dumped

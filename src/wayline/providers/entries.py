@@ -1,0 +1,126 @@
+"""Model entries: what `/api/models` shows (`public`) plus how to reach the model (the rest).
+
+Building the public objects from upstream listings is pure (Open WebUI's §3.2 shapes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from wayline.providers.connections import Connection
+
+Kind = Literal["openai", "ollama", "pipe"]
+
+
+@dataclass
+class ModelEntry:
+    id: str
+    kind: Kind
+    public: dict[str, Any]
+    connection: Connection | None = None
+    upstream_id: str = ""
+    function_id: str = ""
+    # Preset/override data: stored params applied at chat time, ownership and grants.
+    params: dict[str, Any] = field(default_factory=dict)
+    base_id: str | None = None
+    preset: bool = False
+    owner_id: str | None = None
+    has_row: bool = False
+    readers: frozenset[str] = frozenset()  # "user:<id>" or "anyone" with read permission
+
+    def readable_by(self, user_id: str, is_admin: bool, bypass: bool) -> bool:
+        """Admins see all; base models are open unless BYPASS_MODEL_ACCESS_CONTROL is off;
+        presets are private to their owner unless granted (Open WebUI §3.3)."""
+        if is_admin:
+            return True
+        if bypass and not self.preset:
+            return True
+        if not self.has_row:
+            return False
+        return self.owner_id == user_id or "anyone" in self.readers or f"user:{user_id}" in self.readers
+
+
+def _tags(names: tuple[str, ...]) -> list[dict[str, str]]:
+    return [{"name": n} for n in names]
+
+
+def openai_entry(conn: Connection, raw: dict[str, Any]) -> ModelEntry:
+    upstream_id = str(raw.get("id"))
+    model_id = conn.public_id(upstream_id)
+    public = {
+        "id": model_id, "name": raw.get("name") or model_id, "object": raw.get("object", "model"),
+        "created": raw.get("created", 0), "owned_by": "openai", "openai": raw,
+        "connection_type": conn.connection_type, "urlIdx": conn.index, "provider": "", "tags": _tags(conn.tags),
+    }
+    return ModelEntry(model_id, "openai", public, conn, upstream_id)
+
+
+def ollama_entry(conn: Connection, tag: dict[str, Any]) -> ModelEntry:
+    upstream_id = str(tag.get("model") or tag.get("name"))
+    model_id = conn.public_id(upstream_id)
+    public = {
+        "id": model_id, "name": tag.get("name") or model_id, "object": "model", "created": 0,
+        "owned_by": "ollama", "ollama": {**tag, "urls": [conn.index]}, "connection_type": conn.connection_type,
+        "tags": _tags(conn.tags),
+    }
+    return ModelEntry(model_id, "ollama", public, conn, upstream_id)
+
+
+def pipe_entry(model_id: str, name: str, function_id: str, created: int) -> ModelEntry:
+    public = {
+        "id": model_id, "name": name, "object": "model", "created": created, "owned_by": "openai",
+        "pipe": {"type": "pipe"}, "has_user_valves": False, "tags": [],
+    }
+    return ModelEntry(model_id, "pipe", public, function_id=function_id)
+
+
+def info_of(row: Any, grants: list[dict[str, Any]]) -> dict[str, Any]:
+    params = row.params or {}
+    return {
+        "id": row.id, "user_id": row.user_id, "base_model_id": row.base_model_id, "name": row.name,
+        "params": params, "meta": row.meta or {}, "access_grants": grants,
+        "is_active": row.is_active, "created_at": row.created_at, "updated_at": row.updated_at,
+    }
+
+
+def apply_rows(
+    entries: dict[str, ModelEntry], rows: list[Any], grants: dict[str, list[dict[str, Any]]]
+) -> dict[str, ModelEntry]:
+    """Overlay workspace model rows: overrides (no base) rename/hide a base model, presets add one."""
+    out = dict(entries)
+    for row in rows:
+        row_grants = grants.get(row.id, [])
+        readers = frozenset(
+            "anyone" if g["principal_type"] == "anyone" or g["principal_id"] == "*" else f"user:{g['principal_id']}"
+            for g in row_grants if g["permission"] in ("read", "write")
+        )
+        meta_tags = [{"name": t["name"] if isinstance(t, dict) else str(t)} for t in (row.meta or {}).get("tags") or []]
+        common = {"params": row.params or {}, "owner_id": row.user_id, "has_row": True, "readers": readers}
+        if row.base_model_id is None:
+            base = out.get(row.id)
+            if base is None:
+                continue
+            if not row.is_active:
+                out.pop(row.id)
+                continue
+            public = {**base.public, "name": row.name, "info": info_of(row, row_grants)}
+            public["tags"] = base.public.get("tags", []) + meta_tags
+            out[row.id] = ModelEntry(**{**base.__dict__, "public": public, **common})
+            continue
+        base = out.get(row.base_model_id) or entries.get(row.base_model_id)
+        if not row.is_active or base is None:
+            continue
+        public = {
+            "id": row.id, "name": row.name, "object": "model", "created": row.created_at,
+            "owned_by": base.public.get("owned_by", "openai"), "preset": True,
+            "info": info_of(row, row_grants), "tags": meta_tags,
+        }
+        for key in ("connection_type", "pipe", "provider", "loaded"):
+            if key in base.public:
+                public[key] = base.public[key]
+        out[row.id] = ModelEntry(
+            row.id, base.kind, public, base.connection, base.upstream_id, base.function_id,
+            base_id=base.id, preset=True, **common,
+        )
+    return out

@@ -1,0 +1,213 @@
+"""The model registry: every model a user can call, merged, cached, and resolved without I/O.
+
+- Connections are listed concurrently; each keeps its last good list. A refresh waits at
+  most `MODEL_LIST_TIMEOUT` and does not wait at all for a connection that failed in the
+  last `DEAD_BACKOFF` seconds (its last good list answers while a retry runs in the
+  background), so a dead upstream costs one timeout, not one per request.
+- The merged snapshot lives `MODELS_CACHE_TTL` seconds. `/api/models` waits for a rebuild
+  when it is stale (Open WebUI's semantics); chat resolves from the current snapshot and
+  lets a stale one rebuild in the background, so the chat hot path never does I/O for
+  model resolution. The `/api/models` body is serialised once per snapshot and user.
+- Workspace models, functions and grants are read from the database at each rebuild;
+  their services publish `models.changed` on the bus so every worker rebuilds at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import column, select, table
+
+from wayline.core import errors
+from wayline.core.state import Core
+from wayline.functions.runtime import FunctionRuntime
+from wayline.functions.tables import FunctionRow
+from wayline.models.tables import ModelRow
+from wayline.providers.connections import Connection, build_connections
+from wayline.providers.entries import ModelEntry, apply_rows, pipe_entry
+from wayline.providers.listing import fetch_models
+from wayline.users.schemas import UserInfo
+
+log = logging.getLogger("wayline.providers")
+
+TOPIC = "models.changed"
+DEAD_BACKOFF = 10.0
+
+_grants = table(
+    "access_grant", column("resource_type"), column("resource_id"), column("principal_type"),
+    column("principal_id"), column("permission"),
+)
+
+
+@dataclass
+class _ConnState:
+    entries: list[ModelEntry] | None = None
+    fetched_at: float = 0.0
+    failed_at: float = 0.0
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class Snapshot:
+    entries: dict[str, ModelEntry]
+    _bodies: dict[str, bytes] = field(default_factory=dict)
+
+    def find(self, model_id: str) -> ModelEntry | None:
+        entry = self.entries.get(model_id)
+        if entry is None and ":" not in model_id:
+            entry = self.entries.get(model_id + ":latest")  # Ollama's implicit tag
+        return entry
+
+
+class ModelRegistry:
+    def __init__(self, core: Core, functions: FunctionRuntime) -> None:
+        self._core = core
+        self._settings = core.settings
+        self.functions = functions
+        self.connections: list[Connection] = build_connections(core.settings)
+        self._state = {conn: _ConnState() for conn in self.connections}
+        self._snapshot: Snapshot | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+        self._background: asyncio.Task[Any] | None = None
+        core.bus.subscribe(TOPIC, self._on_changed)
+
+    # --- invalidation -----------------------------------------------------------------
+    def _on_changed(self, message: dict) -> None:
+        self._expires = 0.0
+        if message.get("function_id"):
+            self.functions.forget(message["function_id"])
+
+    async def changed(self, function_id: str | None = None) -> None:
+        await self._core.bus.publish(TOPIC, {"function_id": function_id})
+
+    async def close(self) -> None:
+        tasks = [s.task for s in self._state.values() if s.task] + ([self._background] if self._background else [])
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- reading ------------------------------------------------------------------------
+    def bypass(self) -> bool:
+        return self._settings.BYPASS_MODEL_ACCESS_CONTROL
+
+    def connection(self, kind: str, index: int) -> Connection | None:
+        return next((c for c in self.connections if c.kind == kind and c.index == index), None)
+
+    async def snapshot(self, refresh: bool = False) -> Snapshot:
+        if not refresh and self._snapshot is not None and time.monotonic() < self._expires:
+            return self._snapshot
+        async with self._lock:
+            if refresh or self._snapshot is None or time.monotonic() >= self._expires:
+                await self._rebuild(refresh)
+        assert self._snapshot is not None
+        return self._snapshot
+
+    async def list_body(self, user: UserInfo, refresh: bool = False) -> bytes:
+        """The `/api/models` JSON body for `user` (serialised once per snapshot and user)."""
+        snap = await self.snapshot(refresh)
+        key = "*" if user.is_admin else user.id
+        body = snap._bodies.get(key)
+        if body is None:
+            bypass = self.bypass()
+            data = [e.public for e in snap.entries.values() if e.readable_by(user.id, user.is_admin, bypass)]
+            body = snap._bodies[key] = orjson.dumps({"data": data})
+        return body
+
+    async def resolve(self, model_id: Any, user: UserInfo) -> ModelEntry:
+        """The entry for `model_id` if `user` may use it; 404 naming it otherwise."""
+        if not isinstance(model_id, str) or not model_id:
+            raise errors.BadRequest("'model' is required")
+        snap = self._snapshot
+        if snap is None:
+            snap = await self.snapshot()
+        elif time.monotonic() >= self._expires and (self._background is None or self._background.done()):
+            self._background = asyncio.create_task(self.snapshot())
+        entry = snap.find(model_id)
+        if entry is None and snap is not self._snapshot_if_fresh():
+            entry = (await self.snapshot()).find(model_id)
+        if entry is None or not entry.readable_by(user.id, user.is_admin, self.bypass()):
+            raise errors.NotFound(errors.model_not_found(model_id))
+        return entry
+
+    def _snapshot_if_fresh(self) -> Snapshot | None:
+        return self._snapshot if time.monotonic() < self._expires else None
+
+    def base_of(self, entry: ModelEntry) -> ModelEntry | None:
+        return self._snapshot.entries.get(entry.base_id) if self._snapshot and entry.base_id else None
+
+    # --- building -----------------------------------------------------------------------
+    async def _fetch(self, conn: Connection) -> None:
+        state = self._state[conn]
+        try:
+            state.entries = await fetch_models(self._core.http, conn, self._settings.MODEL_LIST_TIMEOUT)
+            state.fetched_at = time.monotonic()
+            state.failed_at = 0.0
+        except Exception as exc:  # noqa: BLE001 - a failing upstream keeps its last good list
+            state.failed_at = time.monotonic()
+            log.warning("model list from %s failed: %s", conn.name, getattr(exc, "detail", exc))
+
+    async def _rebuild(self, force: bool) -> None:
+        now = time.monotonic()
+        ttl = self._settings.MODELS_CACHE_TTL
+        waits = []
+        for conn, state in self._state.items():
+            if not force and state.entries is not None and now - state.fetched_at < ttl:
+                continue
+            if state.task is None or state.task.done():
+                state.task = asyncio.create_task(self._fetch(conn))
+            if force or not (state.failed_at and now - state.failed_at < DEAD_BACKOFF):
+                waits.append(state.task)
+        if waits:
+            await asyncio.wait(waits, timeout=self._settings.MODEL_LIST_TIMEOUT)
+        models, functions, grants = await self._load_rows()
+        merged: dict[str, ModelEntry] = {}
+        for entry in await self._pipe_entries(functions):
+            merged.setdefault(entry.id, entry)
+        for state in self._state.values():
+            for entry in state.entries or ():
+                merged.setdefault(entry.id, entry)  # duplicates across connections: first wins
+        self._snapshot = Snapshot(apply_rows(merged, models, grants))
+        self._expires = time.monotonic() + ttl
+
+    async def _load_rows(self) -> tuple[list[ModelRow], list[FunctionRow], dict[str, list[dict[str, Any]]]]:
+        # A system-wide read on purpose: the snapshot is filtered per user when served.
+        async with self._core.db.sessionmaker() as session:
+            models = list((await session.execute(select(ModelRow).order_by(ModelRow.created_at))).scalars())
+            functions = list((await session.execute(
+                select(FunctionRow).where(FunctionRow.type == "pipe", FunctionRow.is_active.is_(True)).order_by(FunctionRow.created_at)
+            )).scalars())
+            g = _grants.c
+            rows = (await session.execute(
+                select(g.resource_id, g.principal_type, g.principal_id, g.permission).where(g.resource_type == "model")
+            )).all()
+        grants: dict[str, list[dict[str, Any]]] = {}
+        for rid, ptype, pid, perm in rows:
+            grants.setdefault(rid, []).append({"principal_type": ptype, "principal_id": pid, "permission": perm})
+        return models, functions, grants
+
+    async def _pipe_entries(self, functions: list[FunctionRow]) -> list[ModelEntry]:
+        out: list[ModelEntry] = []
+        for fn in functions:
+            try:
+                loaded = self.functions.instance(fn.id, fn.content, fn.valves, fn.updated_at)
+                subs = await self.functions.pipe_models(loaded.instance)
+            except Exception as exc:  # noqa: BLE001 - one broken function must not hide the others
+                log.warning("function %s could not list its pipes: %s", fn.id, getattr(exc, "detail", exc))
+                continue
+            if subs is None:
+                out.append(pipe_entry(fn.id, fn.name, fn.id, fn.created_at))
+                continue
+            prefix = getattr(loaded.instance, "name", "")
+            for sub in subs:
+                out.append(pipe_entry(f"{fn.id}.{sub['id']}", f"{prefix}{sub['name']}", fn.id, fn.created_at))
+        return out
+
+    def function_row_version(self, function_id: str) -> int | None:
+        loaded = self.functions._loaded.get(function_id)
+        return loaded.updated_at if loaded else None
