@@ -37,6 +37,26 @@ class FilesRuntime:
     index: VectorIndex
     ingestion: IngestionRunner
 
+    async def delete_files(self, session: AsyncSession, file_ids: list[str]) -> None:
+        """Remove files entirely: chunks (vectors + FTS), rows (links cascade) and stored bytes. Commits."""
+        repo = FileRepository(session)
+        rows = await repo.get_many(file_ids)
+        for row in rows:
+            await self.index.delete_file(session, row.id)
+            await repo.delete(row.id)
+        await session.commit()
+        for row in rows:
+            await self.blobs.delete(row.path)
+
+    async def create_from_text(self, session: AsyncSession, user: UserInfo, name: str, content: str,
+                               metadata: dict[str, Any] | None = None, wait: float | None = 120.0) -> File:
+        """A file from raw text, indexed (waits up to `wait` seconds; None = do not wait). Returns the row."""
+        row = await create_text_file(session, self, user, name, content, metadata)
+        if wait is not None:
+            await self.ingestion.wait_until_done(row.id, wait)
+            row = await FileRepository(session).get(row.id) or row
+        return row
+
 
 def to_wire(row: File, *, content: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {}
