@@ -4,15 +4,17 @@ and vector index."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import delete
-
+from sqlalchemy import update
+from wayline.core import errors
 from wayline.core.state import Core
-from wayline.knowledge.access import file_table
+from wayline.files.service import FileService
+from wayline.files.tables import PENDING, File
 from wayline.knowledge.router import router as knowledge_router
 from wayline.retrieval.augmenter import RagAugmenter
 from wayline.retrieval.router import router as retrieval_router
@@ -27,20 +29,29 @@ routers = [knowledge_router, retrieval_router]
 
 def _file_deleter(app: FastAPI, core: Core):  # type: ignore[no-untyped-def]
     async def delete_files(user: UserInfo, file_ids: Sequence[str]) -> None:
-        files = getattr(app.state, "files", None)
-        if files is not None and hasattr(files, "delete_files"):
-            await files.delete_files(user, list(file_ids))
-            return
-        # Fallback: the row goes, its chunks/vectors/FTS rows cascade with it.
-        async with core.db.sessionmaker.begin() as session:
-            await session.execute(delete(file_table).where(file_table.c.id.in_(list(file_ids))))
+        # The files domain removes row, chunks (vectors + FTS) and stored bytes together.
+        async with core.db.sessionmaker() as session:
+            service = FileService(session, app.state.files)
+            for file_id in file_ids:
+                with contextlib.suppress(errors.NotFound):  # already gone: nothing to do
+                    await service.delete(user, file_id)
 
     return delete_files
+
+
+def _unprocessed_submitter(app: FastAPI, core: Core):  # type: ignore[no-untyped-def]
+    async def submit(file_id: str) -> None:
+        async with core.db.sessionmaker.begin() as session:
+            await session.execute(update(File).where(File.id == file_id, File.status == "").values(status=PENDING))
+        await app.state.ingestion.submit(file_id)
+
+    return submit
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI, core: Core) -> AsyncIterator[None]:
     app.state.knowledge_file_deleter = _file_deleter(app, core)
+    app.state.knowledge_submit_unprocessed = _unprocessed_submitter(app, core)
     embedder = getattr(app.state, "embedder", None)
     index = getattr(app.state, "vector_index", None)
     if embedder is None or index is None:

@@ -66,8 +66,10 @@ def file_meta(row: dict[str, Any]) -> FileMeta:
 
 
 class KnowledgeService:
-    def __init__(self, session: AsyncSession, settings: Settings, delete_files: FileDeleter) -> None:
+    def __init__(self, session: AsyncSession, settings: Settings, delete_files: FileDeleter,
+                 on_unprocessed: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.session = session
+        self.on_unprocessed = on_unprocessed
         self.settings = settings
         self.repo = KnowledgeRepository(session)
         self._delete_files = delete_files
@@ -177,7 +179,9 @@ class KnowledgeService:
 
     async def add_file(self, user: UserInfo, knowledge_id: str, file_id: str) -> KnowledgeResponse:
         row = await self.writable(user, knowledge_id)
-        await self._check_addable(user, knowledge_id, file_id)
+        file = await self._check_addable(user, knowledge_id, file_id)
+        if file["status"] == "" and self.on_unprocessed is not None:
+            await self.on_unprocessed(file_id)  # stored with process=false: index it now, as Open WebUI does
         if not await self.repo.is_linked(knowledge_id, file_id):
             await self.repo.link(knowledge_id, file_id)
             row.updated_at = now()
@@ -191,10 +195,12 @@ class KnowledgeService:
             if await self.repo.is_linked(knowledge_id, file_id):
                 continue
             try:
-                await self._check_addable(user, knowledge_id, file_id)
+                file = await self._check_addable(user, knowledge_id, file_id)
             except errors.WaylineError as exc:
                 failures.append(f"{file_id}: {exc.detail}")
                 continue
+            if file["status"] == "" and self.on_unprocessed is not None:
+                await self.on_unprocessed(file_id)
             await self.repo.link(knowledge_id, file_id)
             await self.session.flush()  # so the next file's duplicate check sees this one
         row.updated_at = now()

@@ -1,14 +1,23 @@
-"""`/process/text` and `/process/file`: index text or a stored file, optionally into a collection."""
+"""`/process/text` and `/process/file`: index text or a stored file (synchronously), and link
+it into a knowledge collection when `collection_name` names one the caller may write.
+
+Without `collection_name` the result lives in the file's own collection `file-{id}`
+(Open WebUI names it by content hash; ours is queryable with `/query/doc` at once).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
+from wayline.files.service import create_text_file, get_readable_file
+from wayline.files.tables import COMPLETED, FAILED, PENDING, File
+from wayline.knowledge.service import KnowledgeService
 from wayline.retrieval.schemas import ProcessFileForm, ProcessResponse, ProcessTextForm
-from wayline.retrieval.service import RetrievalService
+from wayline.retrieval.service import FILE_PREFIX, RetrievalService
 from wayline.users.schemas import UserInfo
 
 
@@ -16,10 +25,44 @@ class Processor:
     def __init__(self, session: AsyncSession, state: Any, retrieval: RetrievalService) -> None:
         self.session = session
         self.state = state
-        self.retrieval = retrieval
+        self.settings = retrieval.settings
+        self.knowledge = KnowledgeService(session, self.settings, state.knowledge_file_deleter)
 
     async def process_text(self, user: UserInfo, form: ProcessTextForm) -> ProcessResponse:
-        raise errors.ServiceUnavailable("Text processing is not available yet")
+        target = await self._target(user, form.collection_name)
+        row = await create_text_file(self.session, self.state.files, user, form.name, form.content)
+        return await self._finish(user, row.id, target)
 
     async def process_file(self, user: UserInfo, form: ProcessFileForm) -> ProcessResponse:
-        raise errors.ServiceUnavailable("File processing is not available yet")
+        target = await self._target(user, form.collection_name)
+        row = await get_readable_file(self.session, user, form.file_id)  # owner or admin: it changes the file
+        ingestion = self.state.ingestion
+        if form.content is not None:
+            if not form.content.strip():
+                raise errors.BadRequest(errors.EMPTY_CONTENT)
+            await ingestion.reindex_text(row.id, form.content)
+        elif row.status in ("", FAILED):
+            await self.session.execute(update(File).where(File.id == row.id).values(status=PENDING, error=None))
+            await self.session.commit()
+            await ingestion.submit(row.id)
+        return await self._finish(user, row.id, target)
+
+    async def _target(self, user: UserInfo, collection_name: str | None) -> str | None:
+        # Checked before any work, so a bad collection name leaves nothing behind.
+        if collection_name is None or collection_name.startswith(FILE_PREFIX):
+            return None
+        await self.knowledge.writable(user, collection_name)
+        return collection_name
+
+    async def _finish(self, user: UserInfo, file_id: str, target: str | None) -> ProcessResponse:
+        status = await self.state.ingestion.wait_until_done(file_id, self.settings.KNOWLEDGE_ADD_WAIT_SECONDS)
+        self.session.expire_all()
+        row = await get_readable_file(self.session, user, file_id)
+        if status == FAILED or row.status == FAILED:
+            raise errors.BadRequest(row.error or "Processing failed")
+        if row.status != COMPLETED:
+            raise errors.Conflict(f"File {file_id} is still being processed; check /api/v1/files/{file_id}/process/status")
+        if target is not None:
+            await self.knowledge.add_file(user, target, file_id)
+        return ProcessResponse(collection_name=target or f"{FILE_PREFIX}{file_id}", content=row.content or "",
+                               filename=row.filename, file_id=file_id)
