@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from wayline import __version__
 
@@ -68,7 +68,11 @@ def add_bearer(document: dict[str, Any]) -> dict[str, Any]:
 def build_document(app: FastAPI, service: DocService) -> dict[str, Any]:
     if not service.canonical:
         return app.openapi()
-    routes = [r for r in app.routes if isinstance(r, APIRoute) and r.include_in_schema and service.covers(r.path)]
+    # FastAPI keeps included routers nested; `iter_route_contexts` yields each route with its full path.
+    routes = [
+        r for r in iter_route_contexts(app.routes)
+        if isinstance(r.original_route, APIRoute) and r.include_in_schema and r.path and service.covers(r.path)
+    ]
     document = get_openapi(
         title=f"Wayline — {service.name} API",
         version=__version__,

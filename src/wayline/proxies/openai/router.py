@@ -1,0 +1,64 @@
+"""`/openai`: models, chat completions, embeddings, config (admin), and an opt-in pass-through."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from wayline.auth.deps import AdminUser, VerifiedUser
+from wayline.core.deps import CoreDep
+from wayline.proxies.openai import config
+from wayline.proxies.openai.schemas import ChatCompletionRequest, EmbeddingsRequest, OpenAIConfig
+from wayline.proxies.openai.service import OpenAIProxy
+from wayline.proxies.upstreams import get_upstreams
+
+router = APIRouter(prefix="/openai", tags=["openai"])
+
+
+def _proxy(request: Request, core: CoreDep) -> OpenAIProxy:
+    return OpenAIProxy(core.http, get_upstreams(request), core.settings)
+
+
+Proxy = Annotated[OpenAIProxy, Depends(_proxy)]
+
+
+@router.get("/config", response_model=OpenAIConfig)
+async def get_config(core: CoreDep, user: AdminUser) -> OpenAIConfig:
+    return await config.load(core)
+
+
+@router.post("/config/update", response_model=OpenAIConfig)
+async def update_config(form: OpenAIConfig, core: CoreDep, user: AdminUser) -> OpenAIConfig:
+    return await config.update(core, form)
+
+
+@router.get("/models")
+async def models(proxy: Proxy, user: VerifiedUser) -> dict:
+    return await proxy.models(user)
+
+
+@router.get("/models/{url_idx}")
+async def models_at(url_idx: int, proxy: Proxy, user: AdminUser) -> Response:
+    return await proxy.models_at(url_idx)
+
+
+@router.post("/chat/completions")
+async def chat_completions(body: ChatCompletionRequest, proxy: Proxy, user: VerifiedUser) -> Response:
+    return await proxy.chat(body.payload(), user)
+
+
+@router.post("/embeddings")
+async def embeddings(body: EmbeddingsRequest, proxy: Proxy, user: VerifiedUser) -> Response:
+    return await proxy.embeddings(body.payload(), user)
+
+
+async def passthrough(path: str, request: Request, proxy: Proxy, user: VerifiedUser) -> Response:
+    """Any other OpenAI route, forwarded to the first connection — only with ENABLE_OPENAI_API_PASSTHROUGH=true."""
+    body = await request.body()
+    return await proxy.passthrough(request.method, path, request.url.query, dict(request.headers), body)
+
+
+for _method in ("GET", "POST", "PUT", "PATCH", "DELETE"):  # one route per method: operation ids stay unique
+    router.add_api_route("/{path:path}", passthrough, methods=[_method], name=f"passthrough_{_method.lower()}")

@@ -1,0 +1,67 @@
+"""The OpenAI API through Wayline: models, chat completions, embeddings, optional pass-through."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import orjson
+from fastapi.responses import Response
+
+from wayline.chat.upstream import openai_chat
+from wayline.core import errors
+from wayline.core.http import UpstreamClient
+from wayline.core.settings import Settings
+from wayline.proxies.relay import relay
+from wayline.proxies.upstreams import Upstreams
+from wayline.users.schemas import UserInfo
+
+# Request headers a pass-through forwards; credentials are the connection's, never the caller's.
+_PASS_REQUEST_HEADERS = ("content-type", "accept", "openai-beta")
+
+
+class OpenAIProxy:
+    def __init__(self, http: UpstreamClient, upstreams: Upstreams, settings: Settings) -> None:
+        self._http = http
+        self._up = upstreams
+        self._settings = settings
+
+    async def models(self, user: UserInfo) -> dict[str, Any]:
+        snapshot = await self._up.registry.snapshot()
+        bypass = self._up.registry.bypass()
+        data = [
+            e.public for e in snapshot.entries.values()
+            if e.kind == "openai" and e.readable_by(user.id, user.is_admin, bypass)
+        ]
+        return {"object": "list", "data": data}
+
+    async def models_at(self, index: int) -> Response:
+        conn = self._up.connection("openai", index)
+        return await relay(self._http, "GET", f"{conn.url}/models", headers=conn.headers)
+
+    async def chat(self, body: dict[str, Any], user: UserInfo) -> Response:
+        entry, conn = await self._up.pick(body.get("model"), user, "openai")
+        # The chat domain's OpenAI dispatch relays JSON and SSE (errors mid-stream included).
+        data = orjson.dumps({**body, "model": entry.upstream_id})
+        return await openai_chat(self._http, dataclasses.replace(entry, connection=conn), data, bool(body.get("stream")), None)
+
+    async def embeddings(self, body: dict[str, Any], user: UserInfo) -> Response:
+        entry, conn = await self._up.pick(body.get("model"), user, "openai")
+        return await relay(self._http, "POST", f"{conn.url}/embeddings", headers=conn.headers, json={**body, "model": entry.upstream_id})
+
+    async def passthrough(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Response:
+        if not self._settings.ENABLE_OPENAI_API_PASSTHROUGH:
+            raise errors.Forbidden(
+                f"OpenAI API pass-through is disabled, so /openai/{path} is not served: "
+                "set ENABLE_OPENAI_API_PASSTHROUGH=true to forward other OpenAI routes"
+            )
+        connections = self._up.connections("openai")
+        if not connections:
+            raise errors.NotFound("No OpenAI connection is configured (OPENAI_API_BASE_URLS)")
+        if any(part in ("..", ".") for part in path.split("/")):
+            raise errors.BadRequest(f"Invalid path '/openai/{path}'")
+        conn = connections[0]
+        forward = {k: v for k, v in headers.items() if k.lower() in _PASS_REQUEST_HEADERS}
+        forward.update({k: v for k, v in conn.headers.items() if k.lower() != "content-type"})
+        url = f"{conn.url}/{path}" + (f"?{query}" if query else "")
+        return await relay(self._http, method, url, headers=forward, data=body or None, stream=True)

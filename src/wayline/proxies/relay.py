@@ -1,0 +1,71 @@
+"""Relaying an upstream answer to the client: JSON as is, streams chunk by chunk (never buffered).
+
+A stream's status is checked before the response starts, so an upstream error is
+answered with its own status; once bytes flow, a transport failure ends the stream
+with one error record in the stream's own format (an Ollama NDJSON line or an SSE
+`error` event), because the status line is already sent. Leaving early (client gone)
+closes the upstream response, which cancels the upstream's work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import orjson
+from fastapi.responses import Response, StreamingResponse
+
+from wayline.core import errors
+from wayline.core.http import UpstreamClient, error_message
+
+log = logging.getLogger("wayline.proxies")
+
+# Response headers worth passing on; hop-by-hop and length headers are the server's business.
+_PASS_HEADERS = ("content-type", "retry-after", "x-request-id", "openai-processing-ms")
+
+
+def _headers(upstream: Any) -> dict[str, str]:
+    return {k: v for k, v in upstream.items() if k.lower() in _PASS_HEADERS}
+
+
+async def relay(
+    http: UpstreamClient, method: str, url: str, *, headers: dict[str, str], json: Any = None,
+    data: bytes | None = None, params: Any = None, stream: bool = False,
+) -> Response:
+    if not stream:
+        resp = await http.request(method, url, json=json, data=data, headers=headers, params=params)
+        resp.raise_for_status()
+        return Response(resp.body, status_code=resp.status, headers=_headers(resp.headers))
+
+    stack = AsyncExitStack()
+    try:
+        upstream = await stack.enter_async_context(http.stream(method, url, json=json, data=data, headers=headers, params=params))
+        await upstream.raise_for_status()
+    except BaseException:
+        await stack.aclose()
+        raise
+    content_type = upstream.headers.get("Content-Type", "application/octet-stream")
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.iter_chunks():
+                yield chunk
+        except errors.UpstreamError as exc:
+            log.warning("stream from %s ended early: %s", url, exc.detail)
+            yield _stream_error(content_type, exc.detail)
+        finally:
+            await stack.aclose()
+
+    return StreamingResponse(body(), status_code=upstream.status, headers=_headers(upstream.headers), media_type=content_type)
+
+
+def _stream_error(content_type: str, detail: Any) -> bytes:
+    if "event-stream" in content_type:
+        return b"data: " + orjson.dumps({"error": {"message": str(detail)}}) + b"\n\n"
+    return orjson.dumps({"error": str(detail)}) + b"\n"
+
+
+def upstream_error(status: int, body: bytes) -> errors.UpstreamError:
+    return errors.UpstreamError(status, error_message(body, status))

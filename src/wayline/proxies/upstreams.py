@@ -1,0 +1,83 @@
+"""Which connections serve a model: a thin view over the providers' `ModelRegistry`.
+
+The registry owns connection parsing, model listing and access control; the proxies
+need two more things from it: every connection that lists a model (to spread
+requests across them, as Open WebUI does with a model's `urls`) and each
+connection's own list (for Ollama's merged `/api/tags`).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from fastapi import Request
+
+from wayline.core import errors
+from wayline.providers.connections import Connection
+from wayline.providers.entries import ModelEntry
+from wayline.providers.registry import ModelRegistry, _ConnState
+from wayline.users.schemas import UserInfo
+
+
+class Upstreams:
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+
+    def connections(self, kind: str) -> list[Connection]:
+        return [c for c in self.registry.connections if c.kind == kind]
+
+    def connection(self, kind: str, index: int) -> Connection:
+        conn = self.registry.connection(kind, index)
+        if conn is None:
+            raise errors.NotFound(f"There is no {'Ollama' if kind == 'ollama' else 'OpenAI'} connection with index {index}")
+        return conn
+
+    async def per_connection(self, kind: str) -> list[tuple[Connection, list[ModelEntry]]]:
+        """Each connection's last good model list (after refreshing a stale snapshot)."""
+        await self.registry.snapshot()
+        states: dict[Connection, Any] = getattr(self.registry, "_state", {})
+        return [(c, list(getattr(states.get(c), "entries", None) or ())) for c in self.connections(kind)]
+
+    async def resolve(self, model: Any, user: UserInfo, kind: str) -> ModelEntry:
+        return (await self.pick(model, user, kind))[0]
+
+    async def pick(self, model: Any, user: UserInfo, kind: str) -> tuple[ModelEntry, Connection]:
+        """The model's entry and a connection of `kind` serving it (random among them, as Open WebUI)."""
+        if not isinstance(model, str) or not model:
+            raise errors.BadRequest("'model' is required")
+        lists = await self.per_connection(kind)
+        entry = (await self.registry.snapshot()).find(model)
+        if entry is not None and entry.kind == kind and entry.connection is not None:
+            entry = await self.registry.resolve(model, user)  # access control (presets included)
+            base_id = entry.base_id or entry.id
+            serving = [c for c, entries in lists if any(e.id == base_id and e.upstream_id == entry.upstream_id for e in entries)]
+            return entry, random.choice(serving or [entry.connection])
+        if entry is None:  # unknown, or hidden by a workspace override
+            raise errors.NotFound(errors.model_not_found(model))
+        # The merged list keeps one entry per name; when a connection of another kind won it,
+        # this kind's own lists still know the model.
+        for name in (model, f"{model}:latest") if ":" not in model else (model,):
+            matches = [(c, e) for c, entries in lists for e in entries if e.id == name]
+            if matches:
+                found = matches[0][1]
+                if found.readable_by(user.id, user.is_admin, self.registry.bypass()):
+                    return found, random.choice([c for c, _ in matches])
+                break
+        raise errors.NotFound(errors.model_not_found(model))
+
+    def replace(self, kind: str, connections: list[Connection]) -> None:
+        """Swap the connections of one kind (after an admin config update) and expire the model cache.
+
+        The registry has no public hook for this yet; it is done here, in one place, keeping
+        the model lists of connections that did not change."""
+        reg = self.registry
+        others = [c for c in reg.connections if c.kind != kind]
+        reg.connections = connections + others if kind == "openai" else others + connections
+        old: dict[Connection, Any] = getattr(reg, "_state", {})
+        reg._state = {c: old.get(c) or _ConnState() for c in reg.connections}
+        reg._expires = 0.0
+
+
+def get_upstreams(request: Request) -> Upstreams:
+    return Upstreams(request.app.state.models)
