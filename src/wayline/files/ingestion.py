@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,33 @@ from wayline.vectors import NewChunk, VectorIndex
 
 log = logging.getLogger("wayline.ingestion")
 DONE = (COMPLETED, FAILED)
+_PROCESS = new_id()[:8]  # tells this process apart from an earlier one that had the same pid
+_HOST = socket.gethostname()[:16]
+
+
+def claim_token() -> str:
+    """`{runner}:{process}:{pid}:{host}` (≤ 36 chars): lets a restarted server on the same host see
+    at once that a `processing` claim belongs to a process that no longer exists."""
+    return f"{new_id()[:4]}:{_PROCESS}:{os.getpid()}:{_HOST}"[:36]
+
+
+def is_dead_local_claim(token: str) -> bool:
+    try:
+        _, process, pid, host = token.split(":", 3)
+        pid_number = int(pid)
+    except ValueError:
+        return False
+    if host != _HOST or process == _PROCESS:
+        return False  # another machine (only staleness tells), or this very process
+    if pid_number == os.getpid():
+        return True  # our pid, but another process token: the earlier process is gone
+    try:
+        os.kill(pid_number, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 @dataclass
@@ -46,7 +75,7 @@ class IngestionRunner:
     def __init__(self, db: Database, settings: Settings, embedder: Embedder, index: VectorIndex,
                  blobs: BlobStore, *, workers: int = 1, stale_seconds: int = 15, poll_seconds: float = 2.0) -> None:
         self.db, self.settings, self.embedder, self.index, self.blobs = db, settings, embedder, index, blobs
-        self.worker_id = new_id()  # this process's claim token
+        self.worker_id = claim_token()
         self.stale_seconds = stale_seconds
         self.poll_seconds = poll_seconds
         self._slots = asyncio.Semaphore(max(1, workers))
@@ -168,8 +197,9 @@ class IngestionRunner:
     async def _claim_next(self) -> str | None:
         async with self.db.sessionmaker() as session:
             repo = FileRepository(session)
-            for file_id in await repo.claimable_ids(self._stale_before(), limit=5):
-                if await repo.claim(file_id, self.worker_id, self._stale_before()):
+            dead = [t for t in await repo.processing_claimants() if is_dead_local_claim(t)]
+            for file_id in await repo.claimable_ids(self._stale_before(), dead, limit=5):
+                if await repo.claim(file_id, self.worker_id, self._stale_before(), dead):
                     await session.commit()
                     return file_id
             await session.rollback()

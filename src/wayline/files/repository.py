@@ -52,10 +52,19 @@ class FileRepository:
         return list((await self.session.execute(select(File.path))).scalars().all())
 
     # --- job claims ------------------------------------------------------------
-    async def claimable_ids(self, stale_before: int, limit: int = 1) -> list[str]:
+    @staticmethod
+    def _claimable(stale_before: int, dead: Sequence[str]) -> Any:
+        taken_over = or_(File.claimed_at < stale_before, File.claimed_by.in_(list(dead))) if dead else File.claimed_at < stale_before
+        return or_(File.status == PENDING, and_(File.status == PROCESSING, taken_over))
+
+    async def processing_claimants(self) -> list[str]:
+        rows = await self.session.execute(select(File.claimed_by).where(File.status == PROCESSING).distinct())
+        return [r for r in rows.scalars().all() if r]
+
+    async def claimable_ids(self, stale_before: int, dead: Sequence[str] = (), limit: int = 1) -> list[str]:
         stmt = (
             select(File.id)
-            .where(or_(File.status == PENDING, and_(File.status == PROCESSING, File.claimed_at < stale_before)))
+            .where(self._claimable(stale_before, dead))
             .order_by(File.created_at, File.id)
             .limit(limit)
         )
@@ -63,12 +72,11 @@ class FileRepository:
             stmt = stmt.with_for_update(skip_locked=True)
         return list((await self.session.execute(stmt)).scalars().all())
 
-    async def claim(self, file_id: str, worker: str, stale_before: int) -> bool:
+    async def claim(self, file_id: str, worker: str, stale_before: int, dead: Sequence[str] = ()) -> bool:
         """Compare-and-set the claim: only one worker (in any replica) wins a pending or stale job."""
         result = await self.session.execute(
             update(File)
-            .where(File.id == file_id,
-                   or_(File.status == PENDING, and_(File.status == PROCESSING, File.claimed_at < stale_before)))
+            .where(File.id == file_id, self._claimable(stale_before, dead))
             .values(status=PROCESSING, claimed_by=worker, claimed_at=now(), error=None, error_status=None,
                     progress_done=0, progress_total=0, updated_at=now())
         )
