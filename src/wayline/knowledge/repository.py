@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.clock import new_id, now
@@ -26,6 +26,17 @@ class KnowledgeRepository:
     async def readable(self, user: UserInfo, knowledge_id: str) -> Knowledge | None:
         stmt = select(Knowledge).where(Knowledge.id == knowledge_id, can_read(user))
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def lock(self, knowledge_id: str) -> None:
+        """Start a write transaction on the collection row (touching `updated_at`).
+
+        Taken before any read: SQLite cannot upgrade a read transaction to a write one
+        while another connection commits ("database is locked" at once, no busy wait), and
+        on PostgreSQL the row lock serialises concurrent changes (e.g. duplicate checks)."""
+        await self.session.execute(
+            update(Knowledge).where(Knowledge.id == knowledge_id).values(updated_at=now())
+            .execution_options(synchronize_session=False)
+        )
 
     async def writable(self, user: UserInfo, knowledge_id: str) -> bool:
         stmt = select(Knowledge.id).where(Knowledge.id == knowledge_id, can_write(user))

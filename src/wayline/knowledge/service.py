@@ -82,6 +82,8 @@ class KnowledgeService:
         return row
 
     async def writable(self, user: UserInfo, knowledge_id: str) -> Knowledge:
+        """The collection, write-locked for this transaction, if `user` may change it."""
+        await self.repo.lock(knowledge_id)
         row = await self.readable(user, knowledge_id)
         if not await self.repo.writable(user, knowledge_id):
             raise errors.Forbidden(f"You do not have write access to knowledge base {knowledge_id}")

@@ -36,22 +36,25 @@ class Processor:
     async def process_file(self, user: UserInfo, form: ProcessFileForm) -> ProcessResponse:
         target = await self._target(user, form.collection_name)
         row = await get_readable_file(self.session, user, form.file_id)  # owner or admin: it changes the file
+        status = row.status
+        await self.session.rollback()  # reads done; writes below start their own transactions
         ingestion = self.state.ingestion
         if form.content is not None:
             if not form.content.strip():
                 raise errors.BadRequest(errors.EMPTY_CONTENT)
-            await ingestion.reindex_text(row.id, form.content)
-        elif row.status in ("", FAILED):
-            await self.session.execute(update(File).where(File.id == row.id).values(status=PENDING, error=None))
+            await ingestion.reindex_text(form.file_id, form.content)
+        elif status in ("", FAILED):
+            await self.session.execute(update(File).where(File.id == form.file_id).values(status=PENDING, error=None))
             await self.session.commit()
-            await ingestion.submit(row.id)
-        return await self._finish(user, row.id, target)
+            await ingestion.submit(form.file_id)
+        return await self._finish(user, form.file_id, target)
 
     async def _target(self, user: UserInfo, collection_name: str | None) -> str | None:
         # Checked before any work, so a bad collection name leaves nothing behind.
         if collection_name is None or collection_name.startswith(FILE_PREFIX):
             return None
         await self.knowledge.writable(user, collection_name)
+        await self.session.rollback()  # end this check's transaction before the file is written
         return collection_name
 
     async def _finish(self, user: UserInfo, file_id: str, target: str | None) -> ProcessResponse:
@@ -62,7 +65,9 @@ class Processor:
             raise errors.BadRequest(row.error or "Processing failed")
         if row.status != COMPLETED:
             raise errors.Conflict(f"File {file_id} is still being processed; check /api/v1/files/{file_id}/process/status")
+        content, filename = row.content or "", row.filename
+        await self.session.rollback()
         if target is not None:
             await self.knowledge.add_file(user, target, file_id)
-        return ProcessResponse(collection_name=target or f"{FILE_PREFIX}{file_id}", content=row.content or "",
-                               filename=row.filename, file_id=file_id)
+        return ProcessResponse(collection_name=target or f"{FILE_PREFIX}{file_id}", content=content,
+                               filename=filename, file_id=file_id)
