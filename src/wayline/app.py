@@ -8,6 +8,7 @@ line in `COMPONENTS`.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -79,6 +80,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             lifespan = getattr(component, "lifespan", None)
             if lifespan is not None:
                 await stack.enter_async_context(lifespan(app, core))
+        # Start-up objects live for the process: freezing them keeps full collections from
+        # rescanning them (each took ~150 ms here and stalled every in-flight request).
+        gc.freeze()
         log.info("wayline %s ready on %s", __version__, settings.database_url.split("@")[-1])
         yield
 
