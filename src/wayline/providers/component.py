@@ -25,12 +25,20 @@ routers = [chat_router, models_router, functions_router]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    # The hot endpoints go in front of every route (see chat/fastpath.py for why).
-    app.router.routes[0:0] = fastpath.ROUTES
+    _front(app)
+
+
+def _front(app: FastAPI) -> None:
+    """The hot endpoints go in front of every route (see chat/fastpath.py for why); their
+    paths are exact, so they shadow nothing. Done again at start-up, after every
+    component's `install` (another may have put its own routes first)."""
+    routes = app.router.routes
+    routes[:] = [*fastpath.ROUTES, *(r for r in routes if r not in fastpath.ROUTES)]
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI, core: Core) -> AsyncIterator[None]:
+    _front(app)
     registry = ModelRegistry(core, FunctionRuntime())
     app.state.models = registry
     app.state.chat = ChatService(core, registry)
