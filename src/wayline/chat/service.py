@@ -80,7 +80,7 @@ class ChatService:
 
     async def _pipe_instance(self, function_id: str) -> Any:
         runtime = self.registry.functions
-        loaded = runtime._loaded.get(function_id)
+        loaded = runtime.cached(function_id)
         if loaded is not None:
             return loaded.instance
         async with self._core.db.sessionmaker() as session:

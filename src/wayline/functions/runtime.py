@@ -50,6 +50,9 @@ class FunctionRuntime:
         self._loaded[function_id] = loaded
         return loaded
 
+    def cached(self, function_id: str) -> Loaded | None:
+        return self._loaded.get(function_id)
+
     def forget(self, function_id: str) -> None:
         self._loaded.pop(function_id, None)
         loader.unload(function_id)

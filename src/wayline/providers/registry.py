@@ -75,11 +75,14 @@ class ModelRegistry:
         self._expires = 0.0
         self._lock = asyncio.Lock()
         self._background: asyncio.Task[Any] | None = None
+        # Set by a change to models/functions/grants: chat must not use the old snapshot.
+        self._dirty = False
         core.bus.subscribe(TOPIC, self._on_changed)
 
     # --- invalidation -----------------------------------------------------------------
     def _on_changed(self, message: dict) -> None:
         self._expires = 0.0
+        self._dirty = True
         if message.get("function_id"):
             self.functions.forget(message["function_id"])
 
@@ -124,7 +127,7 @@ class ModelRegistry:
         if not isinstance(model_id, str) or not model_id:
             raise errors.BadRequest("'model' is required")
         snap = self._snapshot
-        if snap is None:
+        if snap is None or self._dirty:
             snap = await self.snapshot()
         elif time.monotonic() >= self._expires and (self._background is None or self._background.done()):
             self._background = asyncio.create_task(self.snapshot())
@@ -138,9 +141,6 @@ class ModelRegistry:
     def _snapshot_if_fresh(self) -> Snapshot | None:
         return self._snapshot if time.monotonic() < self._expires else None
 
-    def base_of(self, entry: ModelEntry) -> ModelEntry | None:
-        return self._snapshot.entries.get(entry.base_id) if self._snapshot and entry.base_id else None
-
     # --- building -----------------------------------------------------------------------
     async def _fetch(self, conn: Connection) -> None:
         state = self._state[conn]
@@ -153,6 +153,7 @@ class ModelRegistry:
             log.warning("model list from %s failed: %s", conn.name, getattr(exc, "detail", exc))
 
     async def _rebuild(self, force: bool) -> None:
+        self._dirty = False  # a change arriving during the rebuild sets it again
         now = time.monotonic()
         ttl = self._settings.MODELS_CACHE_TTL
         waits = []
@@ -207,7 +208,3 @@ class ModelRegistry:
             for sub in subs:
                 out.append(pipe_entry(f"{fn.id}.{sub['id']}", f"{prefix}{sub['name']}", fn.id, fn.created_at))
         return out
-
-    def function_row_version(self, function_id: str) -> int | None:
-        loaded = self.functions._loaded.get(function_id)
-        return loaded.updated_at if loaded else None
