@@ -42,8 +42,7 @@ def start_fake() -> tuple[subprocess.Popen, int]:
 
 def chat_body(model: str, stream: bool = False, tokens: int | None = None) -> bytes:
     body = f'{{"model":"{model}","messages":[{{"role":"user","content":"Why is the sky blue?"}}]'
-    if stream:
-        body += ',"stream":true'
+    body += ',"stream":true' if stream else ',"stream":false'
     if tokens:
         body += f',"max_tokens":{tokens}'
     return (body + "}").encode()
@@ -54,10 +53,13 @@ async def measure(fake_port: int, url: str, key: str, model: str, requests: int)
     gw_port = int(port_s)
     auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     json_ct = {"Content-Type": "application/json"}
-    direct_chat = build_request("POST", host, "/v1/chat/completions", chat_body(model), json_ct)
+    # Direct = the same request in the upstream's own dialect (Ollama's /api/chat for Ollama models).
+    direct_path = "/api/chat" if ":" in model else "/v1/chat/completions"
+    direct_chat = build_request("POST", host, direct_path, chat_body(model), json_ct)
     gw_chat = build_request("POST", host, "/api/chat/completions", chat_body(model), auth)
 
-    print(f"model {model}; {requests} requests per point; fake upstream pid-separate; 2 cores shared by all three processes\n")
+    print(f"model {model}; {requests} requests per point; the fake upstream, wayline and this client are separate processes sharing the machine's cores\n")
+    await closed_loop(host, gw_port, gw_chat, concurrency=1, requests=20)  # fill the credential cache before concurrent load
     for c in (1, 8, 32):
         d = await closed_loop(host, fake_port, direct_chat, concurrency=c, requests=requests)
         g = await closed_loop(host, gw_port, gw_chat, concurrency=c, requests=requests)
@@ -67,7 +69,7 @@ async def measure(fake_port: int, url: str, key: str, model: str, requests: int)
         print(row(f"chat c={c} throughput", d.rps, g.rps, "req/s"))
 
     runs = max(50, requests // 20)
-    direct_stream = build_request("POST", host, "/v1/chat/completions", chat_body(model, True, 200), json_ct)
+    direct_stream = build_request("POST", host, direct_path, chat_body(model, True, 200), json_ct)
     gw_stream = build_request("POST", host, "/api/chat/completions", chat_body(model, True, 200), auth)
     d_ttft, d_total = await stream_timings(host, fake_port, direct_stream, runs=runs)
     g_ttft, g_total = await stream_timings(host, gw_port, gw_stream, runs=runs)
