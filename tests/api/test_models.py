@@ -219,3 +219,19 @@ def test_access_control_without_bypass(
     assert ids(client.get("/api/models", headers=alice.headers)) == ["gpt-4-turbo"]
     ok = client.post("/api/chat/completions", headers=alice.headers, json={"model": "gpt-4-turbo", "messages": [{"role": "user", "content": "hi"}]})
     assert ok.status_code == 200, ok.text
+
+
+def test_same_ollama_model_on_two_connections_is_one_entry_used_in_turn(
+    make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient], fake_upstream: FakeUpstream,
+) -> None:
+    second = fake_upstream.ollama_url.replace("127.0.0.1", "localhost")  # same fake, told apart by Host
+    client = make_client(make_settings(OLLAMA_BASE_URLS=f"{fake_upstream.ollama_url};{second}", MODELS_CACHE_TTL=0))
+    admin = signup(client, "Admin")
+    models = client.get("/api/models", headers=admin.headers).json()["data"]
+    assert [m["id"] for m in models] == ["llama3.1:latest", "qwen2.5:0.5b", "nomic-embed-text:latest"]
+    assert models[0]["ollama"]["urls"] == [0, 1]
+    for _ in range(2):
+        resp = client.post("/api/chat/completions", headers=admin.headers, json={"model": "llama3.1", "messages": [{"role": "user", "content": "hi"}]})
+        assert resp.status_code == 200, resp.text
+    hosts = {r.headers["Host"].split(":")[0] for r in fake_upstream.requests_to("/api/chat")}
+    assert hosts == {"127.0.0.1", "localhost"}

@@ -100,7 +100,7 @@ class ChatService:
 
 
 async def embed(http: Any, entry: ModelEntry, body: dict[str, Any]) -> Response:
-    conn = entry.connection
+    conn = entry.pick()
     if entry.kind == "pipe" or conn is None:
         raise errors.BadRequest(f"Model '{entry.id}' does not support embeddings")
     if entry.kind == "openai":

@@ -122,7 +122,7 @@ async def _relay_sse(
 async def ollama_chat(
     http: UpstreamClient, entry: ModelEntry, body: dict[str, Any], stream: bool, sources: list[dict[str, Any]] | None,
 ) -> Response:
-    conn = entry.connection
+    conn = entry.pick()
     assert conn is not None
     payload = orjson.dumps(ollama.to_ollama_chat(body, entry.upstream_id))
     url = f"{conn.url}/api/chat"

@@ -5,6 +5,7 @@ Building the public objects from upstream listings is pure (Open WebUI's §3.2 s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,6 +29,15 @@ class ModelEntry:
     owner_id: str | None = None
     has_row: bool = False
     readers: frozenset[str] = frozenset()  # "user:<id>" or "anyone" with read permission
+    # Other connections serving the same Ollama model (Open WebUI's `urls` list); chat rotates.
+    alternates: tuple[Connection, ...] = ()
+    turns: Iterator[int] | None = None  # shared across rebuilds, so the rotation survives them
+
+    def pick(self) -> Connection | None:
+        if not self.alternates or self.turns is None:
+            return self.connection
+        pool = (self.connection, *self.alternates)
+        return pool[next(self.turns) % len(pool)]
 
     def readable_by(self, user_id: str, is_admin: bool, bypass: bool) -> bool:
         """Admins see all; base models are open unless BYPASS_MODEL_ACCESS_CONTROL is off;
@@ -65,6 +75,15 @@ def ollama_entry(conn: Connection, tag: dict[str, Any]) -> ModelEntry:
         "tags": _tags(conn.tags),
     }
     return ModelEntry(model_id, "ollama", public, conn, upstream_id)
+
+
+def merge_ollama(first: ModelEntry, other: ModelEntry, turns: Iterator[int]) -> ModelEntry:
+    """The same Ollama model on another connection: one entry, both urls (a new object:
+    the per-connection lists are reused across rebuilds and must not be mutated)."""
+    assert other.connection is not None
+    ollama = {**first.public["ollama"], "urls": [*first.public["ollama"]["urls"], other.connection.index]}
+    return ModelEntry(**{**first.__dict__, "public": {**first.public, "ollama": ollama},
+                         "alternates": (*first.alternates, other.connection), "turns": turns})
 
 
 def pipe_entry(model_id: str, name: str, function_id: str, created: int) -> ModelEntry:
@@ -121,6 +140,6 @@ def apply_rows(
                 public[key] = base.public[key]
         out[row.id] = ModelEntry(
             row.id, base.kind, public, base.connection, base.upstream_id, base.function_id,
-            base_id=base.id, preset=True, **common,
+            base_id=base.id, preset=True, alternates=base.alternates, turns=base.turns, **common,
         )
     return out

@@ -15,8 +15,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +31,7 @@ from wayline.functions.runtime import FunctionRuntime
 from wayline.functions.tables import FunctionRow
 from wayline.models.tables import ModelRow
 from wayline.providers.connections import Connection, build_connections
-from wayline.providers.entries import ModelEntry, apply_rows, pipe_entry
+from wayline.providers.entries import ModelEntry, apply_rows, merge_ollama, pipe_entry
 from wayline.providers.listing import fetch_models
 from wayline.users.schemas import UserInfo
 
@@ -77,6 +79,7 @@ class ModelRegistry:
         self._background: asyncio.Task[Any] | None = None
         # Set by a change to models/functions/grants: chat must not use the old snapshot.
         self._dirty = False
+        self._turns: dict[str, Iterator[int]] = {}
         core.bus.subscribe(TOPIC, self._on_changed)
 
     # --- invalidation -----------------------------------------------------------------
@@ -172,7 +175,12 @@ class ModelRegistry:
             merged.setdefault(entry.id, entry)
         for state in self._state.values():
             for entry in state.entries or ():
-                merged.setdefault(entry.id, entry)  # duplicates across connections: first wins
+                found = merged.get(entry.id)
+                if found is None:
+                    merged[entry.id] = entry
+                elif found.kind == entry.kind == "ollama" and not found.has_row:
+                    merged[entry.id] = merge_ollama(found, entry, self._turns.setdefault(entry.id, itertools.count()))
+                # otherwise a duplicate across connections: the first wins (Open WebUI's rule)
         self._snapshot = Snapshot(apply_rows(merged, models, grants))
         self._expires = time.monotonic() + ttl
 
