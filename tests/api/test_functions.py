@@ -215,3 +215,10 @@ def test_functions_are_admin_only(client: TestClient, admin: Account, alice: Acc
         assert resp.status_code == 401, (path, resp.text)
     assert client.get("/api/v1/functions/id/shouter", headers=admin.headers).json()["content"] == SINGLE
     assert client.get("/api/v1/functions/id/nope", headers=admin.headers).status_code == 404
+
+
+def test_a_broken_manifold_does_not_hide_other_models(client: TestClient, admin: Account, alice: Account) -> None:
+    create(client, admin, "broken", "class Pipe:\n    def pipes(self):\n        raise RuntimeError('no list')\n    def pipe(self, body):\n        return 'x'\n")
+    create(client, admin, "shouter", SINGLE)
+    ids = [m["id"] for m in client.get("/api/models", headers=alice.headers).json()["data"]]
+    assert "shouter" in ids and not any(i.startswith("broken") for i in ids)

@@ -80,6 +80,7 @@ class ModelRegistry:
         # Set by a change to models/functions/grants: chat must not use the old snapshot.
         self._dirty = False
         self._turns: dict[str, Iterator[int]] = {}
+        self._broken: dict[str, int] = {}
         core.bus.subscribe(TOPIC, self._on_changed)
 
     # --- invalidation -----------------------------------------------------------------
@@ -207,7 +208,9 @@ class ModelRegistry:
                 loaded = self.functions.instance(fn.id, fn.content, fn.valves, fn.updated_at)
                 subs = await self.functions.pipe_models(loaded.instance)
             except Exception as exc:  # noqa: BLE001 - one broken function must not hide the others
-                log.warning("function %s could not list its pipes: %s", fn.id, getattr(exc, "detail", exc))
+                if self._broken.get(fn.id) != fn.updated_at:  # once per version, not once per rebuild
+                    self._broken[fn.id] = fn.updated_at
+                    log.warning("function %s could not list its pipes: %s", fn.id, getattr(exc, "detail", exc))
                 continue
             if subs is None:
                 out.append(pipe_entry(fn.id, fn.name, fn.id, fn.created_at))
