@@ -18,7 +18,7 @@ import orjson
 from fastapi.responses import Response, StreamingResponse
 
 from wayline.core import errors
-from wayline.core.http import UpstreamClient, error_message
+from wayline.core.http import UpstreamClient
 
 log = logging.getLogger("wayline.proxies")
 
@@ -66,6 +66,3 @@ def _stream_error(content_type: str, detail: Any) -> bytes:
         return b"data: " + orjson.dumps({"error": {"message": str(detail)}}) + b"\n\n"
     return orjson.dumps({"error": str(detail)}) + b"\n"
 
-
-def upstream_error(status: int, body: bytes) -> errors.UpstreamError:
-    return errors.UpstreamError(status, error_message(body, status))
