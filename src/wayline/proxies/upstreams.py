@@ -1,9 +1,9 @@
 """Which connections serve a model: a thin view over the providers' `ModelRegistry`.
 
-The registry owns connection parsing, model listing and access control; the proxies
-need two more things from it: every connection that lists a model (to spread
-requests across them, as Open WebUI does with a model's `urls`) and each
-connection's own list (for Ollama's merged `/api/tags`).
+The registry owns connection parsing, model listing, access control and the rotation
+over connections serving the same model; the proxies also need each connection's own
+list (for Ollama's `/api/tags` and for a model name that another kind of connection
+won in the merged list).
 """
 
 from __future__ import annotations
@@ -43,16 +43,15 @@ class Upstreams:
         return (await self.pick(model, user, kind))[0]
 
     async def pick(self, model: Any, user: UserInfo, kind: str) -> tuple[ModelEntry, Connection]:
-        """The model's entry and a connection of `kind` serving it (random among them, as Open WebUI)."""
+        """The model's entry and a connection of `kind` serving it (rotating among them)."""
         if not isinstance(model, str) or not model:
             raise errors.BadRequest("'model' is required")
         lists = await self.per_connection(kind)
         entry = (await self.registry.snapshot()).find(model)
         if entry is not None and entry.kind == kind and entry.connection is not None:
             entry = await self.registry.resolve(model, user)  # access control (presets included)
-            base_id = entry.base_id or entry.id
-            serving = [c for c, entries in lists if any(e.id == base_id and e.upstream_id == entry.upstream_id for e in entries)]
-            return entry, random.choice(serving or [entry.connection])
+            # The registry rotates over every connection serving the model (its `urls`).
+            return entry, entry.pick() or entry.connection
         if entry is None:  # unknown, or hidden by a workspace override
             raise errors.NotFound(errors.model_not_found(model))
         # The merged list keeps one entry per name; when a connection of another kind won it,
