@@ -87,7 +87,7 @@ async def upload_file(
 
 
 @router.get("/", response_model=FileList)
-async def list_files(user: VerifiedUser, service: Service, page: int = Query(1, ge=1), content: bool = True) -> dict[str, Any]:
+async def list_files(user: VerifiedUser, service: Service, page: int = Query(1, ge=1, le=1_000_000), content: bool = True) -> dict[str, Any]:
     return await service.list(user, page, content)
 
 
