@@ -108,6 +108,13 @@ class KnowledgeRepository:
             stmt = stmt.limit(limit)
         return [dict(r) for r in (await self.session.execute(stmt)).mappings()], total
 
+    async def linked_files(self, knowledge_id: str, with_content: bool = False) -> list[dict[str, Any]]:
+        stmt = (
+            select(*FILE_COLUMNS, *((F.content,) if with_content else ()))
+            .join(KnowledgeFile, KnowledgeFile.file_id == F.id).where(KnowledgeFile.knowledge_id == knowledge_id)
+        )
+        return [dict(r) for r in (await self.session.execute(stmt)).mappings()]
+
     async def file_ids(self, knowledge_ids: Sequence[str]) -> list[str]:
         stmt = select(KnowledgeFile.file_id).where(KnowledgeFile.knowledge_id.in_(knowledge_ids)).distinct()
         return list((await self.session.execute(stmt)).scalars())

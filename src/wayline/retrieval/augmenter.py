@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from wayline.core import errors
 from wayline.core.db import Database
 from wayline.core.settings import Settings
@@ -83,15 +85,18 @@ class RagAugmenter:
         if not items:
             return []
         cfg = await self.retrieval.config()
-        await self._resolve(user, items, cfg.RAG_FULL_CONTEXT)
-        if await self._wait_for_pending(items):
-            await self._resolve(user, items, cfg.RAG_FULL_CONTEXT)  # statuses changed while we waited
-        self._check_direct_files(items)
-
         messages = body.get("messages") or []
         query = last_user_query(messages)
+        if query.strip() and not cfg.RAG_FULL_CONTEXT and not all(i.full for i in items):
+            self.retrieval.search.queries.prefetch(query)  # embed while access is checked
         sources: list[dict[str, Any]] = []
         async with self.db.sessionmaker() as session:
+            await self._resolve(session, user, items, cfg.RAG_FULL_CONTEXT)
+            if self._pending(items):
+                await session.rollback()  # give the connection back while we wait
+                await self._wait_for_pending(items)
+                await self._resolve(session, user, items, cfg.RAG_FULL_CONTEXT)  # statuses changed
+            self._check_direct_files(items)
             for item in items:
                 ready = [f for f in item.files if f["status"] == "completed"]
                 if item.full or cfg.RAG_FULL_CONTEXT:
@@ -115,31 +120,31 @@ class RagAugmenter:
             body["messages"] = messages
         return sources
 
-    async def _resolve(self, user: UserInfo, items: list[_Item], full_context: bool) -> None:
-        async with self.db.sessionmaker() as session:
-            repo = KnowledgeRepository(session)
-            for item in items:
-                if item.kind == "file":
-                    row = await repo.readable_file(user, item.id)
-                    if row is None:
-                        raise errors.NotFound(f"File {item.id} not found")
-                    item.name, item.files = row["filename"], [row]
-                else:
-                    knowledge = await repo.readable(user, item.id)
-                    if knowledge is None:
-                        raise errors.NotFound(f"Knowledge base {item.id} not found")
-                    # Reading a collection grants reading its files; content only when injected whole.
-                    rows, _ = await repo.files(item.id, with_content=item.full or full_context)
-                    item.name, item.files = knowledge.name, rows
+    async def _resolve(self, session: AsyncSession, user: UserInfo, items: list[_Item], full_context: bool) -> None:
+        repo = KnowledgeRepository(session)
+        for item in items:
+            if item.kind == "file":
+                row = await repo.readable_file(user, item.id)
+                if row is None:
+                    raise errors.NotFound(f"File {item.id} not found")
+                item.name, item.files = row["filename"], [row]
+            else:
+                knowledge = await repo.readable(user, item.id)
+                if knowledge is None:
+                    raise errors.NotFound(f"Knowledge base {item.id} not found")
+                # Reading a collection grants reading its files; content only when injected whole.
+                item.name = knowledge.name
+                item.files = await repo.linked_files(item.id, with_content=item.full or full_context)
 
-    async def _wait_for_pending(self, items: list[_Item]) -> bool:
+    @staticmethod
+    def _pending(items: list[_Item]) -> set[str]:
         # A file uploaded with process=false ("" status) never completes by itself; not waited for.
-        pending = {f["id"] for item in items for f in item.files if f["status"] in ("pending", "processing")}
-        if not pending or self.ingestion is None:
-            return False
-        timeout = self.settings.KNOWLEDGE_ADD_WAIT_SECONDS
-        await asyncio.gather(*(self.ingestion.wait_until_done(fid, timeout) for fid in pending))
-        return True
+        return {f["id"] for item in items for f in item.files if f["status"] in ("pending", "processing")}
+
+    async def _wait_for_pending(self, items: list[_Item]) -> None:
+        if self.ingestion is not None:
+            timeout = self.settings.KNOWLEDGE_ADD_WAIT_SECONDS
+            await asyncio.gather(*(self.ingestion.wait_until_done(fid, timeout) for fid in self._pending(items)))
 
     def _check_direct_files(self, items: list[_Item]) -> None:
         for item in items:

@@ -8,6 +8,8 @@ every list = 1.0) in hybrid mode; `RAG_RELEVANCE_THRESHOLD` applies to that numb
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,10 +49,46 @@ def _dedupe(results: list[Result]) -> list[Result]:
     return out
 
 
+class QueryEmbeddings:
+    """Query vectors, computed once per distinct text (LRU) and shared by concurrent requests.
+
+    Embedding the query is most of RAG's added latency on CPU; the same question comes
+    back often (regenerations, retries, the same question from many users), and a task
+    started early (`prefetch`) overlaps with the access checks."""
+
+    def __init__(self, embedder: Embedder, size: int = 512) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._tasks: OrderedDict[str, asyncio.Future[list[float]]] = OrderedDict()
+
+    def prefetch(self, text: str) -> asyncio.Future[list[float]]:
+        task = self._tasks.get(text)
+        if task is not None:
+            self._tasks.move_to_end(text)
+            return task
+        task = asyncio.ensure_future(self.embedder.embed_query(text))
+        self._tasks[text] = task
+
+        def forget_failure(done: asyncio.Future[list[float]]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                if self._tasks.get(text) is done:
+                    del self._tasks[text]
+
+        task.add_done_callback(forget_failure)
+        while len(self._tasks) > self.size:
+            self._tasks.popitem(last=False)
+        return task
+
+    async def get(self, text: str) -> list[float]:
+        # Shielded: one caller going away must not cancel the vector others are waiting for.
+        return await asyncio.shield(self.prefetch(text))
+
+
 class HybridSearch:
     def __init__(self, index: VectorIndex, embedder: Embedder) -> None:
         self.index = index
         self.embedder = embedder
+        self.queries = QueryEmbeddings(embedder)
 
     async def search(self, session: AsyncSession, file_ids: Sequence[str], query: str, params: SearchParams) -> list[Result]:
         if not file_ids or not query.strip():
@@ -60,7 +98,7 @@ class HybridSearch:
         dense: list[Hit] = []
         sparse: list[Hit] = []
         if w_vec > 0:
-            embedding = await self.embedder.embed_query(query)
+            embedding = await self.queries.get(query)
             dense = await self.index.search(session, file_ids, embedding, pool)
         if w_bm25 > 0:
             sparse = await self.index.search_text(session, file_ids, query, pool)
