@@ -119,11 +119,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--model", default="gpt-4o-mini")
+    parser.add_argument("--embedding-threads", default="", help="EMBEDDING_THREADS for the server (default: its own)")
     args = parser.parse_args()
+    extra = {"EMBEDDING_THREADS": args.embedding_threads} if args.embedding_threads else {}
     fake, fake_port = start_fake()
     try:
         fake_url = f"http://127.0.0.1:{fake_port}"
-        with wayline_server(OPENAI_API_BASE_URLS=f"{fake_url}/v1", OPENAI_API_KEYS="sk-bench", OLLAMA_BASE_URLS=fake_url) as url:
+        with wayline_server(OPENAI_API_BASE_URLS=f"{fake_url}/v1", OPENAI_API_KEYS="sk-bench", OLLAMA_BASE_URLS=fake_url, **extra) as url:
             key = admin_key(url)
             kid = setup(url, key)
             asyncio.run(measure(url, key, kid, args.model, args.requests))

@@ -179,3 +179,27 @@ def test_seed_rag_flow(server: LiveServer, fake_upstream: FakeUpstream, tmp_path
                                        extra_body={"files": [{"type": "file", "id": file_id}]})
     assert done.choices[0].message.content.startswith("Echo:")
     assert (done.model_extra or {})["sources"][0]["source"]["id"] == file_id
+
+
+def test_concurrent_adds_into_one_collection(server: LiveServer) -> None:
+    """Many clients adding files to one collection at once: every add succeeds (SQLite write
+    transactions start with the collection's row lock, so none fails with "database is locked")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    api_key, _ = accounts(server.url)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=120) as http:
+        ids = [http.post("/api/v1/files/?process_in_background=false",
+                         files={"file": (f"n{i}.txt", f"Note {i}: unique fact number {i} about tides.".encode(), "text/plain")}).json()["id"]
+               for i in range(16)]
+        kid = http.post("/api/v1/knowledge/create", json={"name": "busy", "description": ""}).json()["id"]
+
+    def add(file_id: str) -> int:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=120) as http:
+            return http.post(f"/api/v1/knowledge/{kid}/file/add", json={"file_id": file_id}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(add, ids))
+    assert statuses == [200] * len(ids)
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+        assert http.get(f"/api/v1/knowledge/{kid}/files").json()["total"] == len(ids)
