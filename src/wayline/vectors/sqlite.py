@@ -71,8 +71,10 @@ class SqliteVectorIndex:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         stmt = text(
+            # CROSS JOIN keeps the FTS match as the outer loop; otherwise SQLite may walk the
+            # collection's chunks and run the full-text query once per row (seconds, not ms).
             "SELECT c.id, c.file_id, c.text, c.meta, bm25(chunk_fts) AS s FROM chunk_fts "
-            "JOIN chunk c ON c.id = chunk_fts.rowid "
+            "CROSS JOIN chunk c ON c.id = chunk_fts.rowid "
             "WHERE chunk_fts MATCH :q AND c.file_id IN :ids ORDER BY s LIMIT :k"
         ).bindparams(bindparam("ids", expanding=True))
         rows = (await session.execute(stmt, {"q": match, "ids": list(file_ids), "k": k})).all()
