@@ -134,3 +134,12 @@ def test_no_engine_configured_names_the_setting(make_settings, make_client):
     assert stt.status_code == 400 and "AUDIO_STT_ENGINE" in stt.json()["detail"]
     tts = client.post("/api/v1/audio/speech", json={"input": "hi"}, headers=user.headers)
     assert tts.status_code == 404 and "AUDIO_TTS_ENGINE" in tts.json()["detail"]
+
+
+def test_unforwardable_json_is_400(client, alice, fake_upstream):
+    # Values JSON allows but an upstream body cannot carry (found by the fuzz test).
+    for extra in ('{"big": 1278267783256052319434389323776}', '{"text": "\\ud802"}'):
+        resp = client.post("/api/v1/audio/speech", content=f'{{"input": "x", "extra": {extra}}}',
+                           headers={**alice.headers, "Content-Type": "application/json"})
+        assert resp.status_code == 400, resp.text
+    assert not fake_upstream.requests_to("/v1/audio/speech")

@@ -3,9 +3,10 @@
 Bounded and reproducible: a fixed number of examples per operation and mode (valid
 and invalid inputs), derandomized (fixed seed), no example database, no shrinking.
 The server is a real `wayline serve` (ENV=dev, so the document is served), called
-with an admin API key so admin-only code is reached too. No provider connection is
-configured (model calls answer 404 without leaving the process); embeddings go to
-the fake upstream so RAG endpoints stay fast.
+with an admin API key so admin-only code is reached too. Providers, embeddings, images
+and audio all point at the fake upstream, so requests that pass validation are really
+forwarded (this is how an unforwardable body — a 2**100 integer, a lone surrogate —
+was found to answer 500 before `core/http.py` mapped it to 400).
 
 Excluded, and why: operations that would revoke the caller's own credential midway
 (`/api/v1/auths/api_key` (re)creation or deletion, sign-out, password change) — they
@@ -35,7 +36,10 @@ EXCLUDED = {
 def test_no_operation_answers_5xx(live_server_factory, fake_upstream):
     live = live_server_factory(
         ENV="dev", RAG_EMBEDDING_ENGINE="openai", RAG_OPENAI_API_BASE_URL=fake_upstream.openai_url,
-        OLLAMA_BASE_URLS="", OPENAI_API_BASE_URLS="",
+        OLLAMA_BASE_URLS=fake_upstream.ollama_url, OPENAI_API_BASE_URLS=fake_upstream.openai_url,
+        ENABLE_IMAGE_GENERATION="true", IMAGES_OPENAI_API_BASE_URL=fake_upstream.openai_url,
+        AUDIO_STT_ENGINE="openai", AUDIO_STT_OPENAI_API_BASE_URL=fake_upstream.openai_url,
+        AUDIO_TTS_ENGINE="openai", AUDIO_TTS_OPENAI_API_BASE_URL=fake_upstream.openai_url,
     )
     with httpx.Client(base_url=live.url) as http:
         admin = signup(http, "Admin")

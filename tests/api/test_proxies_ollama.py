@@ -169,3 +169,12 @@ def test_without_connections(make_settings, make_client):
     assert client.get("/ollama/api/tags", headers=user.headers).json() == {"models": []}
     assert client.get("/ollama/api/version", headers=user.headers).json() == {"version": False}
     assert client.post("/ollama/api/chat", json={"model": "x", "messages": []}, headers=user.headers).status_code == 404
+
+
+def test_unforwardable_json_is_400(client, alice, fake_upstream):
+    body = '{"model": "llama3.1", "messages": [], "stream": false, "options": {"seed": 1278267783256052319434389323776}}'
+    resp = client.post("/ollama/api/chat", content=body, headers={**alice.headers, "Content-Type": "application/json"})
+    assert resp.status_code == 400 and "JSON" in resp.json()["detail"]
+    body = '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "\\udc00"}]}'
+    resp = client.post("/openai/chat/completions", content=body, headers={**alice.headers, "Content-Type": "application/json"})
+    assert resp.status_code == 400

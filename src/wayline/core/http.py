@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from wayline.core.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from wayline.core.errors import BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 
 @dataclass
@@ -136,7 +136,10 @@ class UpstreamClient:
         headers = dict(headers or {})
         if json is not None:
             headers.setdefault("Content-Type", "application/json")
-            return orjson.dumps(json), headers
+            try:
+                return orjson.dumps(json), headers
+            except orjson.JSONEncodeError as exc:  # e.g. integers beyond 64 bits, lone surrogates
+                raise BadRequest(f"The request cannot be forwarded as JSON: {exc}") from exc
         return data, headers
 
     async def request(

@@ -99,7 +99,10 @@ class AudioService:
         body = request.model_dump(exclude_none=True)
         body["model"] = request.model or cfg.MODEL
         body["voice"] = request.voice or cfg.VOICE
-        key = hashlib.sha256(orjson.dumps([cfg.ENGINE, cfg.OPENAI_API_BASE_URL, body], option=orjson.OPT_SORT_KEYS)).hexdigest()
+        try:
+            key = hashlib.sha256(orjson.dumps([cfg.ENGINE, cfg.OPENAI_API_BASE_URL, body], option=orjson.OPT_SORT_KEYS)).hexdigest()
+        except orjson.JSONEncodeError as exc:  # integers beyond 64 bits, lone surrogates: not forwardable
+            raise errors.BadRequest(f"Invalid speech request: {exc}") from exc
         cached = await asyncio.to_thread(self._cache_read, key)
         if cached is not None:
             return cached

@@ -42,7 +42,10 @@ class OpenAIProxy:
     async def chat(self, body: dict[str, Any], user: UserInfo) -> Response:
         entry, conn = await self._up.pick(body.get("model"), user, "openai")
         # The chat domain's OpenAI dispatch relays JSON and SSE (errors mid-stream included).
-        data = orjson.dumps({**body, "model": entry.upstream_id})
+        try:
+            data = orjson.dumps({**body, "model": entry.upstream_id})
+        except orjson.JSONEncodeError as exc:  # integers beyond 64 bits, lone surrogates
+            raise errors.BadRequest(f"The request cannot be forwarded as JSON: {exc}") from exc
         return await openai_chat(self._http, dataclasses.replace(entry, connection=conn), data, bool(body.get("stream")), None)
 
     async def embeddings(self, body: dict[str, Any], user: UserInfo) -> Response:
