@@ -71,8 +71,15 @@ async def measure(fake_port: int, url: str, key: str, model: str, requests: int)
     runs = max(50, requests // 20)
     direct_stream = build_request("POST", host, direct_path, chat_body(model, True, 200), json_ct)
     gw_stream = build_request("POST", host, "/api/chat/completions", chat_body(model, True, 200), auth)
-    d_ttft, d_total = await stream_timings(host, fake_port, direct_stream, runs=runs)
-    g_ttft, g_total = await stream_timings(host, gw_port, gw_stream, runs=runs)
+    # Alternate direct and gateway in rounds so drift (other load, CPU frequency) hits both alike.
+    d_ttft, d_total, g_ttft, g_total = [], [], [], []
+    for _ in range(5):
+        t, tot = await stream_timings(host, fake_port, direct_stream, runs=runs // 5)
+        d_ttft += t
+        d_total += tot
+        t, tot = await stream_timings(host, gw_port, gw_stream, runs=runs // 5)
+        g_ttft += t
+        g_total += tot
     print(row("stream 200 tokens: time to first byte p50", statistics.median(d_ttft) * 1000, statistics.median(g_ttft) * 1000))
     print(row("stream 200 tokens: total p50", statistics.median(d_total) * 1000, statistics.median(g_total) * 1000))
 
