@@ -178,3 +178,21 @@ def test_unforwardable_json_is_400(client, alice, fake_upstream):
     body = '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "\\udc00"}]}'
     resp = client.post("/openai/chat/completions", content=body, headers={**alice.headers, "Content-Type": "application/json"})
     assert resp.status_code == 400
+
+
+def test_config_update_switches_connections(client, admin, alice, fake_upstream):
+    assert client.get("/ollama/config", headers=alice.headers).status_code == 401
+    cfg = client.get("/ollama/config", headers=admin.headers).json()
+    assert cfg == {"ENABLE_OLLAMA_API": True, "OLLAMA_BASE_URLS": [fake_upstream.ollama_url], "OLLAMA_API_CONFIGS": {}}
+    bad = client.post("/ollama/config/update", json={**cfg, "OLLAMA_BASE_URLS": ["nope"]}, headers=admin.headers)
+    assert bad.status_code == 400 and "OLLAMA_BASE_URLS" in bad.json()["detail"]
+
+    second = fake_upstream.url.replace("127.0.0.1", "localhost")
+    ok = client.post("/ollama/config/update", json={**cfg, "OLLAMA_BASE_URLS": [fake_upstream.url, second + "/"]}, headers=admin.headers)
+    assert ok.status_code == 200 and ok.json()["OLLAMA_BASE_URLS"] == [fake_upstream.url, second]
+    assert client.get("/ollama/api/tags", headers=alice.headers).json()["models"][0]["urls"] == [0, 1]
+
+    off = client.post("/ollama/config/update", json={**cfg, "ENABLE_OLLAMA_API": False}, headers=admin.headers)
+    assert off.status_code == 200
+    assert client.get("/ollama/api/tags", headers=alice.headers).json() == {"models": []}
+    assert client.post("/ollama/api/chat", json={"model": "llama3.1", "messages": []}, headers=alice.headers).status_code == 404

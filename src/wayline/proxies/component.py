@@ -1,6 +1,6 @@
 """`/ollama/*` and `/openai/*`: the provider APIs through Wayline.
 
-The lifespan applies the admin-edited OpenAI connections (`/openai/config/update`)
+The lifespan applies the admin-edited connections (`/openai/config/update`, `/ollama/config/update`)
 to the providers' registry at start-up and whenever any worker changes them.
 """
 
@@ -12,8 +12,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from wayline.core.state import Core
+from wayline.proxies.ollama import config as ollama_config
 from wayline.proxies.ollama.router import router as ollama_router
-from wayline.proxies.openai import config
+from wayline.proxies.openai import config as openai_config
 from wayline.proxies.openai.router import router as openai_router
 from wayline.proxies.upstreams import Upstreams
 
@@ -24,11 +25,15 @@ routers = [ollama_router, openai_router]
 async def lifespan(app: FastAPI, core: Core) -> AsyncIterator[None]:
     upstreams = Upstreams(app.state.models)
 
+    sections = {c.SECTION: c for c in (openai_config, ollama_config)}
+
     async def on_change(message: dict) -> None:
         # Subscribed after the runtime config's own handler, so its cache is already dropped.
-        if message.get("section") == config.SECTION:
-            config.apply(core, upstreams, await config.load(core))
+        section = sections.get(message.get("section", ""))
+        if section is not None:
+            section.apply(core, upstreams, await section.load(core))
 
     core.bus.subscribe("runtime_config.changed", on_change)
-    config.apply(core, upstreams, await config.load(core))
+    for section in sections.values():
+        section.apply(core, upstreams, await section.load(core))
     yield

@@ -15,9 +15,10 @@ from fastapi.responses import Response
 
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep
+from wayline.proxies.ollama import config
 from wayline.proxies.ollama.schemas import (
     ChatRequest, CopyRequest, CreateRequest, DeleteRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest,
-    OpenAIBody, PullRequest, PushRequest, ShowRequest,
+    OllamaConfig, OpenAIBody, PullRequest, PushRequest, ShowRequest,
 )
 from wayline.proxies.ollama.service import OllamaProxy
 from wayline.proxies.upstreams import get_upstreams
@@ -49,6 +50,16 @@ def _with_index(path: str, methods: list[str], **kwargs: Any) -> Callable[[Calla
 @router.get("/")
 async def status() -> dict:
     return {"status": True}
+
+
+@router.get("/config", response_model=OllamaConfig)
+async def get_config(core: CoreDep, user: AdminUser) -> OllamaConfig:
+    return await config.load(core)
+
+
+@router.post("/config/update", response_model=OllamaConfig)
+async def update_config(form: OllamaConfig, core: CoreDep, user: AdminUser) -> OllamaConfig:
+    return await config.update(core, form)
 
 
 # --- listing -----------------------------------------------------------------------------

@@ -84,3 +84,13 @@ class OpenAIBody(_Body):
 
     model: str = Field(min_length=1)
     stream: bool | None = None
+
+
+class OllamaConfig(BaseModel):
+    """Open WebUI's `/ollama/config` shape."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ENABLE_OLLAMA_API: bool = True
+    OLLAMA_BASE_URLS: list[str] = []
+    OLLAMA_API_CONFIGS: dict[str, Any] = {}
