@@ -93,3 +93,12 @@ def test_config_update_switches_connections(client, admin, alice, fake_upstream)
     off = client.post("/openai/config/update", json={**cfg, "ENABLE_OPENAI_API": False}, headers=admin.headers)
     assert off.status_code == 200
     assert client.get("/openai/models", headers=alice.headers).json()["data"] == []
+
+
+def test_config_survives_a_restart(client, admin, make_client, settings):
+    cfg = client.get("/openai/config", headers=admin.headers).json()
+    ok = client.post("/openai/config/update", json={**cfg, "OPENAI_API_CONFIGS": {"0": {"prefix_id": "kept"}}}, headers=admin.headers)
+    assert ok.status_code == 200
+    restarted = make_client(settings)  # a second app (worker) on the same database
+    ids = [m["id"] for m in restarted.get("/openai/models", headers=admin.headers).json()["data"]]
+    assert "kept.gpt-4o-mini" in ids
