@@ -235,3 +235,14 @@ def test_same_ollama_model_on_two_connections_is_one_entry_used_in_turn(
         assert resp.status_code == 200, resp.text
     hosts = {r.headers["Host"].split(":")[0] for r in fake_upstream.requests_to("/api/chat")}
     assert hosts == {"127.0.0.1", "localhost"}
+
+
+def test_preset_over_a_preset_inherits_params(client: TestClient, alice: Account, fake_upstream: FakeUpstream) -> None:
+    assert client.post("/api/v1/models/create", headers=alice.headers, json=PRESET).status_code == 200
+    hot = {"id": "pirate-hot", "base_model_id": "pirate", "name": "Hot pirate", "params": {"temperature": 0.9}}
+    assert client.post("/api/v1/models/create", headers=alice.headers, json=hot).status_code == 200
+    resp = client.post("/api/chat/completions", headers=alice.headers, json={"model": "pirate-hot", "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.status_code == 200, resp.text
+    sent = fake_upstream.last("/v1/chat/completions").json
+    assert sent["model"] == "gpt-4-turbo" and sent["temperature"] == 0.9
+    assert sent["messages"][0] == {"role": "system", "content": "Talk like a pirate."}

@@ -140,6 +140,9 @@ def apply_rows(
                 public[key] = base.public[key]
         out[row.id] = ModelEntry(
             row.id, base.kind, public, base.connection, base.upstream_id, base.function_id,
-            base_id=base.id, preset=True, alternates=base.alternates, turns=base.turns, **common,
+            base_id=base.base_id if base.preset else base.id, preset=True,
+            alternates=base.alternates, turns=base.turns,
+            # A preset over a preset (or an override) inherits its params; its own win.
+            **{**common, "params": {**(base.params if base.has_row else {}), **(row.params or {})}},
         )
     return out
