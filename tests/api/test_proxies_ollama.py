@@ -196,3 +196,19 @@ def test_config_update_switches_connections(client, admin, alice, fake_upstream)
     assert off.status_code == 200
     assert client.get("/ollama/api/tags", headers=alice.headers).json() == {"models": []}
     assert client.post("/ollama/api/chat", json={"model": "llama3.1", "messages": []}, headers=alice.headers).status_code == 404
+
+
+def test_access_control_applies(make_settings, make_client, fake_upstream):
+    """With BYPASS_MODEL_ACCESS_CONTROL=false a user sees and calls only models granted to them."""
+    from tests.conftest import signup
+
+    client = make_client(make_settings(OLLAMA_BASE_URLS=fake_upstream.url, OPENAI_API_BASE_URLS="",
+                                       BYPASS_MODEL_ACCESS_CONTROL=False, MODELS_CACHE_TTL=0))
+    admin = signup(client, "Admin")
+    user = signup(client, "Alice", admin=admin)
+    assert len(client.get("/ollama/api/tags", headers=admin.headers).json()["models"]) == 3
+    assert client.get("/ollama/api/tags", headers=user.headers).json() == {"models": []}
+    assert client.get("/ollama/v1/models", headers=user.headers).json()["data"] == []
+    denied = client.post("/ollama/api/chat", json={"model": "llama3.1", "messages": [], "stream": False}, headers=user.headers)
+    assert denied.status_code == 404
+    assert not fake_upstream.requests_to("/api/chat")
