@@ -16,7 +16,7 @@ def create(client, account, name="Docs", **extra):
 def test_create_get_list_update_delete(client, alice):
     k = create(client, alice)
     assert k["user_id"] == alice.id and k["name"] == "Docs" and k["description"] == "d"
-    assert k["access_grants"] == [] and k["write_access"] is True and k["files"] == []
+    assert k["access_grants"] == [] and k["write_access"] is True and k["files"] is None
     assert isinstance(k["created_at"], int)
 
     got = client.get(f"{BASE}/{k['id']}", headers=alice.jwt_headers).json()

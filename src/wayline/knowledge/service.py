@@ -113,7 +113,7 @@ class KnowledgeService:
         await self.session.flush()
         await self.repo.replace_grants(row.id, _grants(form.access_grants))
         await self.session.commit()
-        return await self._response(user, row)
+        return await self._response(user, row, with_files=False)  # Open WebUI answers `files: null` here
 
     async def list(self, user: UserInfo, page: int, limit: int = PAGE_SIZE) -> KnowledgeList:
         rows, total = await self.repo.page(user, (page - 1) * limit, limit)

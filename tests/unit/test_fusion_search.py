@@ -1,0 +1,110 @@
+"""HybridSearch over in-process stand-ins for the index and embedder: fusion, threshold,
+top-k, de-duplication, and the shared query-vector cache."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from wayline.retrieval.search import HybridSearch, QueryEmbeddings, SearchParams
+from wayline.vectors.base import Hit
+
+
+def hit(cid: int, text: str, h: str | None = None, start: int = 0) -> Hit:
+    return Hit(cid, f"f{cid}", text, {"hash": h, "start_index": start} if h else {}, 0.5)
+
+
+class Index:
+    def __init__(self, dense: list[Hit], sparse: list[Hit]) -> None:
+        self.dense, self.sparse, self.calls = dense, sparse, []
+
+    async def search(self, session, file_ids, embedding, k):
+        self.calls.append(("dense", k))
+        return self.dense[:k]
+
+    async def search_text(self, session, file_ids, query, k):
+        self.calls.append(("bm25", k))
+        return self.sparse[:k]
+
+
+class Embedder:
+    name, engine, dimensions = "m", "local", 2
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls = 0
+        self.fail = fail
+
+    async def embed_query(self, text: str) -> list[float]:
+        self.calls += 1
+        await asyncio.sleep(0.01)
+        if self.fail:
+            raise RuntimeError("embedding upstream down")
+        return [1.0, 0.0]
+
+
+A, B, C, D = hit(1, "a"), hit(2, "b"), hit(3, "c"), hit(4, "d")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_hybrid_fuses_both_lists_then_cuts_to_k() -> None:
+    index = Index([A, B, C], [D, B, A])
+    out = run(HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=2, candidates=50)))
+    assert [r.hit.text for r in out] == ["a", "b"]
+    assert index.calls == [("dense", 50), ("bm25", 50)]
+    assert out[0].relevance < 1.0 and out[0].relevance > out[1].relevance
+
+
+def test_vector_only_and_bm25_only_modes() -> None:
+    index = Index([A, B], [D, C])
+    search = HybridSearch(index, Embedder())
+    dense = run(search.search(None, ["f"], "q", SearchParams(k=5, hybrid=False)))
+    assert [r.hit.text for r in dense] == ["a", "b"] and dense[0].relevance == 0.5  # the cosine itself
+    bm25 = run(search.search(None, ["f"], "q", SearchParams(k=5, bm25_weight=1.0)))
+    assert [r.hit.text for r in bm25] == ["d", "c"]
+    assert ("dense", 50) not in index.calls[2:]  # BM25-only never embeds or runs the vector search
+
+
+def test_threshold_applies_to_normalised_relevance() -> None:
+    index = Index([A, B], [A, C])
+    out = run(HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=5, threshold=0.99)))
+    assert [r.hit.text for r in out] == ["a"]  # first in both lists: relevance 1.0
+
+
+def test_identical_chunks_from_two_files_count_once() -> None:
+    twin1, twin2 = hit(10, "same", "h1", 0), hit(11, "same", "h1", 0)
+    out = run(HybridSearch(Index([twin1, twin2, B], []), Embedder()).search(None, ["f"], "q", SearchParams(k=5, hybrid=False)))
+    assert [r.hit.chunk_id for r in out] == [10, B.chunk_id]
+
+
+def test_no_files_or_blank_query_searches_nothing() -> None:
+    index = Index([A], [A])
+    search = HybridSearch(index, Embedder())
+    assert run(search.search(None, [], "q", SearchParams(k=3))) == []
+    assert run(search.search(None, ["f"], "  ", SearchParams(k=3))) == []
+    assert index.calls == []
+
+
+def test_query_vectors_are_shared_and_cached_but_failures_are_not() -> None:
+    async def scenario() -> None:
+        embedder = Embedder()
+        cache = QueryEmbeddings(embedder, size=2)
+        first, second = await asyncio.gather(cache.get("q"), cache.get("q"))
+        assert first == second and embedder.calls == 1
+        await cache.get("q")
+        assert embedder.calls == 1
+        await cache.get("r"), await cache.get("s")  # evicts "q"
+        await cache.get("q")
+        assert embedder.calls == 4
+
+        failing = QueryEmbeddings(Embedder(fail=True))
+        with pytest.raises(RuntimeError):
+            await failing.get("q")
+        with pytest.raises(RuntimeError):
+            await failing.get("q")
+        assert failing.embedder.calls == 2  # retried, not a cached failure
+
+    run(scenario())
