@@ -16,7 +16,6 @@ would turn the rest of the run into 401s, hiding everything after them.
 from __future__ import annotations
 
 import httpx
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode

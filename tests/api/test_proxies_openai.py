@@ -102,3 +102,16 @@ def test_config_survives_a_restart(client, admin, make_client, settings):
     restarted = make_client(settings)  # a second app (worker) on the same database
     ids = [m["id"] for m in restarted.get("/openai/models", headers=admin.headers).json()["data"]]
     assert "kept.gpt-4o-mini" in ids
+
+
+def test_audio_speech_through_the_connection(client, alice, fake_upstream):
+    from tests.fakes.media import wav_for
+
+    body = {"model": "tts-1", "input": "read me", "voice": "echo"}
+    first = client.post("/openai/audio/speech", json=body, headers=alice.headers)
+    assert first.status_code == 200 and first.content == wav_for("read me")
+    assert fake_upstream.last("/v1/audio/speech").headers["Authorization"] == "Bearer sk-fake-upstream"
+    again = client.post("/openai/audio/speech", json=body, headers=alice.headers)
+    assert again.content == first.content
+    assert len(fake_upstream.requests_to("/v1/audio/speech")) == 1  # cached by body hash
+    assert client.post("/openai/audio/speech", json={"voice": "x"}, headers=alice.headers).status_code == 422

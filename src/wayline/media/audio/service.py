@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
-import hashlib
 import mimetypes
-import os
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from wayline.core import errors
 from wayline.core.state import Core
 from wayline.media.audio import engines
+from wayline.media.audio.cache import SpeechCache
 from wayline.media.audio.engines import Audio
 from wayline.media.audio.schemas import AudioConfig, SpeechRequest, STTConfig, TTSConfig
 
@@ -99,36 +95,10 @@ class AudioService:
         body = request.model_dump(exclude_none=True)
         body["model"] = request.model or cfg.MODEL
         body["voice"] = request.voice or cfg.VOICE
-        try:
-            key = hashlib.sha256(orjson.dumps([cfg.ENGINE, cfg.OPENAI_API_BASE_URL, body], option=orjson.OPT_SORT_KEYS)).hexdigest()
-        except orjson.JSONEncodeError as exc:  # integers beyond 64 bits, lone surrogates: not forwardable
-            raise errors.BadRequest(f"Invalid speech request: {exc}") from exc
-        cached = await asyncio.to_thread(self._cache_read, key)
-        if cached is not None:
-            return cached
         engine = engines.synthesizer(cfg.ENGINE, self._core.http, cfg.OPENAI_API_BASE_URL, cfg.OPENAI_API_KEY or cfg.API_KEY)
-        audio = await engine.synthesize(body)
-        await asyncio.to_thread(self._cache_write, key, audio)
-        return audio
-
-    @property
-    def _cache_dir(self) -> Path:
-        return self._settings.DATA_DIR / "cache" / "audio" / "speech"
-
-    def _cache_read(self, key: str) -> Audio | None:
-        data_path, type_path = self._cache_dir / f"{key}.audio", self._cache_dir / f"{key}.type"
-        try:
-            return Audio(data_path.read_bytes(), type_path.read_text().strip())
-        except FileNotFoundError:
-            return None
-
-    def _cache_write(self, key: str, audio: Audio) -> None:
-        self._cache_dir.mkdir(parents=True, exist_ok=True)
-        # The type is written first and the audio last, each atomically: a reader sees both or a miss.
-        for name, data in ((f"{key}.type", audio.content_type.encode()), (f"{key}.audio", audio.data)):
-            tmp = self._cache_dir / f".{name}.{os.getpid()}.tmp"
-            tmp.write_bytes(data)
-            os.replace(tmp, self._cache_dir / name)
+        return await SpeechCache(self._settings.DATA_DIR).get_or_make(
+            [cfg.ENGINE, cfg.OPENAI_API_BASE_URL], body, lambda: engine.synthesize(body)
+        )
 
     # --- catalogues ---------------------------------------------------------------------
     async def models(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep
+from wayline.media.audio.schemas import SpeechRequest
 from wayline.proxies.openai import config
 from wayline.proxies.openai.schemas import ChatCompletionRequest, EmbeddingsRequest, OpenAIConfig
 from wayline.proxies.openai.service import OpenAIProxy
@@ -52,6 +53,12 @@ async def chat_completions(body: ChatCompletionRequest, proxy: Proxy, user: Veri
 @router.post("/embeddings")
 async def embeddings(body: EmbeddingsRequest, proxy: Proxy, user: VerifiedUser) -> Response:
     return await proxy.embeddings(body.payload(), user)
+
+
+@router.post("/audio/speech", response_class=Response, responses={200: {"content": {"audio/mpeg": {}}}})
+async def speech(body: SpeechRequest, proxy: Proxy, user: VerifiedUser) -> Response:
+    audio = await proxy.speech(body.model_dump(exclude_none=True))
+    return Response(audio.data, media_type=audio.content_type)
 
 
 async def passthrough(path: str, request: Request, proxy: Proxy, user: VerifiedUser) -> Response:

@@ -12,6 +12,9 @@ from wayline.chat.upstream import openai_chat
 from wayline.core import errors
 from wayline.core.http import UpstreamClient
 from wayline.core.settings import Settings
+from wayline.media.audio.cache import SpeechCache
+from wayline.media.audio.engines import Audio
+from wayline.media.audio.openai import OpenAISynthesizer
 from wayline.proxies.relay import relay
 from wayline.proxies.upstreams import Upstreams
 from wayline.users.schemas import UserInfo
@@ -51,6 +54,15 @@ class OpenAIProxy:
     async def embeddings(self, body: dict[str, Any], user: UserInfo) -> Response:
         entry, conn = await self._up.pick(body.get("model"), user, "openai")
         return await relay(self._http, "POST", f"{conn.url}/embeddings", headers=conn.headers, json={**body, "model": entry.upstream_id})
+
+    async def speech(self, body: dict[str, Any]) -> Audio:
+        """Open WebUI's `/openai/audio/speech`: TTS on the first OpenAI connection, cached by body hash."""
+        connections = self._up.connections("openai")
+        if not connections:
+            raise errors.NotFound("No OpenAI connection is configured (OPENAI_API_BASE_URLS)")
+        conn = connections[0]
+        engine = OpenAISynthesizer(self._http, conn.url, conn.key)
+        return await SpeechCache(self._settings.DATA_DIR).get_or_make(["openai", conn.url], body, lambda: engine.synthesize(body))
 
     async def passthrough(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Response:
         if not self._settings.ENABLE_OPENAI_API_PASSTHROUGH:
