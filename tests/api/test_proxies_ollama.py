@@ -212,3 +212,10 @@ def test_access_control_applies(make_settings, make_client, fake_upstream):
     denied = client.post("/ollama/api/chat", json={"model": "llama3.1", "messages": [], "stream": False}, headers=user.headers)
     assert denied.status_code == 404
     assert not fake_upstream.requests_to("/api/chat")
+
+
+def test_verify_a_connection(client, admin, alice, fake_upstream):
+    assert client.post("/ollama/verify", json={"url": fake_upstream.url}, headers=alice.headers).status_code == 401
+    ok = client.post("/ollama/verify", json={"url": fake_upstream.url}, headers=admin.headers)
+    assert ok.status_code == 200 and ok.json() == {"version": "0.5.7"}
+    assert client.post("/ollama/verify", json={"url": "file:///etc"}, headers=admin.headers).status_code == 422

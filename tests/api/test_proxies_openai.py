@@ -115,3 +115,14 @@ def test_audio_speech_through_the_connection(client, alice, fake_upstream):
     assert again.content == first.content
     assert len(fake_upstream.requests_to("/v1/audio/speech")) == 1  # cached by body hash
     assert client.post("/openai/audio/speech", json={"voice": "x"}, headers=alice.headers).status_code == 422
+
+
+def test_verify_a_connection(client, admin, alice, fake_upstream):
+    assert client.post("/openai/verify", json={"url": fake_upstream.openai_url}, headers=alice.headers).status_code == 401
+    ok = client.post("/openai/verify", json={"url": fake_upstream.openai_url, "key": "sk-x"}, headers=admin.headers)
+    assert ok.status_code == 200 and ok.json()["data"][0]["id"] == "gpt-4-turbo"
+    assert fake_upstream.last("/v1/models").headers["Authorization"] == "Bearer sk-x"
+    from tests.conftest import free_port
+
+    dead = client.post("/openai/verify", json={"url": f"http://127.0.0.1:{free_port()}/v1"}, headers=admin.headers)
+    assert dead.status_code == 502

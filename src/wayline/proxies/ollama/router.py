@@ -18,7 +18,7 @@ from wayline.core.deps import CoreDep
 from wayline.proxies.ollama import config
 from wayline.proxies.ollama.schemas import (
     ChatRequest, CopyRequest, CreateRequest, DeleteRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest,
-    OllamaConfig, OpenAIBody, PullRequest, PushRequest, ShowRequest,
+    OllamaConfig, OpenAIBody, PullRequest, PushRequest, ShowRequest, VerifyRequest,
 )
 from wayline.proxies.ollama.service import OllamaProxy
 from wayline.proxies.upstreams import get_upstreams
@@ -60,6 +60,11 @@ async def get_config(core: CoreDep, user: AdminUser) -> OllamaConfig:
 @router.post("/config/update", response_model=OllamaConfig)
 async def update_config(form: OllamaConfig, core: CoreDep, user: AdminUser) -> OllamaConfig:
     return await config.update(core, form)
+
+
+@router.post("/verify")
+async def verify(form: VerifyRequest, proxy: Proxy, user: AdminUser) -> Response:
+    return await proxy.verify(form.url, form.key)
 
 
 # --- listing -----------------------------------------------------------------------------

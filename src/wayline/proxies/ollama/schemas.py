@@ -94,3 +94,10 @@ class OllamaConfig(BaseModel):
     ENABLE_OLLAMA_API: bool = True
     OLLAMA_BASE_URLS: list[str] = []
     OLLAMA_API_CONFIGS: dict[str, Any] = {}
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: str = Field(pattern=r"^https?://")
+    key: str = ""

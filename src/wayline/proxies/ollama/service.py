@@ -56,6 +56,11 @@ class OllamaProxy:
                 out.append((conn, result))
         return out
 
+    async def verify(self, url: str, key: str) -> Response:
+        """An admin checks a connection before saving it: its `/api/version`."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return await relay(self._http, "GET", f"{url.rstrip('/')}/api/version", headers=headers)
+
     # --- listing --------------------------------------------------------------------------
     async def tags(self, user: UserInfo) -> dict[str, Any]:
         """Every Ollama model the user may call, merged across connections (`urls` lists where)."""

@@ -11,7 +11,7 @@ from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep
 from wayline.media.audio.schemas import SpeechRequest
 from wayline.proxies.openai import config
-from wayline.proxies.openai.schemas import ChatCompletionRequest, EmbeddingsRequest, OpenAIConfig
+from wayline.proxies.openai.schemas import ChatCompletionRequest, EmbeddingsRequest, OpenAIConfig, VerifyRequest
 from wayline.proxies.openai.service import OpenAIProxy
 from wayline.proxies.upstreams import get_upstreams
 
@@ -33,6 +33,11 @@ async def get_config(core: CoreDep, user: AdminUser) -> OpenAIConfig:
 @router.post("/config/update", response_model=OpenAIConfig)
 async def update_config(form: OpenAIConfig, core: CoreDep, user: AdminUser) -> OpenAIConfig:
     return await config.update(core, form)
+
+
+@router.post("/verify")
+async def verify(form: VerifyRequest, proxy: Proxy, user: AdminUser) -> Response:
+    return await proxy.verify(form.url, form.key)
 
 
 @router.get("/models")

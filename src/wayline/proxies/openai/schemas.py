@@ -34,3 +34,10 @@ class OpenAIConfig(BaseModel):
     OPENAI_API_BASE_URLS: list[str] = []
     OPENAI_API_KEYS: list[str] = []
     OPENAI_API_CONFIGS: dict[str, Any] = {}
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: str = Field(pattern=r"^https?://")
+    key: str = ""

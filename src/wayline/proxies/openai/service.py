@@ -29,6 +29,11 @@ class OpenAIProxy:
         self._up = upstreams
         self._settings = settings
 
+    async def verify(self, url: str, key: str) -> Response:
+        """An admin checks a connection before saving it: its `/models`."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return await relay(self._http, "GET", f"{url.rstrip('/')}/models", headers=headers)
+
     async def models(self, user: UserInfo) -> dict[str, Any]:
         snapshot = await self._up.registry.snapshot()
         bypass = self._up.registry.bypass()
