@@ -297,3 +297,20 @@ def test_each_format_reaches_the_chunks(client: TestClient, alice: Account, name
         assert len(set(values)) == 2, values
     if name.endswith(".pdf"):
         assert [(t, m["page"]) for t, m in rows] == [("Alpha page about nozzles", 0), ("Beta page about diffusers", 1)]
+
+
+def test_stale_claim_of_another_replica_is_taken_over(client: TestClient, alice: Account) -> None:
+    file_id = upload(client, alice, "orphan.txt", b"Left behind by a replica that died.", process="false").json()["id"]
+    state = client.app.state
+
+    async def orphan() -> None:  # as if another machine claimed it and then vanished
+        async with state.core.db.sessionmaker() as session:
+            await session.execute(
+                text("UPDATE file SET status = 'processing', claimed_by = 'dead:beefcafe:4242:other-host', "
+                     "claimed_at = :t WHERE id = :f"), {"t": int(time.time()) - 3600, "f": file_id})
+            await session.commit()
+        await state.ingestion.submit(file_id)
+
+    client.portal.call(orphan)
+    assert wait_done(client, alice, file_id)["status"] == "completed"
+    assert [t for t, _ in chunks(client, file_id)] == ["Left behind by a replica that died."]
