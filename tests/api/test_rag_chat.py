@@ -180,3 +180,13 @@ def test_file_still_processing_past_the_bound_is_409(make_client, gateway_settin
     r = ask(client, admin, "gpt-4-turbo", [{"type": "collection", "id": kid}])
     assert r.status_code == 200 and r.json()["sources"] == []  # nothing ready yet: no context, no error
     assert fake_upstream.last("/v1/chat/completions").json["messages"][-1]["content"].startswith("What is")
+
+
+def test_admin_rag_template_is_used(client, admin, alice, fake_upstream):
+    r = client.post("/api/v1/retrieval/config/update", headers=admin.headers,
+                    json={"RAG_TEMPLATE": "Answer {{QUERY}} from:\n{{CONTEXT}}\nDone."})
+    assert r.status_code == 200
+    fid = upload(client, alice, "secrets.txt", UNIQUE)["id"]
+    assert ask(client, alice, "gpt-4-turbo", [{"type": "file", "id": fid}], question="code?").status_code == 200
+    assert sent_user_text(fake_upstream, "/v1/chat/completions") == (
+        f'Answer code? from:\n<source id="1" name="secrets.txt">{UNIQUE}</source>\n\nDone.\ncode?')
