@@ -106,6 +106,7 @@ async def process_status(file_id: str, request: Request, user: VerifiedUser, ser
     first = await service.status(user, file_id)
     if not stream:
         return first
+    await service.session.close()  # hand the connection back: the stream may last long
     db = request.app.state.core.db
 
     async def events() -> AsyncIterator[str]:
