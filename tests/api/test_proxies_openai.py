@@ -125,4 +125,5 @@ def test_verify_a_connection(client, admin, alice, fake_upstream):
     from tests.conftest import free_port
 
     dead = client.post("/openai/verify", json={"url": f"http://127.0.0.1:{free_port()}/v1"}, headers=admin.headers)
-    assert dead.status_code == 502
+    assert dead.status_code == 400 and "failed" in dead.json()["detail"]
+    assert client.post("/openai/verify", json={"url": "http://"}, headers=admin.headers).status_code == 400

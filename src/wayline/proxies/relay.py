@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi.responses import Response, StreamingResponse
@@ -66,3 +67,17 @@ def _stream_error(content_type: str, detail: Any) -> bytes:
         return b"data: " + orjson.dumps({"error": {"message": str(detail)}}) + b"\n\n"
     return orjson.dumps({"error": str(detail)}) + b"\n"
 
+
+
+async def check_connection(http: UpstreamClient, url: str, key: str) -> Response:
+    """An admin's connection check (`/ollama/verify`, `/openai/verify`): the upstream's answer,
+    or 400 saying why the connection is unusable — a verdict about the admin's input, not a
+    gateway failure, so never a 5xx."""
+    host = urlsplit(url).hostname
+    if not host:
+        raise errors.BadRequest(f"Invalid connection URL '{url}': it has no host")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        return await relay(http, "GET", url, headers=headers)
+    except errors.UpstreamError as exc:
+        raise errors.BadRequest(f"Connection check of {url} failed ({exc.status_code}): {exc.detail}") from exc

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from wayline.core import errors
 from wayline.core.http import UpstreamClient
-from wayline.proxies.relay import relay
+from wayline.proxies.relay import check_connection, relay
 from wayline.proxies.upstreams import Upstreams
 from wayline.providers.connections import Connection
 from wayline.users.schemas import UserInfo
@@ -58,8 +58,7 @@ class OllamaProxy:
 
     async def verify(self, url: str, key: str) -> Response:
         """An admin checks a connection before saving it: its `/api/version`."""
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return await relay(self._http, "GET", f"{url.rstrip('/')}/api/version", headers=headers)
+        return await check_connection(self._http, f"{url.rstrip('/')}/api/version", key)
 
     # --- listing --------------------------------------------------------------------------
     async def tags(self, user: UserInfo) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from wayline.core.settings import Settings
 from wayline.media.audio.cache import SpeechCache
 from wayline.media.audio.engines import Audio
 from wayline.media.audio.openai import OpenAISynthesizer
-from wayline.proxies.relay import relay
+from wayline.proxies.relay import check_connection, relay
 from wayline.proxies.upstreams import Upstreams
 from wayline.users.schemas import UserInfo
 
@@ -31,8 +31,7 @@ class OpenAIProxy:
 
     async def verify(self, url: str, key: str) -> Response:
         """An admin checks a connection before saving it: its `/models`."""
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return await relay(self._http, "GET", f"{url.rstrip('/')}/models", headers=headers)
+        return await check_connection(self._http, f"{url.rstrip('/')}/models", key)
 
     async def models(self, user: UserInfo) -> dict[str, Any]:
         snapshot = await self._up.registry.snapshot()
