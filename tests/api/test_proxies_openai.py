@@ -127,3 +127,27 @@ def test_verify_a_connection(client, admin, alice, fake_upstream):
     dead = client.post("/openai/verify", json={"url": f"http://127.0.0.1:{free_port()}/v1"}, headers=admin.headers)
     assert dead.status_code == 400 and "failed" in dead.json()["detail"]
     assert client.post("/openai/verify", json={"url": "http://"}, headers=admin.headers).status_code == 400
+
+
+def test_config_update_reaches_every_worker(make_settings, make_client, fake_upstream):
+    """Two workers sharing the database and Redis: a change through one is applied by the other."""
+    import time
+    import uuid
+
+    from tests.conftest import signup
+
+    shared = dict(REDIS_URL="redis://127.0.0.1:6379/0", REDIS_KEY_PREFIX=f"wl-test-{uuid.uuid4().hex[:8]}",
+                  UVICORN_WORKERS=2, OPENAI_API_BASE_URLS=fake_upstream.openai_url, MODELS_CACHE_TTL=60)
+    worker_a = make_client(make_settings(**shared))
+    worker_b = make_client(make_settings(**shared))
+    admin = signup(worker_a, "Admin")
+    assert "gpt-4o-mini" in [m["id"] for m in worker_b.get("/openai/models", headers=admin.headers).json()["data"]]
+    cfg = worker_a.get("/openai/config", headers=admin.headers).json()
+    update = {**cfg, "OPENAI_API_CONFIGS": {"0": {"prefix_id": "moved"}}}
+    assert worker_a.post("/openai/config/update", json=update, headers=admin.headers).status_code == 200
+    for _ in range(100):  # the message arrives asynchronously, far within the model-list TTL
+        ids = [m["id"] for m in worker_b.get("/openai/models", headers=admin.headers).json()["data"]]
+        if "moved.gpt-4o-mini" in ids:
+            break
+        time.sleep(0.02)
+    assert "moved.gpt-4o-mini" in ids and "gpt-4o-mini" not in ids
