@@ -44,16 +44,13 @@ class Upstreams:
 
     async def pick(self, model: Any, user: UserInfo, kind: str) -> tuple[ModelEntry, Connection]:
         """The model's entry and a connection of `kind` serving it (rotating among them)."""
-        if not isinstance(model, str) or not model:
-            raise errors.BadRequest("'model' is required")
-        lists = await self.per_connection(kind)
-        entry = (await self.registry.snapshot()).find(model)
-        if entry is not None and entry.kind == kind and entry.connection is not None:
-            entry = await self.registry.resolve(model, user)  # access control (presets included)
+        # The registry's own resolution: access control (presets included), and no upstream I/O
+        # on this hot path (a stale model list is rebuilt in the background).
+        entry = await self.registry.resolve(model, user)
+        if entry.kind == kind and entry.connection is not None:
             # The registry rotates over every connection serving the model (its `urls`).
             return entry, entry.pick() or entry.connection
-        if entry is None:  # unknown, or hidden by a workspace override
-            raise errors.NotFound(errors.model_not_found(model))
+        lists = await self.per_connection(kind)
         # The merged list keeps one entry per name; when a connection of another kind won it,
         # this kind's own lists still know the model.
         for name in (model, f"{model}:latest") if ":" not in model else (model,):
@@ -75,7 +72,7 @@ class Upstreams:
         reg.connections = connections + others if kind == "openai" else others + connections
         old: dict[Connection, Any] = getattr(reg, "_state", {})
         reg._state = {c: old.get(c) or _ConnState() for c in reg.connections}
-        reg._expires = 0.0
+        reg._on_changed({})  # the registry's own invalidation: nothing resolves from the old snapshot
 
 
 def get_upstreams(request: Request) -> Upstreams:
