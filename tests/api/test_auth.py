@@ -238,3 +238,25 @@ def test_signin_attempts_are_rate_limited_per_email(client, admin: Account, alic
     # another account is unaffected
     assert client.post("/api/v1/auths/signin", json={"email": alice.email, "password": alice.password}).status_code == 200
     client.cookies.clear()
+
+
+def test_many_first_requests_with_a_fresh_key_all_succeed(live_server):
+    """Concurrent first use of a key (nothing cached yet) must not trip over SQLite's write lock."""
+    import asyncio
+
+    import httpx
+
+    admin = signup(httpx.Client(base_url=live_server.url), "Admin")
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=live_server.url, limits=httpx.Limits(max_connections=64)) as http:
+            replies = await asyncio.gather(*(http.get("/api/v1/auths/", headers=admin.headers) for _ in range(64)))
+        return [r.status_code for r in replies]
+
+    assert set(asyncio.run(burst())) == {200}
+    for _ in range(50):  # use is still recorded, off the request path
+        listed = httpx.get(live_server.url + "/api/v1/auths/api_keys", headers=admin.jwt_headers).json()
+        if listed[0]["last_used_at"] is not None:
+            break
+        time.sleep(0.05)
+    assert listed[0]["last_used_at"] is not None

@@ -11,12 +11,14 @@ on the bus, which clears the cache in every worker before the next request.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from wayline.auth.tables import ApiKey, RevokedToken
 from wayline.core import errors
@@ -28,6 +30,7 @@ from wayline.users.schemas import UserInfo
 from wayline.users.tables import User
 
 INVALIDATE_TOPIC = "auth.invalidate"
+log = logging.getLogger("wayline.auth")
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,15 @@ class Authenticator:
         shared_or_single = bus.shared or settings.UVICORN_WORKERS <= 1
         self._ttl = settings.AUTH_CACHE_TTL if shared_or_single else 0.0
         self._cache: dict[str, _Entry] = {}
+        # Concurrent first requests with one credential share one database lookup.
+        self._inflight: dict[str, asyncio.Future[Principal]] = {}
+        # Bumped on every invalidation: a lookup that started before it must not be cached.
+        self._generation = 0
+        self._touches: set[asyncio.Task[None]] = set()
         bus.subscribe(INVALIDATE_TOPIC, self._on_invalidate)
 
     def _on_invalidate(self, _: dict) -> None:
+        self._generation += 1
         self._cache.clear()
 
     async def invalidate(self, reason: str) -> None:
@@ -89,16 +98,34 @@ class Authenticator:
         if entry is not None and clock - entry.cached_at < self._ttl:
             principal = entry.principal
         else:
-            principal = await (self._load_api_key(token) if is_key else self._load_jwt(token))
-            if self._ttl > 0:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[token] = _Entry(principal, clock)
+            principal = await self._load_once(token, is_key)
 
         expires = principal.token_expires_at
         if expires is not None and expires <= time.time():
             self._cache.pop(token, None)
             raise errors.Unauthorized(errors.INVALID_TOKEN if is_key else errors.UNAUTHORIZED)
+        return principal
+
+    async def _load_once(self, token: str, is_key: bool) -> Principal:
+        pending = self._inflight.get(token)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
+        self._inflight[token] = future
+        generation = self._generation
+        try:
+            principal = await (self._load_api_key(token) if is_key else self._load_jwt(token))
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it, nobody else has to
+            raise
+        finally:
+            self._inflight.pop(token, None)
+        future.set_result(principal)
+        if self._ttl > 0 and generation == self._generation:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[token] = _Entry(principal, time.monotonic())
         return principal
 
     async def _load_api_key(self, token: str) -> Principal:
@@ -111,9 +138,23 @@ class Authenticator:
             if row is None:
                 raise errors.Unauthorized(errors.INVALID_TOKEN)
             key, user = row
-            key.last_used_at = int(time.time())
-            await session.commit()
+        self._touch(key.id)
         return Principal(UserInfo.of(user), "api_key", token, token_expires_at=key.expires_at, api_key_id=key.id)
+
+    def _touch(self, key_id: str) -> None:
+        """Record `last_used_at` off the request path, in its own short write transaction
+        (upgrading the lookup's read transaction to a write fails at once on a busy SQLite)."""
+
+        async def touch() -> None:
+            try:
+                async with self._db.sessionmaker.begin() as session:
+                    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=int(time.time())))
+            except Exception:  # noqa: BLE001 - bookkeeping must never fail a request
+                log.warning("could not record API key use", exc_info=True)
+
+        task = asyncio.create_task(touch())
+        self._touches.add(task)
+        task.add_done_callback(self._touches.discard)
 
     async def _load_jwt(self, token: str) -> Principal:
         claims = decode_jwt(self._secret, token)
