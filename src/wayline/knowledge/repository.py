@@ -99,7 +99,10 @@ class KnowledgeRepository:
 
     async def files(self, knowledge_id: str, skip: int = 0, limit: int | None = None,
                     with_content: bool = False) -> tuple[list[dict[str, Any]], int]:
-        base = select(*FILE_COLUMNS, *((F.content,) if with_content else ())).join(KnowledgeFile, KnowledgeFile.file_id == F.id).where(KnowledgeFile.knowledge_id == knowledge_id)
+        base = (
+            select(*FILE_COLUMNS, *((F.content,) if with_content else ()))
+            .join(KnowledgeFile, KnowledgeFile.file_id == F.id).where(KnowledgeFile.knowledge_id == knowledge_id)
+        )
         total = (await self.session.execute(
             select(func.count()).select_from(KnowledgeFile).where(KnowledgeFile.knowledge_id == knowledge_id)
         )).scalar_one()
