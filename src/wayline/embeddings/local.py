@@ -22,6 +22,7 @@ from typing import Any
 
 _MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()
+MAX_FORWARD_BATCH = 16
 _DEFAULT_IDS = {"", "sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
 
 
@@ -82,7 +83,9 @@ class LocalEmbedder:
                  query_prefix: str = "", content_prefix: str = "") -> None:
         self.name = model or "sentence-transformers/all-MiniLM-L6-v2"
         self._path = model_path(model)
-        self._batch_size = max(1, batch_size)
+        # Forward passes of at most 16 texts: measured on this 2-core machine, 16 × 256 tokens is as
+        # fast as 32 but peaks ~130 MiB lower (the activations of a batch are its transient memory).
+        self._batch_size = max(1, min(batch_size, MAX_FORWARD_BATCH))
         self._threads = threads
         self._query_prefix = query_prefix
         self._content_prefix = content_prefix
