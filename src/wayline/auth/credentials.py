@@ -75,7 +75,6 @@ class Authenticator:
         self._inflight: dict[str, asyncio.Future[Principal]] = {}
         # Bumped on every invalidation: a lookup that started before it must not be cached.
         self._generation = 0
-        self._touches: set[asyncio.Task[None]] = set()
         bus.subscribe(INVALIDATE_TOPIC, self._on_invalidate)
 
     def _on_invalidate(self, _: dict) -> None:
@@ -138,23 +137,18 @@ class Authenticator:
             if row is None:
                 raise errors.Unauthorized(errors.INVALID_TOKEN)
             key, user = row
-        self._touch(key.id)
+        await self._touch(key.id)
         return Principal(UserInfo.of(user), "api_key", token, token_expires_at=key.expires_at, api_key_id=key.id)
 
-    def _touch(self, key_id: str) -> None:
-        """Record `last_used_at` off the request path, in its own short write transaction
-        (upgrading the lookup's read transaction to a write fails at once on a busy SQLite)."""
-
-        async def touch() -> None:
-            try:
-                async with self._db.sessionmaker.begin() as session:
-                    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=int(time.time())))
-            except Exception:  # noqa: BLE001 - bookkeeping must never fail a request
-                log.warning("could not record API key use", exc_info=True)
-
-        task = asyncio.create_task(touch())
-        self._touches.add(task)
-        task.add_done_callback(self._touches.discard)
+    async def _touch(self, key_id: str) -> None:
+        """Record `last_used_at` in its own short transaction that starts with the write:
+        upgrading the lookup's read transaction to a write fails at once ("database is
+        locked") on a busy SQLite, where a write-first transaction waits its turn."""
+        try:
+            async with self._db.sessionmaker.begin() as session:
+                await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=int(time.time())))
+        except Exception:  # noqa: BLE001 - bookkeeping must never fail a request
+            log.warning("could not record API key use", exc_info=True)
 
     async def _load_jwt(self, token: str) -> Principal:
         claims = decode_jwt(self._secret, token)
