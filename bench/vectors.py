@@ -53,7 +53,7 @@ async def run(url: str, sizes: list[int]) -> None:
                 async with db.sessionmaker() as s:
                     await s.execute(text("INSERT INTO file (id, user_id, file_hash, filename, path, meta, data, status, "
                                          "progress_done, progress_total, created_at, updated_at) VALUES "
-                                         "(:i, 'u', '', :i, '', '{}', '{}', 'completed', 0, 0, 0, 0)"), {"i": fid})
+                                         "(:i, 'u', '', :n, '', '{}', '{}', 'completed', 0, 0, 0, 0)"), {"i": fid, "n": fid})
                     await index.add_chunks(s, fid, [NewChunk(i, f"chunk {i} of {fid} lift drag wing", {}, v)
                                                     for i, v in enumerate(vecs)])
                     await s.commit()
