@@ -13,8 +13,8 @@ turns an upstream 4xx/5xx into `UpstreamError` with the upstream's own message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,15 +154,11 @@ class UpstreamClient:
         timeout: float | None = None,
     ) -> UpstreamResponse:
         body, headers = self._body(json, data, headers)
-        try:
+        with _translate_errors(url):
             async with self.session.request(
                 method, url, data=body, headers=headers, params=params, timeout=self._timeout_for(timeout)
             ) as resp:
                 return UpstreamResponse(resp.status, resp.headers, await resp.read())
-        except asyncio.TimeoutError as exc:
-            raise UpstreamTimeout(f"Upstream {_host(url)} timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnavailable(f"Upstream {_host(url)} is unreachable: {exc}") from exc
 
     @asynccontextmanager
     async def stream(
@@ -177,20 +173,27 @@ class UpstreamClient:
         timeout: float | None = None,
     ) -> AsyncIterator[UpstreamStream]:
         body, headers = self._body(json, data, headers)
-        try:
+        with _translate_errors(url):
             resp = await self.session.request(
                 method, url, data=body, headers=headers, params=params, timeout=self._timeout_for(timeout)
             )
-        except asyncio.TimeoutError as exc:
-            raise UpstreamTimeout(f"Upstream {_host(url)} timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnavailable(f"Upstream {_host(url)} is unreachable: {exc}") from exc
         try:
             yield UpstreamStream(resp)
         finally:
             # Leaving early (client gone, error) closes the connection instead of draining it,
             # which is what cancels the upstream's work.
             resp.close()
+
+
+@contextmanager
+def _translate_errors(url: str) -> Iterator[None]:
+    """aiohttp's transport failures become our 504 / 502, naming the upstream host."""
+    try:
+        yield
+    except asyncio.TimeoutError as exc:
+        raise UpstreamTimeout(f"Upstream {_host(url)} timed out") from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamUnavailable(f"Upstream {_host(url)} is unreachable: {exc}") from exc
 
 
 def _host(url: str) -> str:

@@ -17,9 +17,11 @@ import hashlib
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import OperationalError
 
 from wayline.core.clock import new_id, now
 from wayline.core.db import Database
@@ -32,6 +34,8 @@ from wayline.files.blobstore import BlobStore
 from wayline.files.repository import FileRepository
 from wayline.files.tables import COMPLETED, FAILED, PROCESSING, File
 from wayline.vectors import NewChunk, VectorIndex
+
+T = TypeVar("T")
 
 log = logging.getLogger("wayline.ingestion")
 DONE = (COMPLETED, FAILED)
@@ -273,12 +277,13 @@ class IngestionRunner:
             vectors = await self.embed([c.text for c in prepared.chunks], progress)
         except IngestionRunner._Lost:
             return
-        async with self.db.sessionmaker() as session:
-            row = await FileRepository(session).get(file_id)
-            if row is None or row.claimed_by != self.worker_id or row.status != PROCESSING:
-                return
+
+        async def commit(session: Any) -> None:
+            # `require_claim` makes the first statement the conditional UPDATE of the row: the
+            # claim check and the write lock come together, so no read precedes the write.
             await self._commit_chunks(session, row, prepared, vectors, signature, require_claim=True)
-            await session.commit()
+
+        await self._write(commit)
 
     async def _commit_chunks(self, session: Any, row: File, prepared: Prepared, vectors: list[Any],
                              signature: str | None = None, require_claim: bool = False) -> None:
@@ -302,29 +307,46 @@ class IngestionRunner:
             NewChunk(i, c.text, c.meta, v) for i, (c, v) in enumerate(zip(prepared.chunks, vectors, strict=True))
         ])
 
+    async def _write(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Run `work` in a transaction and commit, retrying when SQLite refuses it with
+        "database is locked" (a transaction that read before writing cannot wait for the lock:
+        it must start again). Losing an hour of embedding to a lock race is not an option."""
+        for attempt in range(6):
+            try:
+                async with self.db.sessionmaker() as session:
+                    result = await work(session)
+                    await session.commit()
+                    return result
+            except OperationalError as exc:
+                if attempt == 5 or "locked" not in str(exc):
+                    raise
+                log.info("database busy, retrying a write (attempt %d)", attempt + 1)
+                await asyncio.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
     async def _reuse_twin(self, row: File, signature: str) -> bool:
         """Identical bytes already indexed the same way: copy their chunks instead of re-embedding."""
-        async with self.db.sessionmaker() as session:
-            repo = FileRepository(session)
-            twin = await repo.find_indexed_twin(row.file_hash, row.id, signature)
-            if twin is None:
-                return False
-            total = await self.index.count(session, twin.id)
-            ok = await repo.update_claimed(
-                row.id, self.worker_id, status=COMPLETED, content=twin.content, hash=twin.hash, error=None,
-                error_status=None, progress_done=total, progress_total=total, claimed_by=None, updated_at=now(),
-                meta={**(row.meta or {}), "collection_name": f"file-{row.id}"},
-                data={**(row.data or {}), "index_signature": signature},
-            )
-            if not ok:
-                await session.rollback()
-                return True
-            await self.index.delete_file(session, row.id)
-            await self.index.copy_file(session, twin.id, row.id,
-                                       {"file_id": row.id, "name": row.filename, "source": row.filename,
-                                        "created_by": row.user_id})
-            await session.commit()
+        return await self._write(lambda session: self._copy_twin(session, row, signature))
+
+    async def _copy_twin(self, session: Any, row: File, signature: str) -> bool:
+        repo = FileRepository(session)
+        twin = await repo.find_indexed_twin(row.file_hash, row.id, signature)
+        if twin is None:
+            return False
+        total = await self.index.count(session, twin.id)
+        ok = await repo.update_claimed(
+            row.id, self.worker_id, status=COMPLETED, content=twin.content, hash=twin.hash, error=None,
+            error_status=None, progress_done=total, progress_total=total, claimed_by=None, updated_at=now(),
+            meta={**(row.meta or {}), "collection_name": f"file-{row.id}"},
+            data={**(row.data or {}), "index_signature": signature},
+        )
+        if not ok:  # the claim was lost: nothing to do, nothing written
             return True
+        await self.index.delete_file(session, row.id)
+        await self.index.copy_file(session, twin.id, row.id,
+                                   {"file_id": row.id, "name": row.filename, "source": row.filename,
+                                    "created_by": row.user_id})
+        return True
 
     async def _fail(self, file_id: str, message: str, status: int) -> None:
         with contextlib.suppress(Exception):
