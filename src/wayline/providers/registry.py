@@ -93,6 +93,14 @@ class ModelRegistry:
     async def changed(self, function_id: str | None = None) -> None:
         await self._core.bus.publish(TOPIC, {"function_id": function_id})
 
+    def replace_connections(self, kind: str, connections: list[Connection]) -> None:
+        """Swap the connections of one dialect (after an admin config update), keeping the
+        model lists of connections that did not change; nothing resolves from the old snapshot."""
+        others = [c for c in self.connections if c.kind != kind]
+        self.connections = connections + others if kind == "openai" else others + connections
+        self._state = {c: self._state.get(c) or _ConnState() for c in self.connections}
+        self._on_changed({})
+
     async def close(self) -> None:
         tasks = [s.task for s in self._state.values() if s.task] + ([self._background] if self._background else [])
         for task in tasks:
@@ -102,6 +110,11 @@ class ModelRegistry:
     # --- reading ------------------------------------------------------------------------
     def bypass(self) -> bool:
         return self._settings.BYPASS_MODEL_ACCESS_CONTROL
+
+    def connection_entries(self, conn: Connection) -> list[ModelEntry]:
+        """One connection's own last good model list (the merged list keeps one entry per name)."""
+        state = self._state.get(conn)
+        return list(state.entries or ()) if state is not None else []
 
     def connection(self, kind: str, index: int) -> Connection | None:
         return next((c for c in self.connections if c.kind == kind and c.index == index), None)

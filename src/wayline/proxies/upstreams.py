@@ -16,7 +16,7 @@ from fastapi import Request
 from wayline.core import errors
 from wayline.providers.connections import Connection
 from wayline.providers.entries import ModelEntry
-from wayline.providers.registry import ModelRegistry, _ConnState
+from wayline.providers.registry import ModelRegistry
 from wayline.users.schemas import UserInfo
 
 
@@ -36,8 +36,7 @@ class Upstreams:
     async def per_connection(self, kind: str) -> list[tuple[Connection, list[ModelEntry]]]:
         """Each connection's last good model list (after refreshing a stale snapshot)."""
         await self.registry.snapshot()
-        states: dict[Connection, Any] = getattr(self.registry, "_state", {})
-        return [(c, list(getattr(states.get(c), "entries", None) or ())) for c in self.connections(kind)]
+        return [(c, self.registry.connection_entries(c)) for c in self.connections(kind)]
 
     async def resolve(self, model: Any, user: UserInfo, kind: str) -> ModelEntry:
         return (await self.pick(model, user, kind))[0]
@@ -63,16 +62,8 @@ class Upstreams:
         raise errors.NotFound(errors.model_not_found(model))
 
     def replace(self, kind: str, connections: list[Connection]) -> None:
-        """Swap the connections of one kind (after an admin config update) and expire the model cache.
-
-        The registry has no public hook for this yet; it is done here, in one place, keeping
-        the model lists of connections that did not change."""
-        reg = self.registry
-        others = [c for c in reg.connections if c.kind != kind]
-        reg.connections = connections + others if kind == "openai" else others + connections
-        old: dict[Connection, Any] = getattr(reg, "_state", {})
-        reg._state = {c: old.get(c) or _ConnState() for c in reg.connections}
-        reg._on_changed({})  # the registry's own invalidation: nothing resolves from the old snapshot
+        """Swap the connections of one kind (after an admin config update)."""
+        self.registry.replace_connections(kind, connections)
 
 
 def get_upstreams(request: Request) -> Upstreams:
