@@ -17,7 +17,6 @@ from types import ModuleType
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 
 from wayline import __version__
 from wayline.auth.credentials import Authenticator

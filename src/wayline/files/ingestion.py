@@ -32,7 +32,7 @@ from wayline.extraction import ExtractionError, Unreadable, extract
 from wayline.extraction.chunking import Piece, split_pieces
 from wayline.files.blobstore import BlobStore
 from wayline.files.repository import FileRepository
-from wayline.files.tables import COMPLETED, FAILED, PROCESSING, File
+from wayline.files.tables import COMPLETED, FAILED, File
 from wayline.vectors import NewChunk, VectorIndex
 
 T = TypeVar("T")

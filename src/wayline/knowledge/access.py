@@ -9,22 +9,15 @@ collection holding it (that is how sharing a collection shares its documents).
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, String, Text, and_, exists, or_, select, table, true
+from sqlalchemy import JSON, BigInteger, Column, String, Text, exists, or_, select, table, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from wayline.core.grants import granted
 from wayline.knowledge.tables import Knowledge, KnowledgeFile
 from wayline.users.schemas import UserInfo
 
 RESOURCE = "knowledge"
 EVERYONE = "*"
-
-# The foundation's grant table, as a lightweight table clause (no ORM class of its own yet).
-access_grant = table(
-    "access_grant",
-    Column("id", String), Column("resource_type", String), Column("resource_id", String),
-    Column("principal_type", String), Column("principal_id", String), Column("permission", String),
-    Column("created_at"),
-)
 
 # The files table (owned by the files domain), read-only here: the columns collections show.
 file_table = table(
@@ -36,16 +29,7 @@ file_table = table(
 
 
 def _granted(user: UserInfo, permissions: tuple[str, ...]) -> ColumnElement[bool]:
-    g = access_grant.c
-    return exists().where(
-        g.resource_type == RESOURCE,
-        g.resource_id == Knowledge.id,
-        g.permission.in_(permissions),
-        or_(
-            and_(g.principal_type == "user", g.principal_id.in_([user.id, EVERYONE])),
-            g.principal_type == "anyone",
-        ),
-    )
+    return granted(RESOURCE, Knowledge.id, user.id, permissions)
 
 
 def can_read(user: UserInfo) -> ColumnElement[bool]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wayline.core.clock import new_id, now
-from wayline.knowledge.access import RESOURCE, access_grant, can_read, can_write, file_readable, file_table
+from wayline.core.clock import now
+from wayline.core.grants import grants_of, replace_grants
+from wayline.knowledge.access import RESOURCE, can_read, can_write, file_readable, file_table
 from wayline.knowledge.tables import Knowledge, KnowledgeFile
 from wayline.users.schemas import UserInfo
 from wayline.users.tables import User
@@ -68,28 +69,10 @@ class KnowledgeRepository:
 
     # --- grants -------------------------------------------------------------
     async def grants(self, ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
-        out: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
-        if not ids:
-            return out
-        g = access_grant.c
-        stmt = (
-            select(g.resource_id, g.principal_type, g.principal_id, g.permission)
-            .where(g.resource_type == RESOURCE, g.resource_id.in_(ids)).order_by(g.created_at, g.id)
-        )
-        for rid, ptype, pid, perm in (await self.session.execute(stmt)).all():
-            out[rid].append({"principal_type": ptype, "principal_id": pid, "permission": perm})
-        return out
+        return await grants_of(self.session, RESOURCE, ids)
 
     async def replace_grants(self, knowledge_id: str, grants: Sequence[tuple[str, str, str]]) -> None:
-        g = access_grant.c
-        await self.session.execute(delete(access_grant).where(g.resource_type == RESOURCE, g.resource_id == knowledge_id))
-        rows = [
-            {"id": new_id(), "resource_type": RESOURCE, "resource_id": knowledge_id, "principal_type": ptype,
-             "principal_id": pid, "permission": perm, "created_at": now()}
-            for ptype, pid, perm in dict.fromkeys(grants)  # de-duplicated, order kept
-        ]
-        if rows:
-            await self.session.execute(insert(access_grant), rows)
+        await replace_grants(self.session, RESOURCE, knowledge_id, grants)
 
     # --- files ----------------------------------------------------------------
     async def readable_file(self, user: UserInfo, file_id: str) -> dict[str, Any] | None:

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, String, and_, delete, exists, insert, or_, select, table, true
+from sqlalchemy import delete, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from wayline.core.clock import new_id, now
+from wayline.core.grants import granted, grants_of, replace_grants
 from wayline.models.tables import ModelRow
 from wayline.users.schemas import UserInfo
 
 RESOURCE = "model"
 
-access_grant = table(
-    "access_grant",
-    Column("id", String), Column("resource_type", String), Column("resource_id", String),
-    Column("principal_type", String), Column("principal_id", String), Column("permission", String),
-    Column("created_at"),
-)
-
 
 def _granted(user: UserInfo, permissions: tuple[str, ...]) -> ColumnElement[bool]:
-    g = access_grant.c
-    return exists().where(
-        g.resource_type == RESOURCE, g.resource_id == ModelRow.id, g.permission.in_(permissions),
-        or_(and_(g.principal_type == "user", g.principal_id.in_([user.id, "*"])), g.principal_type == "anyone"),
-    )
+    return granted(RESOURCE, ModelRow.id, user.id, permissions)
 
 
 def readable(user: UserInfo) -> ColumnElement[bool]:
@@ -55,22 +44,11 @@ class ModelRepository:
         return (found[0], bool(found[1])) if found else None
 
     async def grants(self, model_id: str) -> list[dict[str, Any]]:
-        g = access_grant.c
-        rows = await self.session.execute(
-            select(g.principal_type, g.principal_id, g.permission).where(g.resource_type == RESOURCE, g.resource_id == model_id)
-        )
-        return [{"principal_type": t, "principal_id": p, "permission": perm} for t, p, perm in rows.all()]
+        return (await grants_of(self.session, RESOURCE, [model_id]))[model_id]
 
     async def set_grants(self, model_id: str, grants: list[dict[str, Any]]) -> None:
-        g = access_grant.c
-        await self.session.execute(delete(access_grant).where(g.resource_type == RESOURCE, g.resource_id == model_id))
-        unique = {(x["principal_type"], x["principal_id"], x["permission"]) for x in grants}
-        if unique:
-            await self.session.execute(insert(access_grant), [
-                {"id": new_id(), "resource_type": RESOURCE, "resource_id": model_id, "principal_type": t,
-                 "principal_id": p, "permission": perm, "created_at": now()}
-                for t, p, perm in sorted(unique)
-            ])
+        await replace_grants(self.session, RESOURCE, model_id,
+                             sorted({(x["principal_type"], x["principal_id"], x["permission"]) for x in grants}))
 
     def add(self, row: ModelRow) -> None:
         self.session.add(row)

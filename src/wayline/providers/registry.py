@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import column, select, table
+from sqlalchemy import select
 
 from wayline.core import errors
+from wayline.core.grants import grants_of
 from wayline.core.state import Core
 from wayline.functions.runtime import FunctionRuntime
 from wayline.functions.tables import FunctionRow
+from wayline.models.repository import RESOURCE
 from wayline.models.tables import ModelRow
 from wayline.providers.connections import Connection, build_connections
 from wayline.providers.entries import ModelEntry, apply_rows, merge_ollama, pipe_entry
@@ -39,12 +41,6 @@ log = logging.getLogger("wayline.providers")
 
 TOPIC = "models.changed"
 DEAD_BACKOFF = 10.0
-
-_grants = table(
-    "access_grant", column("resource_type"), column("resource_id"), column("principal_type"),
-    column("principal_id"), column("permission"),
-)
-
 
 @dataclass
 class _ConnState:
@@ -205,13 +201,7 @@ class ModelRegistry:
             functions = list((await session.execute(
                 select(FunctionRow).where(FunctionRow.type == "pipe", FunctionRow.is_active.is_(True)).order_by(FunctionRow.created_at)
             )).scalars())
-            g = _grants.c
-            rows = (await session.execute(
-                select(g.resource_id, g.principal_type, g.principal_id, g.permission).where(g.resource_type == "model")
-            )).all()
-        grants: dict[str, list[dict[str, Any]]] = {}
-        for rid, ptype, pid, perm in rows:
-            grants.setdefault(rid, []).append({"principal_type": ptype, "principal_id": pid, "permission": perm})
+            grants = await grants_of(session, RESOURCE, [m.id for m in models])
         return models, functions, grants
 
     async def _pipe_entries(self, functions: list[FunctionRow]) -> list[ModelEntry]:
