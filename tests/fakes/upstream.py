@@ -302,6 +302,10 @@ async def _stream(
                 if failure.mode == "stall":
                     await asyncio.sleep(3600)
                 if failure.mode == "drop":
+                    # Let the frames already sent arrive first: aiohttp's reader raises a lost
+                    # connection before handing over data still buffered, so an immediate close
+                    # would make "what arrived before the failure" a race.
+                    await asyncio.sleep(0.2)
                     request.transport.close()  # type: ignore[union-attr]
                     return resp
             await resp.write(frame)
