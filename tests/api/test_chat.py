@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Account, free_port, signup
+from tests.fakes.sse import events
 from tests.fakes.upstream import FakeUpstream
 from wayline.core.settings import Settings
 
@@ -19,16 +20,6 @@ SEED_CHAT = {"model": "llama3.1", "messages": [{"role": "user", "content": "Why 
 @pytest.fixture
 def settings(gateway_settings: Settings) -> Settings:
     return gateway_settings
-
-
-def events(text: str) -> list[Any]:
-    out = []
-    for block in text.split("\n\n"):
-        block = block.strip()
-        if block.startswith("data: "):
-            payload = block[6:]
-            out.append(payload if payload == "[DONE]" else orjson.loads(payload))
-    return out
 
 
 def content_of(evts: list[Any]) -> str:

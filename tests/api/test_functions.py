@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Account
+from tests.fakes.sse import events
 
 SINGLE = '''"""
 title: Shouter
@@ -74,10 +74,6 @@ def create(client: TestClient, admin: Account, fid: str, content: str, activate:
     if activate:
         assert client.post(f"/api/v1/functions/id/{fid}/toggle", headers=admin.headers).json()["is_active"] is True
     return resp.json()
-
-
-def events(text: str) -> list[Any]:
-    return [b[6:] if b[6:] == "[DONE]" else orjson.loads(b[6:]) for b in (x.strip() for x in text.split("\n\n")) if b.startswith("data: ")]
 
 
 def streamed_text(text: str) -> str:

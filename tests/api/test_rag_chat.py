@@ -3,13 +3,12 @@ bad references are errors, and every kind of model (OpenAI, Ollama, function) ge
 
 from __future__ import annotations
 
-from typing import Any
 
-import orjson
 import pytest
 
 from tests.api.test_retrieval import BREAD, ENGINE, ZEBRA, collection, upload, wait_done
 from tests.conftest import signup
+from tests.fakes.sse import events
 
 UNIQUE = "The secret launch code for project Marmalade is PLUM-7741-ORCHID."
 CHAT = "/api/chat/completions"
@@ -18,16 +17,6 @@ CHAT = "/api/chat/completions"
 @pytest.fixture
 def settings(gateway_settings):
     return gateway_settings
-
-
-def events(text: str) -> list[Any]:
-    out = []
-    for block in text.split("\n\n"):
-        block = block.strip()
-        if block.startswith("data: "):
-            payload = block[6:]
-            out.append(payload if payload == "[DONE]" else orjson.loads(payload))
-    return out
 
 
 def ask(client, account, model: str, files: list, question: str = "What is the launch code for project Marmalade?", **extra):
