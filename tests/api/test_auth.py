@@ -254,9 +254,5 @@ def test_many_first_requests_with_a_fresh_key_all_succeed(live_server):
         return [r.status_code for r in replies]
 
     assert set(asyncio.run(burst())) == {200}
-    for _ in range(50):  # use is recorded (once per cache miss)
-        listed = httpx.get(live_server.url + "/api/v1/auths/api_keys", headers=admin.jwt_headers).json()
-        if listed[0]["last_used_at"] is not None:
-            break
-        time.sleep(0.05)
-    assert listed[0]["last_used_at"] is not None
+    listed = httpx.get(live_server.url + "/api/v1/auths/api_keys", headers=admin.jwt_headers).json()
+    assert listed[0]["last_used_at"] is not None  # use is still recorded (once per cache miss)

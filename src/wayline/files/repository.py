@@ -48,9 +48,6 @@ class FileRepository:
     async def delete_all(self) -> None:
         await self.session.execute(delete(File))
 
-    async def all_paths(self) -> list[str]:
-        return list((await self.session.execute(select(File.path))).scalars().all())
-
     # --- job claims ------------------------------------------------------------
     @staticmethod
     def _claimable(stale_before: int, dead: Sequence[str]) -> Any:

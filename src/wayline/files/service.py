@@ -48,15 +48,6 @@ class FilesRuntime:
         for row in rows:
             await self.blobs.delete(row.path)
 
-    async def create_from_text(self, session: AsyncSession, user: UserInfo, name: str, content: str,
-                               metadata: dict[str, Any] | None = None, wait: float | None = 120.0) -> File:
-        """A file from raw text, indexed (waits up to `wait` seconds; None = do not wait). Returns the row."""
-        row = await create_text_file(session, self, user, name, content, metadata)
-        if wait is not None:
-            await self.ingestion.wait_until_done(row.id, wait)
-            row = await FileRepository(session).get(row.id) or row
-        return row
-
 
 def to_wire(row: File, *, content: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {}

@@ -89,12 +89,6 @@ def _items(result: Any) -> AsyncIterator[Any]:
     return iterate_in_threadpool(result)
 
 
-def is_stream(result: Any) -> bool:
-    return inspect.isasyncgen(result) or inspect.isgenerator(result) or (
-        hasattr(result, "__iter__") and not isinstance(result, (str, bytes, dict, list))
-    )
-
-
 def _dump(item: Any) -> Any:
     return item.model_dump() if hasattr(item, "model_dump") else item
 
