@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import MetaData, event, text
@@ -39,15 +41,41 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def _sqlite_connect(path: str) -> Any:
-    """Open a pysqlite3 connection with sqlite-vec loaded (the stdlib module may refuse extensions)."""
+# A session that will write starts its transaction with this execution option (see
+# `begin_write`); on SQLite that transaction opens with BEGIN IMMEDIATE.
+WRITE_OPTION = "wayline_write"
+
+
+def _sqlite_module() -> ModuleType:
     try:
         import pysqlite3.dbapi2 as sqlite  # type: ignore[import-not-found]
     except ImportError:  # pragma: no cover - platforms without the binary wheel
-        import sqlite3 as sqlite  # type: ignore[no-redef]
+        import sqlite3 as sqlite
+    return sqlite
+
+
+def _sqlite_dbapi() -> Any:
+    """SQLAlchemy's aiosqlite adapter, told that the driver underneath is `pysqlite3`.
+
+    The adapter takes its exception classes from the stdlib `sqlite3` by default;
+    `pysqlite3`'s are not subclasses of those, so SQLAlchemy would let them through
+    unwrapped and no `except sqlalchemy.exc.IntegrityError` would ever fire on SQLite."""
+    import aiosqlite
+    from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+
+    sqlite = _sqlite_module()
+    dbapi = AsyncAdapt_aiosqlite_dbapi(aiosqlite, sqlite)
+    for name in ("DatabaseError", "Error", "IntegrityError", "NotSupportedError",
+                 "OperationalError", "ProgrammingError", "InterfaceError"):
+        setattr(dbapi, name, getattr(sqlite, name))
+    return dbapi
+
+
+def _sqlite_connect(path: str) -> Any:
+    """Open a pysqlite3 connection with sqlite-vec loaded (the stdlib module may refuse extensions)."""
     import sqlite_vec
 
-    conn = sqlite.connect(path, check_same_thread=False, isolation_level=None)
+    conn = _sqlite_module().connect(path, check_same_thread=False, isolation_level=None)
     conn.enable_load_extension(True)
     sqlite_vec.load(conn)
     conn.enable_load_extension(False)
@@ -69,7 +97,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
         engine = create_async_engine(
             f"sqlite+aiosqlite:///{path}", async_creator=creator,
-            poolclass=AsyncAdaptedQueuePool, pool_size=8, max_overflow=8,
+            poolclass=AsyncAdaptedQueuePool, pool_size=8, max_overflow=8, module=_sqlite_dbapi(),
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -83,9 +111,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
         # pysqlite's own transaction handling skips BEGIN for SELECTs; emit it ourselves so
         # SQLAlchemy's transaction boundaries are real (see SQLAlchemy's pysqlite notes).
+        # A transaction that will write takes the write lock up front (IMMEDIATE): a deferred
+        # one that read first cannot be upgraded once another connection has committed, and
+        # SQLite refuses it at once ("database is locked") instead of waiting busy_timeout.
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            write = conn.get_execution_options().get(WRITE_OPTION)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     return create_async_engine(
@@ -112,6 +144,18 @@ class Database:
         async with self.sessionmaker() as session:
             yield session
 
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session whose one transaction is a write: committed on success, rolled back on error."""
+        async with self.sessionmaker() as session:
+            await begin_write(session)
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as conn:
@@ -135,6 +179,18 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Start `session`'s next transaction as a write transaction; call it before the first read
+    of a unit of work that writes, so its checks and its writes see one state.
+
+    On SQLite this is BEGIN IMMEDIATE: writers queue for the lock (busy_timeout) instead of
+    failing when a read transaction cannot be upgraded. A transaction already open (reads
+    made earlier in the request) is committed first. On PostgreSQL it changes nothing."""
+    if session.in_transaction():
+        await session.commit()
+    await session.connection(execution_options={WRITE_OPTION: True})
 
 
 def _upgrade_to_head(connection: Connection) -> None:

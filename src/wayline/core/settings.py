@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     WEBUI_AUTH_COOKIE_SECURE: bool = False
     WEBUI_AUTH_COOKIE_SAME_SITE: Literal["lax", "strict", "none"] = "lax"
     AUTH_CACHE_TTL: float = 60.0
+    # Sign-in attempts: per e-mail (Open WebUI's 15 per 3 minutes) and per client address.
+    SIGNIN_RATE_LIMIT_PER_IP: int = 60
+    SIGNIN_RATE_LIMIT_WINDOW: float = 180.0
+    # uvicorn's name: proxies whose X-Forwarded-For is believed (comma-separated IPs, or *).
+    FORWARDED_ALLOW_IPS: str = "127.0.0.1"
+
+    # --- request limits -------------------------------------------------------
+    MAX_REQUEST_BODY_SIZE: int = 1024 * 1024  # bytes of a JSON/form body (413 beyond)
+    MAX_CHAT_BODY_SIZE: int = 20 * 1024 * 1024  # chat and embeddings bodies (images inline)
+    MAX_JSON_DEPTH: int = 32  # nesting of any JSON body (422 beyond)
 
     # --- providers and chat -------------------------------------------------
     ENABLE_OLLAMA_API: bool = True
@@ -114,10 +124,14 @@ class Settings(BaseSettings):
     RAG_FULL_CONTEXT: bool = False
     RAG_SYSTEM_CONTEXT: bool = False
     RAG_TEMPLATE: str = ""  # "" = Open WebUI's default template
-    RAG_FILE_MAX_SIZE: int | None = None  # megabytes; None = unlimited
+    RAG_FILE_MAX_SIZE: int | None = 100  # megabytes; unset/empty = unlimited
     RAG_ALLOWED_FILE_EXTENSIONS: str = ""
     KNOWLEDGE_ADD_WAIT_SECONDS: float = 120.0
     INGEST_WORKERS: int = 1
+    PDF_MAX_PAGES: int = 2000  # pages extracted from one PDF (a longer one fails with the reason)
+    FILE_EXTRACTION_TIMEOUT: float = 300.0  # seconds to extract one file's text
+    FILE_EXTRACTION_MAX_SIZE: int = 256  # MB of bytes decompressed from one docx/xlsx/pptx
+    RAG_EMBEDDING_RETRIES: int = 4  # attempts for a transient remote embedding error (backoff)
     ENABLE_KNOWLEDGE_FILE_RETENTION: bool = False
 
     # --- images and audio ---------------------------------------------------
