@@ -25,6 +25,7 @@ from wayline.core.bus import create_bus
 from wayline.core.db import Database, wait_for
 from wayline.core.errors import install_error_handlers
 from wayline.core.http import UpstreamClient
+from wayline.core.limits import BodyLimitMiddleware
 from wayline.core.ratelimit import RedisRateLimiter, create_rate_limiter
 from wayline.core.runtime_config import RuntimeConfig
 from wayline.core.settings import Settings
@@ -100,9 +101,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.components = _components()
     install_error_handlers(app)
     app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.MAX_REQUEST_BODY_SIZE,
+        max_large_body=settings.MAX_CHAT_BODY_SIZE,
+        max_depth=settings.MAX_JSON_DEPTH,
+    )
+    origins = settings.cors_origins or ["*"]
+    # Credentials (cookies) only for origins named explicitly: with "*", Starlette would
+    # reflect any caller's origin with credentials, letting every site act as the user.
+    app.add_middleware(
         CORSMiddleware,
-        allow_origins=settings.cors_origins or ["*"],
-        allow_credentials=True,
+        allow_origins=origins,
+        allow_credentials="*" not in origins,
         allow_methods=["*"],
         allow_headers=["*"],
     )
