@@ -71,8 +71,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.authenticator = Authenticator(settings, db, bus)
         # Open WebUI's sign-in limit: 15 attempts per email per 3 minutes.
         app.state.signin_limiter = create_rate_limiter(settings.REDIS_URL, settings.REDIS_KEY_PREFIX, 15, 180)
-        if isinstance(app.state.signin_limiter, RedisRateLimiter):
-            stack.push_async_callback(app.state.signin_limiter.close)
+        app.state.signin_address_limiter = create_rate_limiter(
+            settings.REDIS_URL, settings.REDIS_KEY_PREFIX, settings.SIGNIN_RATE_LIMIT_PER_IP, settings.SIGNIN_RATE_LIMIT_WINDOW
+        )
+        for limiter in (app.state.signin_limiter, app.state.signin_address_limiter):
+            if isinstance(limiter, RedisRateLimiter):
+                stack.push_async_callback(limiter.close)
         async with db.sessionmaker() as session:
             await AuthService(session, settings, app.state.authenticator).on_startup()
 

@@ -45,6 +45,9 @@ def _serve(args: argparse.Namespace) -> None:
         access_log=args.access_log,
         log_level=settings.LOG_LEVEL.lower(),
         timeout_graceful_shutdown=10,
+        # X-Forwarded-For is believed only from these peers (the per-address sign-in limit uses it).
+        proxy_headers=True,
+        forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
     )
 
 

@@ -145,7 +145,7 @@ class Authenticator:
         upgrading the lookup's read transaction to a write fails at once ("database is
         locked") on a busy SQLite, where a write-first transaction waits its turn."""
         try:
-            async with self._db.sessionmaker.begin() as session:
+            async with self._db.write() as session:
                 await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=int(time.time())))
         except Exception:  # noqa: BLE001 - bookkeeping must never fail a request
             log.warning("could not record API key use", exc_info=True)

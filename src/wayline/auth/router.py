@@ -50,7 +50,11 @@ async def signup(form: SignupForm, service: Service, response: Response, setting
 
 @router.post("/signin", response_model=SessionUserResponse)
 async def signin(form: SigninForm, service: Service, response: Response, settings: SettingsDep, request: Request) -> SessionUserResponse:
-    session = await service.signin(form, request.app.state.signin_limiter)
+    state = request.app.state
+    # The peer address; behind a proxy listed in FORWARDED_ALLOW_IPS uvicorn has already
+    # replaced it with the client's address from X-Forwarded-For.
+    address = request.client.host if request.client else None
+    session = await service.signin(form, address, state.signin_limiter, state.signin_address_limiter)
     _set_cookie(response, settings, session)
     return session
 

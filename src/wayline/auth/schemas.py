@@ -3,7 +3,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+import time
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from wayline.users.schemas import Role
 
@@ -24,25 +26,37 @@ class SigninForm(BaseModel):
     _email = field_validator("email")(lambda cls, v: v.strip().lower())
 
 
-class SignupForm(BaseModel):
+# A profile image is a URL or, as Open WebUI's UI sends it, a data URL of a small resized
+# picture (tens of KB); a few hundred KB is ample and keeps a stored row small.
+PROFILE_IMAGE_MAX = 256 * 1024
+
+
+class StrictForm(BaseModel):
+    """A form that creates a credential or changes access: an unknown field is an error (422),
+    so nobody walks away believing a setting took effect when it was dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignupForm(StrictForm):
     name: str = Field(min_length=1, max_length=256)
     email: str = Field(max_length=320)
     password: str = Field(min_length=1, max_length=1024)
-    profile_image_url: str = "/user.png"
+    profile_image_url: str = Field(default="/user.png", max_length=PROFILE_IMAGE_MAX)
 
 
 class AddUserForm(SignupForm):
     role: Role = "pending"
 
 
-class UpdatePasswordForm(BaseModel):
+class UpdatePasswordForm(StrictForm):
     password: str = Field(max_length=1024)
     new_password: str = Field(min_length=1, max_length=1024)
 
 
 class UpdateProfileForm(BaseModel):
     name: str = Field(min_length=1, max_length=256)
-    profile_image_url: str = "/user.png"
+    profile_image_url: str = Field(default="/user.png", max_length=PROFILE_IMAGE_MAX)
 
 
 class SessionUserResponse(BaseModel):
@@ -61,9 +75,23 @@ class ApiKeyResponse(BaseModel):
     api_key: str
 
 
-class ApiKeyCreateForm(BaseModel):
+_CENTURY = 36500 * 86400
+
+
+class ApiKeyCreateForm(StrictForm):
     name: str = Field(default="API key", min_length=1, max_length=256)
     expires_in_days: float | None = Field(default=None, gt=0, le=36500)
+    expires_at: int | None = Field(default=None, description="expiry as a Unix time in seconds")
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> ApiKeyCreateForm:
+        if self.expires_at is not None:
+            if self.expires_in_days is not None:
+                raise ValueError("give expires_at or expires_in_days, not both")
+            current = int(time.time())
+            if not current < self.expires_at <= current + _CENTURY:
+                raise ValueError("expires_at must be a future Unix time in seconds (within 100 years)")
+        return self
 
 
 class ApiKeyInfo(BaseModel):

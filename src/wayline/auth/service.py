@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,7 @@ from wayline.auth.schemas import (
 from wayline.auth.tables import ApiKey
 from wayline.core import errors
 from wayline.core.clock import new_id, now
+from wayline.core.db import begin_write
 from wayline.core.ratelimit import RateLimiter
 from wayline.core.security import create_jwt, hash_api_key, hash_password, mask_api_key, new_api_key, verify_password
 from wayline.core.settings import Settings
@@ -69,14 +71,20 @@ class AuthService:
 
 
     async def create_user(self, form: SignupForm, role: str) -> UserInfo:
+        """Insert an account in one write transaction (the caller commits)."""
         email = _email_or_400(form.email)
+        password_hash = await hash_password(form.password)  # before the write lock: ~0.1 s of CPU
+        await begin_write(self.session)
+        return await self._insert_user(form, email, role, password_hash)
+
+    async def _insert_user(self, form: SignupForm, email: str, role: str, password_hash: str) -> UserInfo:
         if await self.users.by_email(email) is not None:
             raise errors.BadRequest(errors.EMAIL_TAKEN)
         stamp = now()
         user = User(
             id=new_id(), email=email, name=form.name.strip(), role=role,
             profile_image_url=form.profile_image_url or "/user.png",
-            password_hash=hash_password(form.password), token_epoch=0,
+            password_hash=password_hash, token_epoch=0,
             created_at=stamp, updated_at=stamp, last_active_at=stamp,
         )
         self.session.add(user)
@@ -88,10 +96,15 @@ class AuthService:
         return UserInfo.of(user)
 
     async def signup(self, form: SignupForm) -> SessionUserResponse:
+        if not self.settings.ENABLE_SIGNUP and await self.users.count() > 0:
+            raise errors.Forbidden(errors.SIGNUP_DISABLED)  # refused before spending a hash on it
+        email = _email_or_400(form.email)
+        password_hash = await hash_password(form.password)
+        await begin_write(self.session)
         first = await self.users.count() == 0
         if not first and not self.settings.ENABLE_SIGNUP:
             raise errors.Forbidden(errors.SIGNUP_DISABLED)
-        user = await self.create_user(form, self.settings.DEFAULT_USER_ROLE)
+        user = await self._insert_user(form, email, self.settings.DEFAULT_USER_ROLE, password_hash)
         # Open WebUI: the first account becomes admin. Counting after the insert, in the same
         # transaction, keeps two simultaneous first sign-ups from both becoming admin on PostgreSQL.
         if first and await self.users.count() == 1:
@@ -102,18 +115,24 @@ class AuthService:
         await self.session.commit()
         return self.session_response(user)
 
-    async def signin(self, form: SigninForm, limiter: RateLimiter | None = None) -> SessionUserResponse:
+    async def signin(self, form: SigninForm, client_address: str | None = None,
+                     limiter: RateLimiter | None = None, address_limiter: RateLimiter | None = None) -> SessionUserResponse:
+        if address_limiter is not None and client_address and not await address_limiter.hit(f"signin-ip:{client_address}"):
+            raise errors.TooManyRequests("Too many sign-in attempts from this address. Please try again later.")
         if limiter is not None and not await limiter.hit(f"signin:{form.email}"):
             raise errors.TooManyRequests("Too many sign-in attempts. Please try again later.")
         row = await self.users.by_email(form.email)
-        if not verify_password(form.password, row.password_hash if row else None) or row is None:
+        await self.session.commit()  # end the read: the hash check below takes ~0.1 s
+        if not await verify_password(form.password, row.password_hash if row else None) or row is None:
             raise errors.BadRequest(errors.INVALID_CRED)
-        row.last_active_at = now()
+        await begin_write(self.session)
+        await self.session.execute(update(User).where(User.id == row.id).values(last_active_at=now()))
         await self.session.commit()
         return self.session_response(UserInfo.of(row))
 
     async def signout(self, principal: Principal) -> None:
         if principal.auth_type == "jwt" and principal.jti:
+            await begin_write(self.session)
             await revoke_token(self.session, principal.jti, principal.token_expires_at)
             await self.session.commit()
             await self.authenticator.invalidate("signout")
@@ -127,16 +146,25 @@ class AuthService:
 
     async def update_password(self, user: UserInfo, form: UpdatePasswordForm) -> bool:
         row = await self.users.get(user.id)
-        if row is None or not verify_password(form.password, row.password_hash):
-            raise errors.BadRequest("Incorrect password")
-        row.password_hash = hash_password(form.new_password)
-        row.token_epoch += 1  # every existing session of this user stops working
-        row.updated_at = now()
         await self.session.commit()
-        await self.authenticator.invalidate("password")
+        if row is None or not await verify_password(form.password, row.password_hash):
+            raise errors.BadRequest("Incorrect password")
+        new_hash = await hash_password(form.new_password)
+        await begin_write(self.session)
+        # Compare-and-set on the old hash: of two concurrent changes with the same old
+        # password, one wins and the other is told the password is no longer correct.
+        result = await self.session.execute(
+            update(User).where(User.id == user.id, User.password_hash == row.password_hash)
+            .values(password_hash=new_hash, token_epoch=User.token_epoch + 1, updated_at=now())
+        )
+        await self.session.commit()
+        if not result.rowcount:
+            raise errors.BadRequest("Incorrect password")
+        await self.authenticator.invalidate("password")  # every existing session of this user stops working
         return True
 
     async def update_profile(self, user: UserInfo, form: UpdateProfileForm) -> UserInfo:
+        await begin_write(self.session)
         row = await self.users.get(user.id)
         if row is None:
             raise errors.Unauthorized(errors.INVALID_TOKEN)
@@ -146,6 +174,7 @@ class AuthService:
         return UserInfo.of(row)
 
     async def on_startup(self) -> None:
+        await begin_write(self.session)
         await purge_expired_revocations(self.session, now())
         await self.session.commit()
         await self.ensure_headless_admin()
@@ -177,6 +206,7 @@ class AuthService:
 
     async def replace_default_key(self, user: UserInfo) -> str:
         self._require_keys(user)
+        await begin_write(self.session)
         keys = ApiKeyRepository(self.session, user.id)
         replaced = await keys.delete_default()
         _, key = await self._insert_key(user, "Default", True, None)
@@ -194,6 +224,7 @@ class AuthService:
 
     async def delete_default_key(self, user: UserInfo) -> bool:
         self._require_keys(user)
+        await begin_write(self.session)
         deleted = await ApiKeyRepository(self.session, user.id).delete_default()
         await self.session.commit()
         if deleted:
@@ -206,13 +237,17 @@ class AuthService:
 
     async def create_key(self, user: UserInfo, form: ApiKeyCreateForm) -> CreatedApiKey:
         self._require_keys(user)
-        expires_at = None if form.expires_in_days is None else now() + int(form.expires_in_days * 86400)
+        expires_at = form.expires_at
+        if form.expires_in_days is not None:
+            expires_at = now() + int(form.expires_in_days * 86400)
+        await begin_write(self.session)
         row, key = await self._insert_key(user, form.name, False, expires_at)
         await self.session.commit()
         return CreatedApiKey(**_key_info(row).model_dump(), api_key=key)
 
     async def revoke_key(self, user: UserInfo, key_id: str) -> bool:
         self._require_keys(user)
+        await begin_write(self.session)
         row = await ApiKeyRepository(self.session, user.id).get(key_id)
         if row is None:
             raise errors.NotFound(f"API key {key_id} not found")

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, Integer, String, JSON, select
+from sqlalchemy import JSON, BigInteger, Integer, String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wayline.core.bus import Bus
@@ -52,15 +53,23 @@ class RuntimeConfig:
         self._cache[section] = value
         return value
 
-    async def update(self, section: str, value: M) -> M:
-        data = value.model_dump(mode="json")
-        async with self._db.sessionmaker.begin() as session:
-            row = (await session.execute(select(RuntimeConfigRow).where(RuntimeConfigRow.section == section).with_for_update())).scalar_one_or_none()
+    async def _write(self, section: str, data: dict[str, Any]) -> None:
+        async with self._db.write() as session:
+            row = (await session.execute(
+                select(RuntimeConfigRow).where(RuntimeConfigRow.section == section).with_for_update()
+            )).scalar_one_or_none()
             if row is None:
                 session.add(RuntimeConfigRow(section=section, version=1, data=data, updated_at=now()))
             else:
                 row.version += 1
                 row.data = data
                 row.updated_at = now()
+
+    async def update(self, section: str, value: M) -> M:
+        data = value.model_dump(mode="json")
+        try:
+            await self._write(section, data)
+        except IntegrityError:  # two first writes of a section raced (PostgreSQL); the row exists now
+            await self._write(section, data)
         await self._bus.publish(_TOPIC, {"section": section})
         return value

@@ -153,6 +153,11 @@ class Settings(BaseSettings):
     AUDIO_TTS_OPENAI_API_BASE_URL: str = ""
     AUDIO_TTS_OPENAI_API_KEY: str = ""
 
+    @field_validator("RAG_FILE_MAX_SIZE", mode="before")
+    @classmethod
+    def _empty_is_unlimited(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("JWT_EXPIRES_IN")
     @classmethod
     def _check_duration(cls, value: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from wayline.users.tables import User
 
@@ -66,13 +66,17 @@ class UserListResponse(BaseModel):
 
 
 class RoleUpdateForm(BaseModel):
-    id: str
+    model_config = ConfigDict(extra="forbid")  # changes access: an unknown field is an error
+
+    id: str = Field(max_length=64)
     role: Role
 
 
 class UserUpdateForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     role: Role | None = None
     name: str | None = Field(default=None, min_length=1, max_length=256)
     email: str | None = Field(default=None, max_length=320)
-    profile_image_url: str | None = None
+    profile_image_url: str | None = Field(default=None, max_length=256 * 1024)
     password: str | None = Field(default=None, min_length=1, max_length=1024)

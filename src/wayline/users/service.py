@@ -8,6 +8,7 @@ from wayline.auth.credentials import Authenticator
 from wayline.auth.schemas import check_email
 from wayline.core import errors
 from wayline.core.clock import now
+from wayline.core.db import begin_write
 from wayline.core.security import hash_password
 from wayline.users.repository import UserRepository
 from wayline.users.schemas import UserInfo, UserListResponse, UserResponse, UserUpdateForm
@@ -34,6 +35,8 @@ class UserService:
         return UserResponse.of(UserInfo.of(await self._get(user_id)))
 
     async def update(self, actor: UserInfo, user_id: str, form: UserUpdateForm) -> UserResponse:
+        password_hash = await hash_password(form.password) if form.password else None
+        await begin_write(self.session)
         row = await self._get(user_id)
         if form.role is not None and form.role != "admin" and row.role == "admin" and await self._last_admin(row):
             raise errors.BadRequest("The last admin cannot be demoted")
@@ -52,8 +55,8 @@ class UserService:
             row.name = form.name.strip()
         if form.profile_image_url is not None:
             row.profile_image_url = form.profile_image_url
-        if form.password:
-            row.password_hash = hash_password(form.password)
+        if password_hash is not None:
+            row.password_hash = password_hash
             row.token_epoch += 1
         row.updated_at = now()
         await self.session.commit()
@@ -63,6 +66,7 @@ class UserService:
     async def delete(self, actor: UserInfo, user_id: str) -> bool:
         if actor.id == user_id:
             raise errors.BadRequest("You cannot delete your own account")
+        await begin_write(self.session)
         row = await self._get(user_id)
         await self.session.delete(row)
         await self.session.commit()
