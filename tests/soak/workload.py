@@ -79,6 +79,7 @@ class SimUser:
         self.collections: list[str] = []
         self.linked: dict[str, list[str]] = {}
         self.presets: list[str] = []
+        self.last_status = 0  # of this user's previous answer (a 5xx may close the connection)
         world.canary_owner[self.canary] = index
         world.users.append(self)
 
@@ -98,8 +99,10 @@ class SimUser:
             resp = await self.http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             metrics.record(op, time.perf_counter() - started, 0)
-            metrics.fail("transport", op, f"{what} -> {exc!r}")
+            metrics.fail("transport", op, f"{what} -> {exc!r} (previous answer: {self.last_status})")
+            self.last_status = 0
             return None
+        self.last_status = resp.status_code
         metrics.record(op, time.perf_counter() - started, resp.status_code)
         self.http.cookies.clear()  # credentials are always explicit
         if resp.status_code >= 500:
