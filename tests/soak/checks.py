@@ -109,13 +109,17 @@ def check_database(metrics: Metrics, world: World, database_url: str) -> dict[st
         rows = conn.execute(
             "SELECT f.id, f.user_id, f.filename, f.content, c.text FROM file f LEFT JOIN chunk c ON c.file_id = f.id"
         ).fetchall()
-    mixed = 0
+    stored: dict[tuple[str, str], set[str]] = {}
     for file_id, user_id, *texts in rows:
-        own = owner_canary.get(user_id)
-        foreign = {c for text in texts if text for c in CANARY.findall(text)} - {own}
-        if own is not None and foreign:
+        found = stored.setdefault((file_id, user_id), set())
+        found.update(c for text in texts if text for c in CANARY.findall(text))
+    mixed = 0
+    for (file_id, user_id), found in stored.items():
+        foreign = found - {owner_canary.get(user_id)}
+        if user_id in owner_canary and foreign:
             mixed += 1
-            metrics.fail("cross_user", "database", f"file {file_id} of {user_id} stores {sorted(foreign)}")
+            metrics.fail("cross_user", "database", f"file {file_id} of user {user_id} stores {sorted(foreign)} "
+                                                   f"(user {sorted(world.canary_owner.get(c) for c in foreign)})")
     counts["stored texts with another user's canary"] = mixed
     return counts
 
