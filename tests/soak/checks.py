@@ -119,7 +119,7 @@ def check_database(metrics: Metrics, world: World, database_url: str) -> dict[st
         if user_id in owner_canary and foreign:
             mixed += 1
             metrics.fail("cross_user", "database", f"file {file_id} of user {user_id} stores {sorted(foreign)} "
-                                                   f"(user {sorted(world.canary_owner.get(c) for c in foreign)})")
+                                                   f"(of users {[world.canary_owner.get(c) for c in sorted(foreign)]})")
     counts["stored texts with another user's canary"] = mixed
     return counts
 
