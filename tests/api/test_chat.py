@@ -144,14 +144,16 @@ def test_upstream_errors_keep_status_and_message(
 ) -> None:
     fake_upstream.fail(model, status=500, message="the GPU caught fire")
     resp = client.post("/api/chat/completions", headers=alice.headers, json={**SEED_CHAT, "model": model, "stream": stream})
-    assert resp.status_code == 500 and resp.json() == {"detail": "the GPU caught fire"}
+    assert resp.status_code == 500 and resp.json()["detail"] == "the GPU caught fire"
+    assert resp.json()["error"] == {"message": "the GPU caught fire", "type": "server_error", "code": None, "param": None}
 
 
 def test_rate_limit_passes_retry_after(client: TestClient, alice: Account, fake_upstream: FakeUpstream) -> None:
     fake_upstream.fail("gpt-4o-mini", status=429, retry_after=7, message="slow down")
     resp = client.post("/api/chat/completions", headers=alice.headers, json={**SEED_CHAT, "model": "gpt-4o-mini"})
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "7"
-    assert resp.json() == {"detail": "slow down"}
+    assert resp.json()["detail"] == "slow down" and resp.json()["error"]["code"] == "rate_limit_exceeded"
+    assert "x-should-retry" not in resp.headers  # a rate limit is worth retrying
 
 
 def test_upstream_4xx_for_a_model_it_does_not_have(
@@ -160,7 +162,8 @@ def test_upstream_4xx_for_a_model_it_does_not_have(
     client = make_client(make_settings(OPENAI_API_BASE_URLS=fake_upstream.openai_url, OPENAI_API_CONFIGS='{"0": {"model_ids": ["ghost"]}}'))
     admin = signup(client, "Admin")
     resp = client.post("/api/chat/completions", headers=admin.headers, json={**SEED_CHAT, "model": "ghost"})
-    assert resp.status_code == 404 and resp.json() == {"detail": "The model `ghost` does not exist"}
+    assert resp.status_code == 404 and resp.json()["detail"] == "The model `ghost` does not exist"
+    assert resp.json()["error"]["code"] == "model_not_found"  # the upstream's own code, relayed
 
 
 def test_connect_failure_is_502(make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient]) -> None:

@@ -2,7 +2,8 @@
 
 - `POST /v1/images/generations` → `n` real PNGs (`png_for(prompt, i)`: a small solid
   image whose colour derives from the prompt), as `b64_json` or, when the request
-  says `response_format: "url"`, as URLs served by the fake itself.
+  says `response_format: "url"`, as URLs served by the fake itself (`GET /v1/images/files/…`,
+  recorded, so a test can see the headers the fetch carried).
 - `POST /v1/audio/speech` → real WAV bytes (`wav_for(text)`): 8-bit mono PCM whose
   samples ARE the UTF-8 bytes of the input, so the transcription route below can
   "hear" it back — a genuine text → audio → text round trip.
@@ -81,6 +82,7 @@ def media_routes(fake: FakeUpstream, app: web.Application) -> None:
         return web.json_response({"created": 1700000000, "data": data})
 
     async def image_file(request: web.Request) -> web.Response:
+        await fake.record(request)  # so a test sees which credentials the fetch carried
         png = served.get(request.match_info["name"])
         if png is None:
             return web.json_response({"error": {"message": "no such image"}}, status=404)

@@ -46,13 +46,13 @@ class ChatService:
         entry = await self.registry.resolve(body.get("model"), user)
         messages = body.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            raise errors.BadRequest("'messages' must be a list of message objects")
+            raise errors.BadRequest("'messages' must be a list of message objects", param="messages")
 
         extras = {key: body.pop(key) for key in WAYLINE_FIELDS if key in body}
         changed = bool(extras)
         request_params = extras.get("params")
         if request_params is not None and not isinstance(request_params, dict):
-            raise errors.BadRequest("'params' must be an object")
+            raise errors.BadRequest("'params' must be an object", param="params")
         params = {**entry.params, **(request_params or {})}
         if params:
             apply_params(body, params, entry.kind)
@@ -62,7 +62,7 @@ class ChatService:
         augmenter = getattr(request.app.state, "chat_augmenter", None)
         if files and augmenter is not None:
             if not isinstance(files, list):
-                raise errors.BadRequest("'files' must be a list")
+                raise errors.BadRequest("'files' must be a list", param="files")
             sources = await augmenter.augment(user, body, files)
             changed = True
         stream = bool(body.get("stream"))
@@ -94,7 +94,7 @@ class ChatService:
         entry = await self.registry.resolve(body.get("model"), user)
         inputs = body.get("input")
         if not (isinstance(inputs, str) or (isinstance(inputs, list) and inputs)):
-            raise errors.BadRequest("'input' must be a string or a non-empty list")
+            raise errors.BadRequest("'input' must be a string or a non-empty list", param="input")
         return await embed(self._http, entry, body)
 
 

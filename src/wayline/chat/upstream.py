@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response, StreamingResponse
 
-from wayline.core.errors import UpstreamError, WaylineError
+from wayline.core.errors import UpstreamError, WaylineError, openai_error, redact
 from wayline.core.http import UpstreamClient, UpstreamStream
 from wayline.providers import ollama
 from wayline.providers.entries import ModelEntry
@@ -45,12 +45,14 @@ def sources_event(chat_id: str | None, model: str, sources: list[dict[str, Any]]
 
 
 def error_event(exc: BaseException) -> bytes:
+    """A failure after the stream started, as OpenAI streams one (the SDKs raise `APIError`
+    with its `code`/`type`), plus Open WebUI's `detail`."""
     if isinstance(exc, WaylineError):
-        detail, code = exc.detail, exc.status_code
+        status, detail = exc.status_code, redact(exc.detail)
+        error = openai_error(status, detail, code=exc.code, param=exc.param, error_type=getattr(exc, "error_type", None))
     else:
-        detail, code = f"{type(exc).__name__}: {exc}", 502
-    message = detail if isinstance(detail, str) else orjson.dumps(detail).decode()
-    return sse_event({"error": {"message": message, "detail": message, "type": "upstream_error", "code": code}})
+        error = openai_error(502, redact(f"{type(exc).__name__}: {exc}"))
+    return sse_event({"error": {**error, "detail": error["message"]}})
 
 
 def with_sources(data: Any, sources: list[dict[str, Any]] | None) -> Any:

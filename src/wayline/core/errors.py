@@ -16,13 +16,18 @@
         └── UpstreamTimeout      504
 
 Services raise these; `install_error_handlers` turns them, FastAPI's validation
-errors and Starlette's routing errors into `{"detail": ...}` JSON. Anything else
-is a bug and answers 500 with a generic detail (and is logged).
+errors and Starlette's routing errors into `{"detail": ...}` JSON (`error_response`).
+On the OpenAI-compatible routes the same body also carries OpenAI's
+`{"error": {"message", "type", "code", "param"}}`; answers an immediate retry cannot
+fix carry `x-should-retry: false`; credentials inside URLs are redacted from every
+detail. Anything else is a bug and answers 500 with a generic detail (and is logged).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -55,17 +60,35 @@ FILE_NOT_PROCESSED = "Extracted content is not available for this file. Please e
 SIGNUP_DISABLED = "Account creation is disabled. Please contact your administrator."
 
 
+class CodedText(str):
+    """A detail string that names its OpenAI error `code`, so a call site written as
+    `NotFound(model_not_found(x))` reports `model_not_found` without knowing about codes."""
+
+    code: str
+
+    def __new__(cls, text: str, code: str) -> CodedText:
+        self = super().__new__(cls, text)
+        self.code = code
+        return self
+
+
 def model_not_found(name: str) -> str:
-    return f"Model '{name}' was not found"
+    return CodedText(f"Model '{name}' was not found", "model_not_found")
 
 
 class WaylineError(Exception):
     status_code: int = 400
     default_detail: str = "Bad request"
+    code: str | None = None  # OpenAI's `error.code`; None = derived from the status when rendered
 
-    def __init__(self, detail: Any = None, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: Any = None, *, headers: dict[str, str] | None = None, code: str | None = None,
+        param: str | None = None,
+    ) -> None:
         self.detail = self.default_detail if detail is None else detail
         self.headers = headers
+        self.code = code or getattr(self.detail, "code", None) or type(self).code
+        self.param = param
         super().__init__(str(self.detail))
 
 
@@ -111,6 +134,7 @@ class Unprocessable(WaylineError):
 class TooManyRequests(WaylineError):
     status_code = 429
     default_detail = "API rate limit exceeded"
+    code = "rate_limit_exceeded"
 
 
 class ServiceUnavailable(WaylineError):
@@ -119,11 +143,16 @@ class ServiceUnavailable(WaylineError):
 
 
 class UpstreamError(WaylineError):
-    """An upstream answered with an error; we answer with its status and its message."""
+    """An upstream answered with an error; we answer with its status and its message (and,
+    when the upstream spoke OpenAI's error shape, its `type`, `code` and `param`)."""
 
-    def __init__(self, status_code: int, detail: Any, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status_code: int, detail: Any, *, headers: dict[str, str] | None = None, code: str | None = None,
+        error_type: str | None = None, param: str | None = None,
+    ) -> None:
         self.status_code = status_code
-        super().__init__(detail, headers=headers)
+        self.error_type = error_type
+        super().__init__(detail, headers=headers, code=code, param=param)
 
 
 class UpstreamUnavailable(UpstreamError):
@@ -136,6 +165,90 @@ class UpstreamTimeout(UpstreamError):
         super().__init__(504, detail)
 
 
+# --- rendering -----------------------------------------------------------------------------
+
+# Routes OpenAI clients call: their errors carry OpenAI's `error` object beside Open WebUI's
+# `detail`, so an OpenAI SDK exposes `.code` / `.type` / `.param`.
+OPENAI_PATHS = frozenset({
+    "/api/chat/completions", "/api/v1/chat/completions", "/api/embeddings", "/api/v1/embeddings",
+    "/api/models", "/api/v1/models",
+})
+OPENAI_PREFIXES = ("/openai/", "/ollama/v1/")
+
+# `scheme://user:password@` inside any text: the credentials part is what must never be shown.
+_URL_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(value: Any) -> Any:
+    """`value` with every URL's `user:password@` replaced by `***@` (strings, lists, dicts)."""
+    if isinstance(value, str):
+        return _URL_CREDENTIALS.sub(r"\1***@", value) if "@" in value else value
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    return value
+
+
+def speaks_openai(path: str) -> bool:
+    return path in OPENAI_PATHS or path.startswith(OPENAI_PREFIXES)
+
+
+def _message(detail: Any) -> str:
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list) and detail and all(isinstance(e, dict) and "msg" in e for e in detail):
+        return "; ".join(f"{_param(e.get('loc', [])) or 'body'}: {e['msg']}" for e in detail)
+    return json.dumps(detail, default=str)
+
+
+def _param(loc: list[Any]) -> str | None:
+    """FastAPI's `["body", "messages", 0, "content"]` as OpenAI writes it: `messages[0].content`."""
+    out = ""
+    for part in loc[1:] if loc[:1] == ["body"] else loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
+
+
+def openai_error(
+    status: int, detail: Any, *, code: str | None = None, param: str | None = None, error_type: str | None = None,
+) -> dict[str, Any]:
+    """OpenAI's error object, following OpenAI's own conventions: client errors are
+    `invalid_request_error`, 429 is `requests` / `rate_limit_exceeded`, 5xx `server_error`."""
+    if code is None:
+        if detail == ACCESS_PROHIBITED:
+            code = "insufficient_permissions"
+        elif status == 401:
+            code = "invalid_api_key"
+        elif status == 429:
+            code = "rate_limit_exceeded"
+    default_type = "server_error" if status >= 500 else "requests" if status == 429 else "invalid_request_error"
+    return {"message": _message(detail), "type": error_type or default_type, "code": code, "param": param}
+
+
+def _retry_can_fix(status: int, upstream: bool) -> bool:
+    # OpenAI SDKs retry 408, 409, 429 and 5xx on their own. Our 4xx (a conflict included: the file
+    # is still processing after we already waited) do not change on an immediate retry; an
+    # upstream's 409 keeps its own meaning (OpenAI's lock timeout is worth a retry).
+    return not (400 <= status < 500) or status in (408, 429) or (upstream and status == 409)
+
+
+def error_response(
+    path: str, status: int, detail: Any, *, headers: dict[str, str] | None = None, code: str | None = None,
+    param: str | None = None, error_type: str | None = None, upstream: bool = False,
+) -> JSONResponse:
+    """The one error body: `{"detail"}` everywhere, plus OpenAI's `{"error"}` on OpenAI routes.
+    Usable from ASGI middleware too (a Response is an ASGI app)."""
+    detail = redact(detail)
+    body: dict[str, Any] = {"detail": detail}
+    if speaks_openai(path):
+        body["error"] = openai_error(status, detail, code=code, param=param, error_type=error_type)
+    out = dict(headers or {})
+    if not _retry_can_fix(status, upstream) and not any(k.lower() == "x-should-retry" for k in out):
+        out["x-should-retry"] = "false"
+    return JSONResponse(body, status_code=status, headers=out or None)
+
+
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     # FastAPI's default list, minus `input`/`ctx` (they can echo large or binary bodies).
     return [
@@ -144,23 +257,37 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _validation_code(error_type: str) -> str:
+    if error_type == "missing":
+        return "missing_required_parameter"
+    return "invalid_type" if error_type.endswith(("_type", "_parsing")) else "invalid_value"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WaylineError)
-    async def _wayline(_: Request, exc: WaylineError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    async def _wayline(request: Request, exc: WaylineError) -> JSONResponse:
+        upstream = isinstance(exc, UpstreamError)
+        return error_response(
+            request.url.path, exc.status_code, exc.detail, headers=exc.headers, code=exc.code, param=exc.param,
+            error_type=exc.error_type if isinstance(exc, UpstreamError) else None, upstream=upstream,
+        )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = _validation_detail(exc)
+        first = detail[0] if detail else {"type": "", "loc": []}
+        return error_response(
+            request.url.path, 422, detail, code=_validation_code(str(first["type"] or "")), param=_param(first["loc"]),
+        )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail
         if exc.status_code == 404 and detail == "Not Found":
             detail = NOT_FOUND
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return error_response(request.url.path, exc.status_code, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+        return error_response(request.url.path, 500, "Internal server error")

@@ -8,20 +8,62 @@ less CPU per request than httpx's async pool under concurrency (see README,
 Transport failures are translated at this boundary: connect errors become
 `UpstreamUnavailable` (502), time-outs `UpstreamTimeout` (504), and `raise_for_status`
 turns an upstream 4xx/5xx into `UpstreamError` with the upstream's own message.
+
+Credentials in a URL (`http://user:password@host`) never leave this module in text:
+they are taken out of the URL and sent as Basic auth — only when the request carries no
+`Authorization` of its own, because an explicit API key wins (aiohttp refuses both) —
+and error messages name the host without them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 import orjson
 
-from wayline.core.errors import BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from wayline.core.errors import BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable, redact
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """`http://user:pw@host/x` -> (`http://host/x`, `Basic dXNlcjpwdw==`); other URLs unchanged."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=hostport)), f"Basic {token}"
+
+
+def _with_url_credentials(url: str, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    clean, basic = split_credentials(url)
+    if basic is not None and not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = basic
+    return clean, headers
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: what a key belongs to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port that is not a number: matches nothing
+        return scheme, "", -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def same_origin(url: str, base: str) -> bool:
+    return origin(url) == origin(base)
 
 
 @dataclass
@@ -35,7 +77,7 @@ class UpstreamResponse:
 
     def raise_for_status(self) -> UpstreamResponse:
         if self.status >= 400:
-            raise UpstreamError(self.status, error_message(self.body, self.status), headers=_retry_headers(self.headers))
+            raise upstream_error(self.status, self.body, self.headers)
         return self
 
 
@@ -61,8 +103,7 @@ class UpstreamStream:
 
     async def raise_for_status(self) -> None:
         if self.status >= 400:
-            body = await self._response.read()
-            raise UpstreamError(self.status, error_message(body, self.status), headers=_retry_headers(self.headers))
+            raise upstream_error(self.status, await self._response.read(), self.headers)
 
 
 async def _translate(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -72,30 +113,38 @@ async def _translate(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     except asyncio.TimeoutError as exc:
         raise UpstreamTimeout() from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamUnavailable(f"Upstream connection lost: {exc}") from exc
+        raise UpstreamUnavailable(f"Upstream connection lost: {redact(str(exc))}") from exc
 
 
-def _retry_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
-    value = headers.get("Retry-After")
-    return {"Retry-After": value} if value else None
+_RELAYED_HEADERS = ("Retry-After", "x-should-retry")
 
 
-def error_message(body: bytes, status: int) -> Any:
-    """The upstream's own error text: OpenAI's `error.message`, Ollama's `error`, or `detail`."""
+def upstream_error(status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
+    """The upstream's 4xx/5xx as our error: its message (OpenAI's `error.message`, Ollama's
+    `error`, or `detail`), OpenAI's `type`/`code`/`param` when given, and its retry headers."""
+    relayed = {name: headers[name] for name in _RELAYED_HEADERS if headers.get(name)}
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace").strip()
-        return text[:2000] or f"Upstream returned HTTP {status}"
-    if isinstance(data, dict):
-        err = data.get("error")
-        if isinstance(err, dict) and err.get("message"):
-            return err["message"]
-        if isinstance(err, str):
-            return err
-        if "detail" in data:
-            return data["detail"]
-    return data
+        return UpstreamError(status, text[:2000] or f"Upstream returned HTTP {status}", headers=relayed or None)
+    err = data.get("error") if isinstance(data, dict) else None
+    if isinstance(err, dict) and err.get("message"):
+        return UpstreamError(
+            status, err["message"], headers=relayed or None, code=_text(err.get("code")),
+            error_type=_text(err.get("type")), param=_text(err.get("param")),
+        )
+    if isinstance(err, str):
+        detail: Any = err
+    elif isinstance(data, dict) and "detail" in data:
+        detail = data["detail"]
+    else:
+        detail = data
+    return UpstreamError(status, detail, headers=relayed or None)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 class UpstreamClient:
@@ -154,6 +203,8 @@ class UpstreamClient:
         timeout: float | None = None,
     ) -> UpstreamResponse:
         body, headers = self._body(json, data, headers)
+        if "@" in url:  # cheap test first: connection URLs are stored without credentials
+            url, headers = _with_url_credentials(url, headers)
         with _translate_errors(url):
             async with self.session.request(
                 method, url, data=body, headers=headers, params=params, timeout=self._timeout_for(timeout)
@@ -173,6 +224,8 @@ class UpstreamClient:
         timeout: float | None = None,
     ) -> AsyncIterator[UpstreamStream]:
         body, headers = self._body(json, data, headers)
+        if "@" in url:
+            url, headers = _with_url_credentials(url, headers)
         with _translate_errors(url):
             resp = await self.session.request(
                 method, url, data=body, headers=headers, params=params, timeout=self._timeout_for(timeout)
@@ -193,8 +246,11 @@ def _translate_errors(url: str) -> Iterator[None]:
     except asyncio.TimeoutError as exc:
         raise UpstreamTimeout(f"Upstream {_host(url)} timed out") from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamUnavailable(f"Upstream {_host(url)} is unreachable: {exc}") from exc
+        raise UpstreamUnavailable(f"Upstream {_host(url)} is unreachable: {redact(str(exc))}") from exc
+    except ValueError as exc:  # aiohttp's refusals of a malformed URL or header (not ClientErrors)
+        raise UpstreamUnavailable(f"Upstream {_host(url)} cannot be called: {redact(str(exc))}") from exc
 
 
 def _host(url: str) -> str:
-    return url.split("://", 1)[-1].split("/", 1)[0]
+    """`host:port` of `url`, never its credentials."""
+    return url.split("://", 1)[-1].split("/", 1)[0].rpartition("@")[2]

@@ -4,6 +4,10 @@ A connection knows its base URL, key and per-connection config (`enable`, `prefi
 `model_ids`, `tags`, `connection_type`); how to speak to it is the dialect's business
 (`openai_compat.py`, `ollama.py`). `*_API_CONFIGS` are keyed by connection index
 (`"0"`) as in Open WebUI; a key equal to the base URL is accepted too.
+
+A base URL carrying `user:password@` is stored without them (so `url`, `name` and every
+message or log built from them are safe to show); the credentials become a Basic
+`Authorization` header, unless the connection has an API key, which wins.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wayline.core.http import split_credentials
 from wayline.core.settings import Settings
 
 Kind = Literal["openai", "ollama"]
@@ -59,10 +64,13 @@ def _tags(raw: Any) -> tuple[str, ...]:
 def _build(kind: Kind, index: int, url: str, key: str, cfg: dict[str, Any], default_type: str) -> Connection:
     headers = {"Content-Type": "application/json"}
     key = cfg.get("key", key) or ""
+    clean_url, basic = split_credentials(url)
     if key:
         headers["Authorization"] = f"Bearer {key}"
+    elif basic:
+        headers["Authorization"] = basic
     return Connection(
-        kind=kind, index=index, url=url, key=key,
+        kind=kind, index=index, url=clean_url, key=key,
         enabled=bool(cfg.get("enable", True)),
         prefix_id=str(cfg.get("prefix_id") or ""),
         model_ids=tuple(str(m) for m in cfg.get("model_ids") or ()),

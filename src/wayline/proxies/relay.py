@@ -54,8 +54,8 @@ async def relay(
             async for chunk in upstream.iter_chunks():
                 yield chunk
         except errors.UpstreamError as exc:
-            log.warning("stream from %s ended early: %s", url, exc.detail)
-            yield _stream_error(content_type, exc.detail)
+            log.warning("stream from %s ended early: %s", errors.redact(url), errors.redact(exc.detail))
+            yield _stream_error(content_type, errors.redact(exc.detail))
         finally:
             await stack.aclose()
 
@@ -73,11 +73,15 @@ async def check_connection(http: UpstreamClient, url: str, key: str) -> Response
     """An admin's connection check (`/ollama/verify`, `/openai/verify`): the upstream's answer,
     or 400 saying why the connection is unusable — a verdict about the admin's input, not a
     gateway failure, so never a 5xx."""
-    host = urlsplit(url).hostname
+    shown = errors.redact(url)
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host = None
     if not host:
-        raise errors.BadRequest(f"Invalid connection URL '{url}': it has no host")
+        raise errors.BadRequest(f"Invalid connection URL '{shown}': it has no host")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         return await relay(http, "GET", url, headers=headers)
     except errors.UpstreamError as exc:
-        raise errors.BadRequest(f"Connection check of {url} failed ({exc.status_code}): {exc.detail}") from exc
+        raise errors.BadRequest(f"Connection check of {shown} failed ({exc.status_code}): {exc.detail}") from exc

@@ -7,7 +7,7 @@ import binascii
 from typing import Any
 
 from wayline.core import errors
-from wayline.core.http import UpstreamClient
+from wayline.core.http import UpstreamClient, same_origin
 from wayline.media.images.engines import Image, sniff
 from wayline.media.images.schemas import ImagesConfig
 
@@ -59,7 +59,10 @@ class OpenAIImages:
         elif isinstance(item.get("url"), str) and item["url"].startswith("data:"):
             data = _b64(item["url"].split(",", 1)[-1])
         elif isinstance(item.get("url"), str) and item["url"].startswith(("http://", "https://")):
-            fetched = await self._http.request("GET", item["url"], headers=self._headers())
+            # The key belongs to the engine: an image hosted elsewhere (a CDN, or any URL the
+            # engine's answer names) is fetched without it.
+            own = same_origin(item["url"], self._cfg.IMAGES_OPENAI_API_BASE_URL)
+            fetched = await self._http.request("GET", item["url"], headers=self._headers() if own else {})
             data = fetched.raise_for_status().body
         else:
             raise errors.UpstreamError(502, "The image engine's answer has neither `b64_json` nor `url`")

@@ -65,7 +65,8 @@ class OpenAIProxy:
         if not connections:
             raise errors.NotFound("No OpenAI connection is configured (OPENAI_API_BASE_URLS)")
         conn = connections[0]
-        engine = OpenAISynthesizer(self._http, conn.url, conn.key)
+        auth = {k: v for k, v in conn.headers.items() if k.lower() == "authorization"}
+        engine = OpenAISynthesizer(self._http, conn.url, conn.key, auth=auth)
         return await SpeechCache(self._settings.DATA_DIR).get_or_make(["openai", conn.url], body, lambda: engine.synthesize(body))
 
     async def passthrough(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Response:
