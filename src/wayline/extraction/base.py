@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from wayline.extraction.chunking import Piece
+from wayline.extraction.limits import ExtractionLimits
 
 
 class ExtractionError(Exception):
@@ -29,4 +30,4 @@ class Extractor(Protocol):
     extensions: frozenset[str]  # lower-case, without the dot
     content_types: frozenset[str]
 
-    def extract(self, data: bytes, filename: str) -> list[Piece]: ...
+    def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from wayline.extraction.chunking import Piece
+from wayline.extraction.limits import ExtractionLimits
 
 _BLANKS = re.compile(r"\n\s*\n+")
 
@@ -13,7 +14,7 @@ class HtmlExtractor:
     extensions = frozenset({"html", "htm", "xhtml"})
     content_types = frozenset({"text/html", "application/xhtml+xml"})
 
-    def extract(self, data: bytes, filename: str) -> list[Piece]:
+    def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
         from bs4 import BeautifulSoup
 
         soup = BeautifulSoup(data, "html.parser")

@@ -1,33 +1,14 @@
 """Office Open XML: DOCX (paragraphs, headings as markdown, tables), XLSX (every sheet), PPTX (every slide).
 
-They are zip archives, so each is checked against zip bombs first: the uncompressed
-sizes in the central directory are summed before anything is inflated, and the file is
-refused above min(max(10 MB, 100 × the file's size), 100 MB) (Open WebUI's rule).
+They are zip archives: each library reads a copy checked by `zipguard` (members inflated
+by us, counted, capped by FILE_EXTRACTION_MAX_SIZE), never the uploaded archive itself.
 """
 
 from __future__ import annotations
 
-import io
-import zipfile
-
-from wayline.extraction.base import Unreadable
 from wayline.extraction.chunking import Piece
-
-_MB = 1024 * 1024
-
-
-def check_zip(data: bytes, kind: str) -> None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, ValueError) as exc:
-        raise Unreadable(f"The file is not a valid {kind} (not a zip archive: {exc})") from exc
-    limit = min(max(10 * _MB, 100 * len(data)), 100 * _MB)
-    if total > limit:
-        raise Unreadable(
-            f"The {kind} expands to {total // _MB} MB when uncompressed (limit {limit // _MB} MB); "
-            "refusing a possible zip bomb"
-        )
+from wayline.extraction.limits import ExtractionLimits
+from wayline.extraction.zipguard import safe_archive
 
 
 def _cells(values: list[object]) -> str:
@@ -38,13 +19,13 @@ class DocxExtractor:
     extensions = frozenset({"docx"})
     content_types = frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"})
 
-    def extract(self, data: bytes, filename: str) -> list[Piece]:
-        check_zip(data, "DOCX")
+    def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
+        archive = safe_archive(data, "DOCX", limits)
         import docx
         from docx.table import Table
         from docx.text.paragraph import Paragraph
 
-        document = docx.Document(io.BytesIO(data))
+        document = docx.Document(archive)
         lines: list[str] = []
         for block in document.iter_inner_content():
             if isinstance(block, Paragraph):
@@ -68,11 +49,11 @@ class XlsxExtractor:
     extensions = frozenset({"xlsx", "xlsm"})
     content_types = frozenset({"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
 
-    def extract(self, data: bytes, filename: str) -> list[Piece]:
-        check_zip(data, "XLSX")
+    def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
+        archive = safe_archive(data, "XLSX", limits)
         import openpyxl
 
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = openpyxl.load_workbook(archive, read_only=True, data_only=True)
         pieces = []
         try:
             for sheet in book.worksheets:
@@ -89,11 +70,11 @@ class PptxExtractor:
     extensions = frozenset({"pptx"})
     content_types = frozenset({"application/vnd.openxmlformats-officedocument.presentationml.presentation"})
 
-    def extract(self, data: bytes, filename: str) -> list[Piece]:
-        check_zip(data, "PPTX")
+    def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
+        archive = safe_archive(data, "PPTX", limits)
         from pptx import Presentation
 
-        deck = Presentation(io.BytesIO(data))
+        deck = Presentation(archive)
         pieces = []
         for number, slide in enumerate(deck.slides, start=1):
             lines: list[str] = []

@@ -6,6 +6,7 @@ import csv
 import io
 
 from wayline.extraction.chunking import Piece
+from wayline.extraction.limits import ExtractionLimits
 from wayline.extraction.text import decode_text
 
 
@@ -13,7 +14,7 @@ class CsvExtractor:
     extensions = frozenset({"csv", "tsv"})
     content_types = frozenset({"text/csv", "text/tab-separated-values"})
 
-    def extract(self, data: bytes, filename: str) -> list[Piece]:
+    def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
         text = decode_text(data)
         delimiter = "\t" if filename.lower().endswith(".tsv") else ","
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))

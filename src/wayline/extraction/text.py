@@ -10,6 +10,7 @@ from charset_normalizer import from_bytes
 
 from wayline.extraction.base import Unreadable, UnsupportedType
 from wayline.extraction.chunking import Piece
+from wayline.extraction.limits import ExtractionLimits
 
 _CODE = (
     "py pyi pyw ipynb js mjs cjs jsx ts tsx java kt kts scala go rs c h cc cpp cxx hpp hh cs fs vb swift m mm "
@@ -55,5 +56,5 @@ class TextExtractor:
     extensions = TEXT_EXTENSIONS
     content_types = TEXT_TYPES
 
-    def extract(self, data: bytes, filename: str) -> list[Piece]:
+    def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
         return [Piece(decode_text(data))]

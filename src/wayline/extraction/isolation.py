@@ -1,0 +1,93 @@
+"""Extraction in a child process, under a deadline.
+
+Parsers of hostile files can run for hours (a pathological PDF page) or take gigabytes; a
+thread cannot be stopped, and its memory stays in the server's heap afterwards. So each
+file is extracted in its own process, forked from a small "forkserver" that has the parsing
+libraries imported already (about 10 ms per file), and killed when FILE_EXTRACTION_TIMEOUT
+passes. The server waits on the result pipe without a thread, so a stuck child costs it
+nothing but the process itself. The extractor is chosen here, in the server, so plug-ins
+registered at run time are honoured; it is pickled by reference into the child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from multiprocessing.connection import Connection
+from typing import Any
+
+from wayline.extraction import Extractor, Piece, extract_with, find_extractor
+from wayline.extraction.base import ExtractionError, Unreadable, UnsupportedType
+from wayline.extraction.limits import ExtractionLimits
+
+_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+_CONTEXT = multiprocessing.get_context(_METHOD)
+# Imported once by the forkserver, inherited by every child it forks.
+_CONTEXT.set_forkserver_preload(["wayline.extraction", "wayline.extraction.isolation", "wayline.extraction.pdf",
+                                 "wayline.extraction.office", "wayline.extraction.html", "pypdf", "docx",
+                                 "openpyxl", "pptx", "bs4", "charset_normalizer"])
+
+
+async def extract_isolated(data: bytes, filename: str, content_type: str | None,
+                           limits: ExtractionLimits) -> list[Piece]:
+    """`extract` in a child process; a child still running after `limits.timeout` is killed (422)."""
+    if not data:
+        raise Unreadable("The file is empty")
+    extractor = find_extractor(filename, content_type)
+    reader, writer = _CONTEXT.Pipe(duplex=False)
+    child = _CONTEXT.Process(target=_run_child, args=(writer, extractor, data, filename, content_type, limits),
+                             name="wayline-extract", daemon=True)
+    try:
+        await asyncio.to_thread(child.start)
+        writer.close()  # the child holds the only writing end now: its death reads as end-of-file
+        if not await _readable(reader, limits.timeout):
+            raise Unreadable(
+                f"Extracting the text of '{os.path.basename(filename)}' took longer than "
+                f"FILE_EXTRACTION_TIMEOUT={limits.timeout:g} s; the file is too complex to process")
+        outcome = await asyncio.to_thread(reader.recv)
+    except EOFError:
+        await asyncio.to_thread(child.join, 5)
+        raise Unreadable(f"Extracting '{os.path.basename(filename)}' failed: the extraction process died "
+                         f"(exit code {child.exitcode}), most likely out of memory") from None
+    finally:
+        writer.close()
+        reader.close()
+        if child.is_alive():
+            child.kill()
+        if child.pid is not None:
+            await asyncio.to_thread(child.join)
+    return _result(outcome)
+
+
+def _result(outcome: tuple[Any, ...]) -> list[Piece]:
+    kind, value = outcome
+    if kind == "ok":
+        return value  # type: ignore[no-any-return]
+    raise (UnsupportedType if kind == UnsupportedType.status else Unreadable)(value)
+
+
+async def _readable(connection: Connection, timeout: float) -> bool:
+    """Wait until the pipe has data (or end-of-file) without tying up a thread."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(connection.fileno(), lambda: ready.done() or ready.set_result(None))
+    try:
+        await asyncio.wait_for(ready, timeout)
+        return True
+    except asyncio.TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(connection.fileno())
+
+
+def _run_child(writer: Connection, extractor: Extractor | None, data: bytes, filename: str,
+               content_type: str | None, limits: ExtractionLimits) -> None:
+    try:
+        outcome: tuple[Any, ...] = ("ok", extract_with(extractor, data, filename, content_type, limits))
+    except ExtractionError as exc:
+        outcome = (exc.status, exc.message)
+    except BaseException as exc:  # noqa: BLE001 - anything else is still the file's failure, reported readably
+        outcome = (Unreadable.status, f"Could not read '{os.path.basename(filename)}': {type(exc).__name__}: {exc}"[:500])
+    writer.send(outcome)
+    writer.close()
