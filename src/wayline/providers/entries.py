@@ -1,6 +1,14 @@
 """Model entries: what `/api/models` shows (`public`) plus how to reach the model (the rest).
 
-Building the public objects from upstream listings is pure (Open WebUI's §3.2 shapes).
+Building the public objects from upstream listings is pure (Open WebUI's §3.2 shapes),
+and done once per listing: `/api/models` serves the serialised snapshot, so every field
+is computed here, never per request. Open WebUI's fields and their meaning here:
+- `actions` / `filters`: the Action and Filter functions that apply to the model. Wayline
+  stores such functions but does not run them, so no model advertises any: always `[]`.
+- `connection_type` (and, as Open WebUI nests it, `openai.connection_type` /
+  `ollama.connection_type`): the connection's `connection_type` (`external` / `local`).
+- Ollama models: `loaded` (in the connection's `/api/ps` when listed) and
+  `ollama.expires_at` (when Ollama will unload it, Unix seconds; only while loaded).
 """
 
 from __future__ import annotations
@@ -60,36 +68,46 @@ def openai_entry(conn: Connection, raw: dict[str, Any]) -> ModelEntry:
     model_id = conn.public_id(upstream_id)
     public = {
         "id": model_id, "name": raw.get("name") or model_id, "object": raw.get("object", "model"),
-        "created": raw.get("created", 0), "owned_by": "openai", "openai": raw,
+        "created": raw.get("created", 0), "owned_by": "openai",
+        "openai": {**raw, "connection_type": conn.connection_type},
         "connection_type": conn.connection_type, "urlIdx": conn.index, "provider": "", "tags": _tags(conn.tags),
+        "actions": [], "filters": [],
     }
     return ModelEntry(model_id, "openai", public, conn, upstream_id)
 
 
-def ollama_entry(conn: Connection, tag: dict[str, Any]) -> ModelEntry:
+def ollama_entry(conn: Connection, tag: dict[str, Any], expires_at: int | None = None, loaded: bool = False) -> ModelEntry:
+    """`loaded` / `expires_at`: whether the connection's `/api/ps` lists the model, and until when."""
     upstream_id = str(tag.get("model") or tag.get("name"))
     model_id = conn.public_id(upstream_id)
+    ollama = {**tag, "urls": [conn.index], "connection_type": conn.connection_type}
+    if expires_at is not None:
+        ollama["expires_at"] = expires_at
     public = {
         "id": model_id, "name": tag.get("name") or model_id, "object": "model", "created": 0,
-        "owned_by": "ollama", "ollama": {**tag, "urls": [conn.index]}, "connection_type": conn.connection_type,
-        "tags": _tags(conn.tags),
+        "owned_by": "ollama", "ollama": ollama, "connection_type": conn.connection_type,
+        "tags": _tags(conn.tags), "actions": [], "filters": [], "loaded": loaded,
     }
     return ModelEntry(model_id, "ollama", public, conn, upstream_id)
 
 
 def merge_ollama(first: ModelEntry, other: ModelEntry, turns: Iterator[int]) -> ModelEntry:
     """The same Ollama model on another connection: one entry, both urls (a new object:
-    the per-connection lists are reused across rebuilds and must not be mutated)."""
+    the per-connection lists are reused across rebuilds and must not be mutated). Loaded
+    anywhere counts as loaded; the first connection's `expires_at` wins, as in Open WebUI."""
     assert other.connection is not None
     ollama = {**first.public["ollama"], "urls": [*first.public["ollama"]["urls"], other.connection.index]}
-    return ModelEntry(**{**first.__dict__, "public": {**first.public, "ollama": ollama},
+    if "expires_at" not in ollama and "expires_at" in other.public["ollama"]:
+        ollama["expires_at"] = other.public["ollama"]["expires_at"]
+    public = {**first.public, "ollama": ollama, "loaded": bool(first.public.get("loaded") or other.public.get("loaded"))}
+    return ModelEntry(**{**first.__dict__, "public": public,
                          "alternates": (*first.alternates, other.connection), "turns": turns})
 
 
 def pipe_entry(model_id: str, name: str, function_id: str, created: int) -> ModelEntry:
     public = {
         "id": model_id, "name": name, "object": "model", "created": created, "owned_by": "openai",
-        "pipe": {"type": "pipe"}, "has_user_valves": False, "tags": [],
+        "pipe": {"type": "pipe"}, "has_user_valves": False, "tags": [], "actions": [], "filters": [],
     }
     return ModelEntry(model_id, "pipe", public, function_id=function_id)
 
@@ -133,7 +151,7 @@ def apply_rows(
         public = {
             "id": row.id, "name": row.name, "object": "model", "created": row.created_at,
             "owned_by": base.public.get("owned_by", "openai"), "preset": True,
-            "info": info_of(row, row_grants), "tags": meta_tags,
+            "info": info_of(row, row_grants), "tags": meta_tags, "actions": [], "filters": [],
         }
         for key in ("connection_type", "pipe", "provider", "loaded"):
             if key in base.public:

@@ -54,6 +54,14 @@ class _Item:
         return src
 
 
+def file_fields(row: dict[str, Any] | None) -> dict[str, Any]:
+    """Open WebUI's per-file fields in each `sources[].metadata[]` entry (its chunks carry the
+    file's meta): MIME type, size in bytes and the SHA-256 of the uploaded bytes. Taken from the
+    file row at query time, so chunks indexed before these fields existed have them too."""
+    meta = (row or {}).get("meta") or {}
+    return {"content_type": meta.get("content_type"), "size": meta.get("size"), "file_hash": meta.get("file_hash")}
+
+
 def parse_items(files: Sequence[Any]) -> list[_Item]:
     """The retrieval items we act on, de-duplicated by JSON identity (as Open WebUI does)."""
     items: list[_Item] = []
@@ -104,15 +112,18 @@ class RagAugmenter:
                     if docs:
                         sources.append({
                             "source": item.source(), "document": [f["content"] for f in docs],
-                            "metadata": [{"file_id": f["id"], "name": f["filename"], "source": f["filename"]} for f in docs],
+                            "metadata": [{"file_id": f["id"], "name": f["filename"], "source": f["filename"],
+                                          **file_fields(f)} for f in docs],
                         })
                     continue
                 results = await self.retrieval.search.search(
                     session, [f["id"] for f in ready], query, self.retrieval.params(cfg))
                 if results:
+                    by_id = {f["id"]: f for f in ready}
                     sources.append({
                         "source": item.source(), "document": [r.hit.text for r in results],
-                        "metadata": [r.hit.meta for r in results], "distances": [round(r.relevance, 6) for r in results],
+                        "metadata": [{**r.hit.meta, **file_fields(by_id.get(r.hit.file_id))} for r in results],
+                        "distances": [round(r.relevance, 6) for r in results],
                     })
         context = build_context(sources)
         if context and isinstance(messages, list):
