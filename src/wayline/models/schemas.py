@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from wayline.models.storable import (
+    DESCRIPTION_MAX, ID_MAX, SYSTEM_PROMPT_MAX, IdText, NameText, StorableObject, capped, utf8,
+)
 
 
 class _Open(BaseModel):
@@ -14,16 +18,16 @@ class _Open(BaseModel):
 class AccessGrantForm(_Open):
     # principal_type "user" with principal_id "*" (or "anyone") means every user.
     principal_type: Literal["user", "anyone"] = "user"
-    principal_id: str = Field("*", min_length=1, max_length=255)
+    principal_id: IdText = "*"
     permission: Literal["read", "write"] = "read"
 
 
 class ModelForm(_Open):
-    id: str = Field(min_length=1, max_length=256)
-    base_model_id: str | None = Field(None, max_length=256)
-    name: str = Field(min_length=1, max_length=512)
-    meta: dict[str, Any] = Field(default_factory=dict)
-    params: dict[str, Any] = Field(default_factory=dict)
+    id: IdText
+    base_model_id: Annotated[str, Field(max_length=ID_MAX), AfterValidator(utf8)] | None = None
+    name: NameText
+    meta: StorableObject = Field(default_factory=dict)
+    params: StorableObject = Field(default_factory=dict)
     access_grants: list[AccessGrantForm] | None = None
     is_active: bool = True
 
@@ -39,9 +43,21 @@ class ModelForm(_Open):
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("params")
+    @classmethod
+    def _system_prompt_cap(cls, value: dict[str, Any]) -> dict[str, Any]:
+        capped(value, "system", SYSTEM_PROMPT_MAX)
+        return value
+
+    @field_validator("meta")
+    @classmethod
+    def _description_cap(cls, value: dict[str, Any]) -> dict[str, Any]:
+        capped(value, "description", DESCRIPTION_MAX)
+        return value
+
 
 class ModelIdForm(_Open):
-    id: str = Field(min_length=1, max_length=256)
+    id: IdText
 
 
 class ModelResponse(_Open):

@@ -1,18 +1,32 @@
-"""Workspace models (presets over a base model, or admin overrides of one)."""
+"""Workspace models (presets over a base model, or admin overrides of one).
+
+Every write is one transaction started with `begin_write` before its first read, so the
+checks and the write see the same state; the model list is taken before it (a refresh may
+wait on upstreams, which must not happen while holding SQLite's write lock).
+"""
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
 from wayline.core.clock import now
+from wayline.core.db import begin_write
 from wayline.models.repository import ModelRepository
 from wayline.models.schemas import ModelForm, ModelListResponse, ModelResponse
 from wayline.models.tables import ModelRow
-from wayline.providers.registry import ModelRegistry
+from wayline.providers.registry import ModelRegistry, Snapshot
 from wayline.users.schemas import UserInfo
 
 ID_TAKEN = "Uh-oh! This id is already registered. Please choose another id string."
+
+
+def base_id_taken(model_id: str, base_id: str) -> errors.Conflict:
+    named = f"'{base_id}'" if base_id == model_id else f"'{base_id}' (which '{model_id}' also names)"
+    return errors.Conflict(
+        f"Model id '{model_id}' belongs to the base model {named}: only an admin may create a model with "
+        "that id (it would replace the base model for the users it is shared with); choose another id")
 
 
 class ModelService:
@@ -28,8 +42,14 @@ class ModelService:
             is_active=row.is_active, created_at=row.created_at, updated_at=row.updated_at, write_access=write,
         )
 
-    async def _check_base(self, user: UserInfo, form: ModelForm) -> None:
-        snap = await self.registry.snapshot()
+    def _check_id(self, user: UserInfo, form: ModelForm, snap: Snapshot) -> None:
+        """Only an admin may give a row the id of a base model, exactly or through `:latest`
+        (Open WebUI's "override a base model"); anyone else could hijack it for others."""
+        base = snap.base_named(form.id)
+        if base is not None and not user.is_admin:
+            raise base_id_taken(form.id, base.id)
+
+    def _check_base(self, user: UserInfo, form: ModelForm, snap: Snapshot) -> None:
         if form.base_model_id is None:
             # An override of a base model: admins only, and the base must exist.
             if not user.is_admin:
@@ -39,26 +59,33 @@ class ModelService:
             return
         if form.base_model_id == form.id:
             raise errors.BadRequest("A model cannot be its own base model")
-        base = snap.find(form.base_model_id)
-        if base is None or not base.readable_by(user.id, user.is_admin, self.registry.bypass()):
+        bypass = self.registry.bypass()
+        base = snap.find(form.base_model_id, user, bypass)
+        if base is None or not base.readable_by(user.id, user.is_admin, bypass):
             raise errors.NotFound(errors.model_not_found(form.base_model_id))
-        shadowed = snap.entries.get(form.id)
-        if shadowed is not None and not shadowed.has_row:
-            raise errors.BadRequest(f"'{form.id}' is the id of a base model; choose another id")
 
     async def create(self, user: UserInfo, form: ModelForm) -> ModelResponse:
+        snap = await self.registry.snapshot()
+        self._check_id(user, form, snap)
+        self._check_base(user, form, snap)
+        await begin_write(self.session)
         if await self.repo.exists(form.id):
             raise errors.BadRequest(ID_TAKEN)
-        await self._check_base(user, form)
         ts = now()
         row = ModelRow(
             id=form.id, user_id=user.id, base_model_id=form.base_model_id, name=form.name,
             params=form.params, meta=form.meta, is_active=form.is_active, created_at=ts, updated_at=ts,
         )
         self.repo.add(row)
-        await self.session.flush()
-        await self.repo.set_grants(row.id, [g.model_dump() for g in form.access_grants or []])
-        await self.session.commit()
+        try:
+            await self.session.flush()
+            await self.repo.set_grants(row.id, [g.model_dump() for g in form.access_grants or []])
+            await self.session.commit()
+        except IntegrityError:
+            await self.session.rollback()
+            if await self.repo.exists(form.id):  # a concurrent create of the same id won (PostgreSQL)
+                raise errors.BadRequest(ID_TAKEN) from None
+            raise
         await self.registry.changed()
         return await self._response(row, True)
 
@@ -81,11 +108,13 @@ class ModelService:
         return await self._response(*found)
 
     async def update(self, user: UserInfo, model_id: str, form: ModelForm) -> ModelResponse:
+        snap = await self.registry.snapshot()
+        await begin_write(self.session)
         row = await self._get(user, model_id, write=True)
         if form.id != model_id:
             raise errors.BadRequest("The model id cannot be changed")
         if form.base_model_id != row.base_model_id:
-            await self._check_base(user, form)
+            self._check_base(user, form, snap)
         row.base_model_id, row.name, row.params, row.meta = form.base_model_id, form.name, form.params, form.meta
         row.is_active, row.updated_at = form.is_active, now()
         if form.access_grants is not None:
@@ -95,6 +124,7 @@ class ModelService:
         return await self._response(row, True)
 
     async def toggle(self, user: UserInfo, model_id: str) -> ModelResponse:
+        await begin_write(self.session)
         row = await self._get(user, model_id, write=True)
         row.is_active, row.updated_at = not row.is_active, now()
         await self.session.commit()
@@ -102,6 +132,7 @@ class ModelService:
         return await self._response(row, True)
 
     async def delete(self, user: UserInfo, model_id: str) -> bool:
+        await begin_write(self.session)
         await self._get(user, model_id, write=True)
         await self.repo.delete(model_id)
         await self.session.commit()

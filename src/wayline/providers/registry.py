@@ -36,6 +36,7 @@ from wayline.providers.connections import Connection, build_connections
 from wayline.providers.entries import ModelEntry, apply_rows, merge_ollama, pipe_entry
 from wayline.providers.listing import fetch_models
 from wayline.users.schemas import UserInfo
+from wayline.users.tables import User
 
 log = logging.getLogger("wayline.providers")
 
@@ -50,16 +51,68 @@ class _ConnState:
     task: asyncio.Task[None] | None = None
 
 
+LATEST = ":latest"
+
+
+def alias_ids(model_id: str) -> tuple[str, ...]:
+    """The ids that name the same model under Ollama's implicit tag: `x` and `x:latest`."""
+    if model_id.endswith(LATEST):
+        return (model_id, model_id[: -len(LATEST)])
+    return (model_id,) if ":" in model_id else (model_id, model_id + LATEST)
+
+
 @dataclass
 class Snapshot:
     entries: dict[str, ModelEntry]
+    # Upstream and pipe models before workspace rows are applied: what a row may not pose as.
+    bases: dict[str, ModelEntry] = field(default_factory=dict)
+    admins: frozenset[str] = frozenset()
     _bodies: dict[str, bytes] = field(default_factory=dict)
 
-    def find(self, model_id: str) -> ModelEntry | None:
-        entry = self.entries.get(model_id)
-        if entry is None and ":" not in model_id:
-            entry = self.entries.get(model_id + ":latest")  # Ollama's implicit tag
-        return entry
+    def base_named(self, model_id: str) -> ModelEntry | None:
+        """The base model `model_id` names, exactly or through the `:latest` alias (either way)."""
+        return next((self.bases[i] for i in alias_ids(model_id) if i in self.bases), None)
+
+    def _trusted(self, entry: ModelEntry, user: UserInfo | None, bypass: bool) -> bool:
+        """Whether `user` gets a preset whose id poses as a base model instead of that base model:
+        its owner does; others only when an admin made it (Open WebUI's override) and they may read it.
+        Without a user (callers that check access afterwards) the old behaviour stays."""
+        if user is None or entry.owner_id == user.id:
+            return True
+        return entry.owner_id in self.admins and entry.readable_by(user.id, user.is_admin, bypass)
+
+    def find(self, model_id: str, user: UserInfo | None = None, bypass: bool = True) -> ModelEntry | None:
+        """The entry `model_id` names for `user`: the exact id, else Ollama's implicit `:latest`.
+
+        A preset whose id poses as a base model (exactly or through `:latest`) stands in for it
+        only for whom it is trusted by (`_trusted`); anyone else gets the base model. The alias
+        only lands on a base model or on the caller's own preset, never on a row they did not choose."""
+        exact = self.entries.get(model_id)
+        if exact is not None and (not exact.preset or self.base_named(model_id) is None
+                                  or self._trusted(exact, user, bypass)):
+            return exact
+        if exact is not None and model_id in self.bases:
+            return self.bases[model_id]  # the base model this preset displaced
+        # `x` -> `x:latest`; `x:latest` -> `x` only in place of a preset posing as it.
+        aliases = alias_ids(model_id)[1:] if exact is not None or ":" not in model_id else ()
+        for alias in aliases:
+            entry = self.entries.get(alias)
+            if entry is None:
+                continue
+            if not entry.preset or (user is not None and entry.owner_id == user.id):
+                return entry
+            if alias in self.bases:
+                return self.bases[alias]
+        return None
+
+    def visible(self, user: UserInfo, bypass: bool) -> list[ModelEntry]:
+        """What `/api/models` lists for `user`: each id as `find` resolves it, if they may use it."""
+        out = []
+        for model_id in self.entries:
+            entry = self.find(model_id, user, bypass)
+            if entry is not None and entry.id == model_id and entry.readable_by(user.id, user.is_admin, bypass):
+                out.append(entry)
+        return out
 
 
 class ModelRegistry:
@@ -131,7 +184,7 @@ class ModelRegistry:
         body = snap._bodies.get(key)
         if body is None:
             bypass = self.bypass()
-            data = [e.public for e in snap.entries.values() if e.readable_by(user.id, user.is_admin, bypass)]
+            data = [e.public for e in snap.visible(user, bypass)]
             body = snap._bodies[key] = orjson.dumps({"data": data})
         return body
 
@@ -144,10 +197,11 @@ class ModelRegistry:
             snap = await self.snapshot()
         elif time.monotonic() >= self._expires and (self._background is None or self._background.done()):
             self._background = asyncio.create_task(self.snapshot())
-        entry = snap.find(model_id)
+        bypass = self.bypass()
+        entry = snap.find(model_id, user, bypass)
         if entry is None and snap is not self._snapshot_if_fresh():
-            entry = (await self.snapshot()).find(model_id)
-        if entry is None or not entry.readable_by(user.id, user.is_admin, self.bypass()):
+            entry = (await self.snapshot()).find(model_id, user, bypass)
+        if entry is None or not entry.readable_by(user.id, user.is_admin, bypass):
             raise errors.NotFound(errors.model_not_found(model_id))
         return entry
 
@@ -179,7 +233,7 @@ class ModelRegistry:
                 waits.append(state.task)
         if waits:
             await asyncio.wait(waits, timeout=self._settings.MODEL_LIST_TIMEOUT)
-        models, functions, grants = await self._load_rows()
+        models, functions, grants, admins = await self._load_rows()
         merged: dict[str, ModelEntry] = {}
         for entry in await self._pipe_entries(functions):
             merged.setdefault(entry.id, entry)
@@ -191,10 +245,12 @@ class ModelRegistry:
                 elif found.kind == entry.kind == "ollama" and not found.has_row:
                     merged[entry.id] = merge_ollama(found, entry, self._turns.setdefault(entry.id, itertools.count()))
                 # otherwise a duplicate across connections: the first wins (Open WebUI's rule)
-        self._snapshot = Snapshot(apply_rows(merged, models, grants))
+        self._snapshot = Snapshot(apply_rows(merged, models, grants), bases=merged, admins=admins)
         self._expires = time.monotonic() + ttl
 
-    async def _load_rows(self) -> tuple[list[ModelRow], list[FunctionRow], dict[str, list[dict[str, Any]]]]:
+    async def _load_rows(
+        self,
+    ) -> tuple[list[ModelRow], list[FunctionRow], dict[str, list[dict[str, Any]]], frozenset[str]]:
         # A system-wide read on purpose: the snapshot is filtered per user when served.
         async with self._core.db.sessionmaker() as session:
             models = list((await session.execute(select(ModelRow).order_by(ModelRow.created_at))).scalars())
@@ -202,7 +258,9 @@ class ModelRegistry:
                 select(FunctionRow).where(FunctionRow.type == "pipe", FunctionRow.is_active.is_(True)).order_by(FunctionRow.created_at)
             )).scalars())
             grants = await grants_of(session, RESOURCE, [m.id for m in models])
-        return models, functions, grants
+            # Whose presets may stand in for a base model (see Snapshot._trusted).
+            admins = frozenset((await session.execute(select(User.id).where(User.role == "admin"))).scalars())
+        return models, functions, grants, admins
 
     async def _pipe_entries(self, functions: list[FunctionRow]) -> list[ModelEntry]:
         out: list[ModelEntry] = []
