@@ -26,7 +26,7 @@ def basic(user: str, password: str) -> str:
 
 
 def test_url_credentials_never_appear_in_error_details_or_logs(make_settings, make_client, caplog):
-    dead = with_credentials(f"http://127.0.0.1:{free_port()}/v1")
+    dead = with_credentials(f"http://127.0.0.1:{free_port()}/v1", password=f"p@{SECRET}")  # `@` in a password too
     client = make_client(make_settings(OPENAI_API_BASE_URLS=dead, OPENAI_API_CONFIGS='{"0": {"model_ids": ["ghost"]}}'))
     admin = signup(client, "Admin")
     caplog.set_level(logging.DEBUG)

@@ -176,7 +176,8 @@ OPENAI_PATHS = frozenset({
 OPENAI_PREFIXES = ("/openai/", "/ollama/v1/")
 
 # `scheme://user:password@` inside any text: the credentials part is what must never be shown.
-_URL_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+# Greedy up to the last `@` before the path, as URL parsers read it (a password may hold `@`).
+_URL_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s]*@")
 
 
 def redact(value: Any) -> Any:
