@@ -1,26 +1,41 @@
 """Fuzzing every operation of `/openapi.json` with schemathesis: no input may produce a 5xx.
 
-Bounded and reproducible: a fixed number of examples per operation and mode (valid
-and invalid inputs), derandomized (fixed seed), no example database, no shrinking.
-The server is a real `wayline serve` (ENV=dev, so the document is served), called
-with an admin API key so admin-only code is reached too. Providers, embeddings, images
-and audio all point at the fake upstream, so requests that pass validation are really
-forwarded (this is how an unforwardable body — a 2**100 integer, a lone surrogate —
-was found to answer 500 before `core/http.py` mapped it to 400).
+Two tests, both bounded and derandomized (fixed seeds, no example database, no shrinking),
+both against a real `wayline serve` (ENV=dev, so the document is served) whose providers,
+embeddings, images and audio all point at the fake upstream, so requests that pass
+validation are really forwarded (this is how an unforwardable body — a 2**100 integer, a
+lone surrogate — was found to answer 500 before `core/http.py` mapped it to 400):
+
+- `test_no_operation_answers_5xx`: each operation alone, valid and invalid inputs, with an
+  admin API key so admin-only code is reached too.
+- `test_concurrent_stateful_sequences_never_answer_5xx`: schemathesis' state machine
+  (links it infers from the document: create a file → read/update/delete it, create a
+  collection → add files …) run by several users at once — an admin and plain users, each
+  in its own thread with its own API key — so sequences race each other on shared tables.
 
 Excluded, and why: operations that would revoke the caller's own credential midway
 (`/api/v1/auths/api_key` (re)creation or deletion, sign-out, password change) — they
-would turn the rest of the run into 401s, hiding everything after them.
+would turn the rest of the run into 401s, hiding everything after them. For the same
+reason the concurrent admin does not change, demote or delete users (itself included), and the
+state machines hold a session JWT rather than an API key (their key operations may revoke
+the caller's own keys).
 """
 
 from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
-from tests.conftest import signup
+from tests.conftest import Account, LiveServer, signup
+from tests.soak.runner import server_log_errors
 
 EXAMPLES = 5  # per operation and generation mode
 EXCLUDED = {
@@ -30,16 +45,37 @@ EXCLUDED = {
     ("POST", "/api/v1/auths/signout"),
     ("POST", "/api/v1/auths/update/password"),
 }
+# The state machines call with a session JWT, so creating and revoking API keys is fair game
+# (their links reach the caller's own default key); only ending the session is not.
+STATEFUL_EXCLUDED = {
+    ("GET", "/api/v1/auths/signout"),
+    ("POST", "/api/v1/auths/signout"),
+    ("POST", "/api/v1/auths/update/password"),
+}
+# The concurrent admin must not lock itself or the other fuzzers out of the rest of the run.
+ADMIN_EXCLUDED = STATEFUL_EXCLUDED | {
+    ("POST", "/api/v1/users/update/role"),
+    ("POST", "/api/v1/users/{user_id}/update"),
+    ("DELETE", "/api/v1/users/{user_id}"),
+}
+STATEFUL_USERS = 3  # plain users, plus one admin: four state machines at once
+STATEFUL_SCENARIOS = 40  # per state machine
+STATEFUL_STEPS = 15  # at most, per scenario
+
+
+def fuzz_server(live_server_factory: Callable[..., LiveServer], fake_upstream: Any) -> LiveServer:
+    url = fake_upstream.openai_url
+    return live_server_factory(
+        ENV="dev", RAG_EMBEDDING_ENGINE="openai", RAG_OPENAI_API_BASE_URL=url,
+        OLLAMA_BASE_URLS=fake_upstream.ollama_url, OPENAI_API_BASE_URLS=url,
+        ENABLE_IMAGE_GENERATION="true", IMAGES_OPENAI_API_BASE_URL=url,
+        AUDIO_STT_ENGINE="openai", AUDIO_STT_OPENAI_API_BASE_URL=url,
+        AUDIO_TTS_ENGINE="openai", AUDIO_TTS_OPENAI_API_BASE_URL=url,
+    )
 
 
 def test_no_operation_answers_5xx(live_server_factory, fake_upstream):
-    live = live_server_factory(
-        ENV="dev", RAG_EMBEDDING_ENGINE="openai", RAG_OPENAI_API_BASE_URL=fake_upstream.openai_url,
-        OLLAMA_BASE_URLS=fake_upstream.ollama_url, OPENAI_API_BASE_URLS=fake_upstream.openai_url,
-        ENABLE_IMAGE_GENERATION="true", IMAGES_OPENAI_API_BASE_URL=fake_upstream.openai_url,
-        AUDIO_STT_ENGINE="openai", AUDIO_STT_OPENAI_API_BASE_URL=fake_upstream.openai_url,
-        AUDIO_TTS_ENGINE="openai", AUDIO_TTS_OPENAI_API_BASE_URL=fake_upstream.openai_url,
-    )
+    live = fuzz_server(live_server_factory, fake_upstream)
     with httpx.Client(base_url=live.url) as http:
         admin = signup(http, "Admin")
         document = http.get("/openapi.json").json()
@@ -69,3 +105,87 @@ def test_no_operation_answers_5xx(live_server_factory, fake_upstream):
             failures += seen
     assert tested > 50, f"only {tested} operations found in /openapi.json"
     assert not failures, "5xx answers:\n" + "\n".join(failures)
+
+
+class Findings:
+    """What the concurrent state machines saw: every call's status, and each 5xx (first of its kind in full)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls = 0
+        self.statuses: Counter[tuple[str, int]] = Counter()
+        self.operations: set[str] = set()
+        self.server_errors: dict[tuple[str, int], list[str]] = {}
+
+    def record(self, who: str, case: schemathesis.Case, response: Any) -> None:
+        with self.lock:
+            self.calls += 1
+            self.statuses[(who, response.status_code)] += 1
+            self.operations.add(case.operation.label)
+            if response.status_code >= 500:
+                self.server_errors.setdefault((case.operation.label, response.status_code), []).append(
+                    f"{case.operation.label} as {who} -> {response.status_code}: {response.text[:200]}\n"
+                    f"    reproduce (add the caller's Authorization header): {case.as_curl_command()}")
+
+    def report(self) -> str:
+        return "\n".join(f"x{len(seen)} {seen[0]}" for seen in self.server_errors.values())
+
+
+def state_machine(document: dict[str, Any], base_url: str, account: Account, excluded: set[tuple[str, str]],
+                  seed: int, findings: Findings) -> type:
+    """schemathesis' state machine for `document`, calling as `account` and recording every answer."""
+    schema = schemathesis.openapi.from_dict(document).exclude(
+        func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in excluded)
+    headers = account.jwt_headers
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        rule_order_seed = seed  # each machine opens its scenarios with a different operation order
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"base_url": base_url, "headers": headers, "timeout": 30}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, additional_checks: Any = None,
+                              **kwargs: Any) -> None:
+            # Only "no 5xx" is asserted (afterwards, all at once), so one finding does not end the run.
+            findings.record(account.role, case, response)
+
+    return Machine
+
+
+def test_concurrent_stateful_sequences_never_answer_5xx(live_server_factory, fake_upstream):
+    live = fuzz_server(live_server_factory, fake_upstream)
+    with httpx.Client(base_url=live.url) as http:
+        admin = signup(http, "Admin")
+        users = [signup(http, f"Fuzzer{i}", admin=admin) for i in range(STATEFUL_USERS)]
+        document = http.get("/openapi.json").json()
+    findings = Findings()
+    machines = [state_machine(document, live.url, account, ADMIN_EXCLUDED if account is admin else STATEFUL_EXCLUDED,
+                              seed, findings)
+                for seed, account in enumerate([admin, *users])]
+    run_settings = settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS, derandomize=True,
+                            database=None, deadline=None, phases=[Phase.generate],
+                            suppress_health_check=list(HealthCheck))
+    crashes: list[str] = []
+
+    def run(machine: type) -> None:
+        try:
+            machine.run(settings=run_settings)
+        except Exception as exc:  # noqa: BLE001 - reported below with the 5xx findings
+            crashes.append(f"{machine.__name__}: {exc!r}"[:2000])
+
+    threads = [threading.Thread(target=run, args=(m,), name=f"fuzz-{i}") for i, m in enumerate(machines)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    with httpx.Client(base_url=live.url) as http:
+        locked_out = [a.role for a in (admin, *users) if http.get("/api/v1/auths/", headers=a.jwt_headers).status_code != 200]
+    assert not crashes, "state machines crashed:\n" + "\n".join(crashes)
+    assert not locked_out, f"fuzzers lost their session midway (the rest of their run was 401s): {locked_out}"
+    assert findings.calls > 500 and len(findings.operations) > 30, (
+        f"too little was exercised: {findings.calls} calls over {len(findings.operations)} operations")
+    log = Path(live.env["DATA_DIR"]).parent / f"server-{live.url.rsplit(':', 1)[1]}.log"
+    assert not findings.server_errors, (
+        f"5xx answers ({findings.calls} calls, statuses by caller {dict(findings.statuses)}):\n{findings.report()}"
+        "\n\nserver tracebacks:\n" + "\n".join(server_log_errors(log)))
