@@ -180,7 +180,8 @@ def test_concurrent_stateful_sequences_never_answer_5xx(live_server_factory, fak
         thread.join()
 
     with httpx.Client(base_url=live.url) as http:
-        locked_out = [a.role for a in (admin, *users) if http.get("/api/v1/auths/", headers=a.jwt_headers).status_code != 200]
+        locked_out = [a.role for a in (admin, *users)
+                      if http.get("/api/v1/auths/", headers=a.jwt_headers).status_code != 200]
     assert not crashes, "state machines crashed:\n" + "\n".join(crashes)
     assert not locked_out, f"fuzzers lost their session midway (the rest of their run was 401s): {locked_out}"
     assert findings.calls > 500 and len(findings.operations) > 30, (

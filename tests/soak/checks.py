@@ -28,7 +28,8 @@ ORPHAN_QUERIES = {
     "collection links whose file row is gone":
         "SELECT count(*) FROM knowledge_file k WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.id = k.file_id)",
     "collection links whose collection is gone":
-        "SELECT count(*) FROM knowledge_file k WHERE NOT EXISTS (SELECT 1 FROM knowledge n WHERE n.id = k.knowledge_id)",
+        "SELECT count(*) FROM knowledge_file k "
+        "WHERE NOT EXISTS (SELECT 1 FROM knowledge n WHERE n.id = k.knowledge_id)",
     "completed files without chunks":
         "SELECT count(*) FROM file f WHERE f.status = 'completed' "
         "AND NOT EXISTS (SELECT 1 FROM chunk c WHERE c.file_id = f.id)",

@@ -29,7 +29,8 @@ CHAT_MODEL = "gpt-4o-mini"  # a model of the fake upstream's OpenAI dialect
 WORDS = ("river harbor lantern copper meadow orbit granite velvet signal quarry ember falcon "
          "tundra cobalt prism saddle thistle beacon glacier walnut compass marble hollow").split()
 # Identical bytes for every user: exercises the re-use of another file's chunks across owners.
-SHARED_TEXT = "Public handbook.\n\n" + " ".join(f"Section {i}: {WORDS[i % len(WORDS)]} rules apply." for i in range(120))
+SHARED_TEXT = "Public handbook.\n\n" + " ".join(
+    f"Section {i}: {WORDS[i % len(WORDS)]} rules apply." for i in range(120))
 
 
 def new_canary() -> str:
@@ -121,7 +122,8 @@ class SimUser:
     async def whoami(self, op: str, credential: str, expect: Iterable[int] = (200,)) -> httpx.Response | None:
         resp = await self.call(op, "GET", "/api/v1/auths/", token=credential, expect=expect)
         if resp is not None and resp.status_code == 200 and resp.json().get("id") != self.user_id:
-            self.world.metrics.fail("cross_user", op, f"user {self.index}: credential resolved to {resp.json().get('id')}")
+            self.world.metrics.fail("cross_user", op,
+                                    f"user {self.index}: credential resolved to {resp.json().get('id')}")
         return resp
 
     # --- the mix ----------------------------------------------------------------------
@@ -253,7 +255,8 @@ class SimUser:
         body = resp.json()
         strangers = {item["user_id"] for item in body["items"]} - {self.user_id}
         if strangers:
-            self.world.metrics.fail("cross_user", "files_list", f"user {self.index}: lists files of {sorted(strangers)}")
+            self.world.metrics.fail("cross_user", "files_list",
+                                    f"user {self.index}: lists files of {sorted(strangers)}")
         expected = len(self.live_files) + len(self.bad_files)
         if body["total"] != expected:
             self.world.metrics.fail("lost", "files_list", f"user {self.index}: total {body['total']}, "
