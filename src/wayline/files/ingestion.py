@@ -1,4 +1,4 @@
-"""The durable ingestion job: extract → chunk → embed → index, one file at a time per worker.
+"""The durable ingestion job: extract → chunk → embed → index.
 
 State lives in the file row, not in memory: `pending` rows are claimed with a
 compare-and-set (on PostgreSQL the candidate is picked `FOR UPDATE SKIP LOCKED`), so any
@@ -7,6 +7,16 @@ row whose claim is older than `stale_seconds` belongs to a dead worker and is cl
 again, so a restart resumes it. Chunks, vectors, FTS rows and the `completed` status are
 written in ONE transaction that first re-checks the claim: a crash, a failure or a
 concurrent delete leaves no partial set, and a resumed job replaces nothing twice.
+
+Fairness: a process holds up to `4 × INGEST_WORKERS` jobs at once but makes only
+`INGEST_WORKERS` embedding calls at a time. Jobs take turns, one group of chunks per turn,
+in the order they asked (asyncio's semaphore is first-come, first-served), so a small file
+behind a big one waits for one group of the big one, not for all of it. Extraction runs in
+a child process under FILE_EXTRACTION_TIMEOUT (`extraction.isolation`), `INGEST_WORKERS + 1`
+at a time, so one slow file cannot hold the others' extraction either.
+
+Writes open their transaction with `Database.write()` (BEGIN IMMEDIATE on SQLite: the
+check and the write see one state, and writers queue for the lock instead of failing).
 """
 
 from __future__ import annotations
@@ -15,22 +25,23 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
 
-from wayline.core.clock import new_id, now
+from wayline.core.clock import now
 from wayline.core.db import Database
 from wayline.core.errors import WaylineError
 from wayline.core.settings import Settings
 from wayline.embeddings import Embedder
-from wayline.extraction import ExtractionError, Unreadable, extract
+from wayline.extraction import ExtractionError, Unreadable
 from wayline.extraction.chunking import Piece, split_pieces
+from wayline.extraction.isolation import extract_isolated
+from wayline.extraction.limits import ExtractionLimits
 from wayline.files.blobstore import BlobStore
+from wayline.files.claims import claim_token, is_dead_local_claim
 from wayline.files.repository import FileRepository
 from wayline.files.tables import COMPLETED, FAILED, File
 from wayline.vectors import NewChunk, VectorIndex
@@ -39,33 +50,8 @@ T = TypeVar("T")
 
 log = logging.getLogger("wayline.ingestion")
 DONE = (COMPLETED, FAILED)
-_PROCESS = new_id()[:8]  # tells this process apart from an earlier one that had the same pid
-_HOST = socket.gethostname()[:16]
-
-
-def claim_token() -> str:
-    """`{runner}:{process}:{pid}:{host}` (≤ 36 chars): lets a restarted server on the same host see
-    at once that a `processing` claim belongs to a process that no longer exists."""
-    return f"{new_id()[:4]}:{_PROCESS}:{os.getpid()}:{_HOST}"[:36]
-
-
-def is_dead_local_claim(token: str) -> bool:
-    try:
-        _, process, pid, host = token.split(":", 3)
-        pid_number = int(pid)
-    except ValueError:
-        return False
-    if host != _HOST or process == _PROCESS:
-        return False  # another machine (only staleness tells), or this very process
-    if pid_number == os.getpid():
-        return True  # our pid, but another process token: the earlier process is gone
-    try:
-        os.kill(pid_number, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
+JOBS_PER_WORKER = 4
+MIN_EMBED_GROUP = 64  # chunks per turn: ~2 s of the local model on 2 cores
 
 
 @dataclass
@@ -79,39 +65,44 @@ class IngestionRunner:
     def __init__(self, db: Database, settings: Settings, embedder: Embedder, index: VectorIndex,
                  blobs: BlobStore, *, workers: int = 1, stale_seconds: int = 15, poll_seconds: float = 2.0) -> None:
         self.db, self.settings, self.embedder, self.index, self.blobs = db, settings, embedder, index, blobs
+        self.limits = ExtractionLimits.from_settings(settings)
         self.worker_id = claim_token()
         self.stale_seconds = stale_seconds
         self.poll_seconds = poll_seconds
-        self._slots = asyncio.Semaphore(max(1, workers))
-        self._n_workers = max(1, workers)
+        workers = max(1, workers)
+        self._embedding_turns = asyncio.Semaphore(workers)
+        self._extracting = asyncio.Semaphore(workers + 1)
+        self._max_jobs = JOBS_PER_WORKER * workers
+        self._group = max(MIN_EMBED_GROUP, settings.RAG_EMBEDDING_BATCH_SIZE)
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._waiters: dict[str, asyncio.Event] = {}
-        self._tasks: list[asyncio.Task[None]] = []
 
     # --- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._worker(), name=f"ingest-{i}") for i in range(self._n_workers)]
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="ingest-dispatch")
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [task for task in (self._dispatcher, *self._jobs.values()) if task is not None]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._tasks = []
+        self._dispatcher = None
+        self._jobs.clear()
 
     # --- public API ----------------------------------------------------------------
     async def submit(self, file_id: str) -> None:
-        """Ask the workers to look for work now (the row, already `pending`, is the job)."""
+        """Ask the dispatcher to look for work now (the row, already `pending`, is the job)."""
         self._wake.set()
 
     async def run_now(self, file_id: str) -> None:
         """Process one file in the caller's task (synchronous uploads); waits if a worker has it."""
-        async with self._slots:
-            claimed = await self._claim(file_id)
-            if claimed:
-                await self._process(file_id)
-        if not claimed:
+        if await self._claim(file_id):
+            await self._process(file_id)
+        else:
             await self.wait_until_done(file_id, timeout=None)
 
     async def wait_until_done(self, file_id: str, timeout: float | None = 120.0) -> str:
@@ -153,16 +144,17 @@ class IngestionRunner:
         return Prepared(content, text_hash, chunks)
 
     async def embed(self, texts: Sequence[str], progress: Any = None) -> list[Any]:
-        """Embed in groups so progress can be reported (and the claim refreshed) between them.
+        """Embed group by group, taking turns with the other jobs; report progress between groups.
 
         Each group's vectors become float32 arrays at once: a 5 MB file's ~5,500 vectors take
         8 MiB that way instead of ~70 MiB as lists of Python floats."""
         import numpy as np
 
-        group = max(64, self.settings.RAG_EMBEDDING_BATCH_SIZE * 4)
         vectors: list[Any] = []
-        for start in range(0, len(texts), group):
-            vectors.extend(np.asarray(await self.embedder.embed_documents(texts[start:start + group]), dtype=np.float32))
+        for start in range(0, len(texts), self._group):
+            async with self._embedding_turns:
+                group = await self.embedder.embed_documents(texts[start:start + self._group])
+            vectors.extend(np.asarray(group, dtype=np.float32))
             if progress is not None:
                 await progress(len(vectors))
         return vectors
@@ -171,60 +163,63 @@ class IngestionRunner:
         """Replace a file's text and chunks (content update); one transaction, like a job's commit."""
         async with self.db.sessionmaker() as session:
             row = await FileRepository(session).get(file_id)
-            if row is None:
-                return
-            prepared = self.prepare(row, [Piece(text)])
+        if row is None:
+            return
+        prepared = self.prepare(row, [Piece(text)])
         vectors = await self.embed([c.text for c in prepared.chunks])
-        async with self.db.sessionmaker() as session:
-            row = await FileRepository(session).get(file_id)
-            if row is None:
-                return
-            await self._commit_chunks(session, row, prepared, vectors)
-            await session.commit()
+
+        async def commit(session: Any) -> None:
+            current = await FileRepository(session).get(file_id)
+            if current is not None:
+                await self._commit_chunks(session, current, prepared, vectors)
+
+        await self._write(commit)
 
     # --- internals -------------------------------------------------------------------
     def _stale_before(self) -> int:
         return now() - self.stale_seconds
 
-    async def _worker(self) -> None:
+    async def _dispatch(self) -> None:
+        """Claim pending jobs while there is room, each in its own task; sleep until woken or polled."""
         while True:
             try:
                 self._wake.clear()
-                async with self._slots:
-                    file_id = await self._claim_next()
-                    if file_id is not None:
-                        await self._process(file_id)
-                        continue
+                while len(self._jobs) < self._max_jobs and (file_id := await self._claim_next()) is not None:
+                    self._start_job(file_id)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a worker must survive a bad moment (e.g. DB restart)
-                log.exception("ingestion worker error")
+            except Exception:  # noqa: BLE001 - the dispatcher must survive a bad moment (e.g. DB restart)
+                log.exception("ingestion dispatcher error")
                 await asyncio.sleep(self.poll_seconds)
 
+    def _start_job(self, file_id: str) -> None:
+        task = asyncio.create_task(self._process(file_id), name=f"ingest-{file_id}")
+        self._jobs[file_id] = task
+
+        def finished(_: asyncio.Task[None]) -> None:
+            self._jobs.pop(file_id, None)
+            self._wake.set()  # room for another job
+
+        task.add_done_callback(finished)
+
     async def _claim_next(self) -> str | None:
-        async with self.db.sessionmaker() as session:
+        async with self.db.write() as session:  # the pick and the claim see one state
             repo = FileRepository(session)
             dead = [t for t in await repo.processing_claimants() if is_dead_local_claim(t)]
             for file_id in await repo.claimable_ids(self._stale_before(), dead, limit=5):
                 if await repo.claim(file_id, self.worker_id, self._stale_before(), dead):
-                    await session.commit()
                     return file_id
-            await session.rollback()
         return None
 
     async def _claim(self, file_id: str) -> bool:
-        async with self.db.sessionmaker() as session:
-            ok = await FileRepository(session).claim(file_id, self.worker_id, self._stale_before())
-            await session.commit()
-            return ok
+        async with self.db.write() as session:
+            return await FileRepository(session).claim(file_id, self.worker_id, self._stale_before())
 
     async def _update(self, file_id: str, **values: Any) -> bool:
-        async with self.db.sessionmaker() as session:
-            ok = await FileRepository(session).update_claimed(file_id, self.worker_id, **values)
-            await session.commit()
-            return ok
+        async with self.db.write() as session:
+            return await FileRepository(session).update_claimed(file_id, self.worker_id, **values)
 
     async def _heartbeat(self, file_id: str) -> None:
         while True:
@@ -262,8 +257,10 @@ class IngestionRunner:
         signature = self.signature()
         if await self._reuse_twin(row, signature):
             return
-        data = await self.blobs.read(row.path)
-        pieces = await asyncio.to_thread(extract, data, row.filename, (row.meta or {}).get("content_type"))
+        async with self._extracting:
+            data = await self.blobs.read(row.path)
+            pieces = await extract_isolated(data, row.filename, (row.meta or {}).get("content_type"), self.limits)
+            del data  # the bytes are not needed while the chunks wait for their turns
         prepared = await asyncio.to_thread(self.prepare, row, pieces)
         total = len(prepared.chunks)
         if not await self._update(file_id, progress_total=total, progress_done=0, claimed_at=now()):
@@ -279,8 +276,7 @@ class IngestionRunner:
             return
 
         async def commit(session: Any) -> None:
-            # `require_claim` makes the first statement the conditional UPDATE of the row: the
-            # claim check and the write lock come together, so no read precedes the write.
+            # `require_claim`: the claim is re-checked by the same transaction that writes the chunks.
             await self._commit_chunks(session, row, prepared, vectors, signature, require_claim=True)
 
         await self._write(commit)
@@ -296,8 +292,7 @@ class IngestionRunner:
         repo = FileRepository(session)
         if require_claim:
             if not await repo.update_claimed(row.id, self.worker_id, **values):
-                await session.rollback()
-                raise IngestionRunner._Lost()
+                raise IngestionRunner._Lost()  # `_write` rolls the transaction back
         else:
             for key, value in values.items():
                 setattr(row, key, value)
@@ -308,15 +303,13 @@ class IngestionRunner:
         ])
 
     async def _write(self, work: Callable[[Any], Awaitable[T]]) -> T:
-        """Run `work` in a transaction and commit, retrying when SQLite refuses it with
-        "database is locked" (a transaction that read before writing cannot wait for the lock:
-        it must start again). Losing an hour of embedding to a lock race is not an option."""
+        """Run `work` in one write transaction and commit. With BEGIN IMMEDIATE a writer waits for
+        the lock (busy_timeout); should even that run out, try again rather than lose the
+        embedding work of a whole file."""
         for attempt in range(6):
             try:
-                async with self.db.sessionmaker() as session:
-                    result = await work(session)
-                    await session.commit()
-                    return result
+                async with self.db.write() as session:
+                    return await work(session)
             except OperationalError as exc:
                 if attempt == 5 or "locked" not in str(exc):
                     raise
@@ -349,11 +342,14 @@ class IngestionRunner:
         return True
 
     async def _fail(self, file_id: str, message: str, status: int) -> None:
-        with contextlib.suppress(Exception):
-            async with self.db.sessionmaker() as session:
-                if await FileRepository(session).update_claimed(
-                    file_id, self.worker_id, status=FAILED, error=message, error_status=status, hash=None,
-                    content=None, claimed_by=None, updated_at=now(),
-                ):
-                    await self.index.delete_file(session, file_id)
-                await session.commit()
+        async def record(session: Any) -> None:
+            if await FileRepository(session).update_claimed(
+                file_id, self.worker_id, status=FAILED, error=message or "Processing failed", error_status=status,
+                hash=None, content=None, claimed_by=None, updated_at=now(),
+            ):
+                await self.index.delete_file(session, file_id)
+
+        try:
+            await self._write(record)
+        except Exception:  # noqa: BLE001 - the claim goes stale and another attempt records it
+            log.exception("could not record the failure of %s", file_id)
