@@ -203,10 +203,13 @@ def _message(detail: Any) -> str:
     return json.dumps(detail, default=str)
 
 
+_LOCATIONS = ("body", "query", "path", "header", "cookie")  # where FastAPI found it, not the name
+
+
 def _param(loc: list[Any]) -> str | None:
     """FastAPI's `["body", "messages", 0, "content"]` as OpenAI writes it: `messages[0].content`."""
     out = ""
-    for part in loc[1:] if loc[:1] == ["body"] else loc:
+    for part in loc[1:] if loc[:1] and loc[0] in _LOCATIONS else loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or None
 
@@ -267,10 +270,10 @@ def _validation_code(error_type: str) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WaylineError)
     async def _wayline(request: Request, exc: WaylineError) -> JSONResponse:
-        upstream = isinstance(exc, UpstreamError)
+        upstream = exc if isinstance(exc, UpstreamError) else None
         return error_response(
             request.url.path, exc.status_code, exc.detail, headers=exc.headers, code=exc.code, param=exc.param,
-            error_type=exc.error_type if isinstance(exc, UpstreamError) else None, upstream=upstream,
+            error_type=upstream.error_type if upstream else None, upstream=upstream is not None,
         )
 
     @app.exception_handler(RequestValidationError)

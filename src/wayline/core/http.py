@@ -35,7 +35,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def split_credentials(url: str) -> tuple[str, str | None]:
     """`http://user:pw@host/x` -> (`http://host/x`, `Basic dXNlcjpwdw==`); other URLs unchanged."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # malformed (an unclosed IPv6 bracket): the request itself reports it
+        return url, None
     if "@" not in parts.netloc:
         return url, None
     userinfo, _, hostport = parts.netloc.rpartition("@")
@@ -51,19 +54,21 @@ def _with_url_credentials(url: str, headers: dict[str, str]) -> tuple[str, dict[
     return clean, headers
 
 
-def origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) with the scheme's default port filled in: what a key belongs to."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
+def origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) with the scheme's default port filled in: what a key belongs to.
+    None for a URL without a host or with a malformed one."""
     try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
         port = parts.port or _DEFAULT_PORTS.get(scheme)
-    except ValueError:  # a port that is not a number: matches nothing
-        return scheme, "", -1
-    return scheme, (parts.hostname or "").lower(), port
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number
+        return None
+    return (scheme, parts.hostname.lower(), port) if parts.hostname else None
 
 
 def same_origin(url: str, base: str) -> bool:
-    return origin(url) == origin(base)
+    own = origin(url)
+    return own is not None and own == origin(base)
 
 
 @dataclass
