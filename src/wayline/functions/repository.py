@@ -13,7 +13,8 @@ class FunctionRepository:
         self.session = session
 
     async def get(self, function_id: str) -> FunctionRow | None:
-        return await self.session.get(FunctionRow, function_id)
+        # Always read the row again: a write transaction must not trust what an earlier one loaded.
+        return await self.session.get(FunctionRow, function_id, populate_existing=True)
 
     async def list(self) -> list[FunctionRow]:
         return list((await self.session.execute(select(FunctionRow).order_by(FunctionRow.created_at, FunctionRow.id))).scalars())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from wayline.models.storable import ID_MAX, NameText, StorableObject, utf8
 
 ID_RULE = "Only alphanumeric characters and underscores are allowed in the id"
 
@@ -12,10 +14,10 @@ ID_RULE = "Only alphanumeric characters and underscores are allowed in the id"
 class FunctionForm(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    id: str = Field(min_length=1, max_length=255)
-    name: str = Field(min_length=1, max_length=512)
-    content: str = Field(min_length=1, max_length=1_000_000)
-    meta: dict[str, Any] = Field(default_factory=dict)
+    id: str = Field(min_length=1, max_length=ID_MAX)
+    name: NameText
+    content: Annotated[str, Field(min_length=1, max_length=1_000_000), AfterValidator(utf8)]
+    meta: StorableObject = Field(default_factory=dict)
 
     @field_validator("id")
     @classmethod

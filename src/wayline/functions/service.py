@@ -1,17 +1,23 @@
-"""Function CRUD: every write re-validates the source by loading it (admin-only, see loader.py)."""
+"""Function CRUD: every write re-validates the source by loading it (admin-only, see loader.py).
+
+The source is loaded before the write transaction opens (`begin_write`), so SQLite's write
+lock is never held while admin code is imported."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
 from wayline.core.clock import now
+from wayline.core.db import begin_write
 from wayline.functions import loader
 from wayline.functions.repository import FunctionRepository
 from wayline.functions.schemas import FunctionForm, FunctionModel, FunctionResponse
 from wayline.functions.tables import FunctionRow
+from wayline.models.storable import json_object
 from wayline.providers.registry import ModelRegistry
 from wayline.users.schemas import UserInfo
 
@@ -48,16 +54,23 @@ class FunctionService:
         await self.registry.changed(function_id)
 
     async def create(self, user: UserInfo, form: FunctionForm) -> FunctionResponse:
+        kind = _validate(form.id, form.content, None)
+        await begin_write(self.session)
         if await self.repo.get(form.id) is not None:
             raise errors.BadRequest(ID_TAKEN)
-        kind = _validate(form.id, form.content, None)
         ts = now()
         row = FunctionRow(
             id=form.id, user_id=user.id, name=form.name, type=kind, content=form.content, meta=form.meta,
             valves=None, is_active=False, is_global=False, created_at=ts, updated_at=ts,
         )
         self.repo.add(row)
-        await self.session.commit()
+        try:
+            await self.session.commit()
+        except IntegrityError:
+            await self.session.rollback()
+            if await self.repo.get(form.id) is not None:  # a concurrent create of the same id won (PostgreSQL)
+                raise errors.BadRequest(ID_TAKEN) from None
+            raise
         await self._changed(row.id)
         return _response(row)
 
@@ -69,8 +82,11 @@ class FunctionService:
         return FunctionModel(**_response(row).model_dump(), content=row.content)
 
     async def update(self, function_id: str, form: FunctionForm) -> FunctionModel:
+        valves = (await self._get(function_id)).valves
+        kind = _validate(function_id, form.content, valves)
+        await begin_write(self.session)
         row = await self._get(function_id)
-        row.type = _validate(function_id, form.content, row.valves)
+        row.type = kind
         row.name, row.content, row.meta = form.name, form.content, form.meta
         row.updated_at = max(now(), row.updated_at + 1)  # the runtime reloads on a changed updated_at
         await self.session.commit()
@@ -78,6 +94,7 @@ class FunctionService:
         return FunctionModel(**_response(row).model_dump(), content=row.content)
 
     async def toggle(self, function_id: str) -> FunctionResponse:
+        await begin_write(self.session)
         row = await self._get(function_id)
         row.is_active = not row.is_active
         row.updated_at = max(now(), row.updated_at + 1)
@@ -86,6 +103,7 @@ class FunctionService:
         return _response(row)
 
     async def delete(self, function_id: str) -> bool:
+        await begin_write(self.session)
         await self._get(function_id)
         await self.repo.delete(function_id)
         await self.session.commit()
@@ -109,6 +127,12 @@ class FunctionService:
             raise errors.BadRequest("This function has no Valves")
         loader.apply_valves(instance, values)
         dumped = instance.valves.model_dump(mode="json") if hasattr(instance.valves, "model_dump") else dict(values)
+        try:
+            json_object(dumped)
+        except ValueError as exc:
+            raise errors.Unprocessable(f"Valves: {exc}") from exc
+        await begin_write(self.session)
+        row = await self._get(function_id)
         row.valves = dumped
         row.updated_at = max(now(), row.updated_at + 1)
         await self.session.commit()

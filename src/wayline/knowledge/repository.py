@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.clock import now
 from wayline.core.grants import grants_of, replace_grants
-from wayline.knowledge.access import RESOURCE, can_read, can_write, file_readable, file_table
+from wayline.knowledge.access import RESOURCE, can_read, can_write, file_readable, file_table, file_writable, link_serves
 from wayline.knowledge.tables import Knowledge, KnowledgeFile
 from wayline.users.schemas import UserInfo
 from wayline.users.tables import User
@@ -29,11 +29,9 @@ class KnowledgeRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def lock(self, knowledge_id: str) -> None:
-        """Start a write transaction on the collection row (touching `updated_at`).
-
-        Taken before any read: SQLite cannot upgrade a read transaction to a write one
-        while another connection commits ("database is locked" at once, no busy wait), and
-        on PostgreSQL the row lock serialises concurrent changes (e.g. duplicate checks)."""
+        """Lock the collection row for this (write) transaction, touching `updated_at`: on
+        PostgreSQL the row lock serialises concurrent changes (e.g. duplicate checks); on
+        SQLite the transaction already holds the database's write lock (`begin_write`)."""
         await self.session.execute(
             update(Knowledge).where(Knowledge.id == knowledge_id).values(updated_at=now())
             .execution_options(synchronize_session=False)
@@ -62,8 +60,8 @@ class KnowledgeRepository:
         if not ids:
             return {}
         stmt = (
-            select(KnowledgeFile.knowledge_id, func.count()).where(KnowledgeFile.knowledge_id.in_(ids))
-            .group_by(KnowledgeFile.knowledge_id)
+            _served(KnowledgeFile.knowledge_id, func.count())
+            .where(KnowledgeFile.knowledge_id.in_(ids)).group_by(KnowledgeFile.knowledge_id)
         )
         return {k: n for k, n in (await self.session.execute(stmt)).all()}
 
@@ -80,29 +78,46 @@ class KnowledgeRepository:
         row = (await self.session.execute(stmt)).mappings().first()
         return dict(row) if row else None
 
+    async def writable_file(self, user: UserInfo, file_id: str) -> bool:
+        stmt = select(F.id).where(F.id == file_id, file_writable(user))
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def would_serve(self, knowledge_id: str, file_id: str) -> bool:
+        """Whether a link from the collection to the file would serve it (`access.link_serves`)."""
+        stmt = select(Knowledge.id).select_from(Knowledge, file_table).where(
+            Knowledge.id == knowledge_id, F.id == file_id, link_serves(Knowledge, F.id, F.user_id))
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def owned_file_ids(self, user: UserInfo, file_ids: Sequence[str]) -> list[str]:
+        """The files among `file_ids` that `user` owns (every one, for an admin)."""
+        if not file_ids:
+            return []
+        stmt = select(F.id).where(F.id.in_(list(file_ids)), *(() if user.is_admin else (F.user_id == user.id,)))
+        return list((await self.session.execute(stmt)).scalars())
+
     async def files(self, knowledge_id: str, skip: int = 0, limit: int | None = None,
                     with_content: bool = False) -> tuple[list[dict[str, Any]], int]:
-        base = (
-            select(*FILE_COLUMNS, *((F.content,) if with_content else ()))
-            .join(KnowledgeFile, KnowledgeFile.file_id == F.id).where(KnowledgeFile.knowledge_id == knowledge_id)
+        """The files the collection serves (see `access.link_serves`), newest link first."""
+        where = KnowledgeFile.knowledge_id == knowledge_id
+        total = (await self.session.execute(_served(func.count()).where(where))).scalar_one()
+        stmt = (
+            _served(*FILE_COLUMNS, *((F.content,) if with_content else ())).where(where)
+            .order_by(KnowledgeFile.created_at.desc(), F.id).offset(skip)
         )
-        total = (await self.session.execute(
-            select(func.count()).select_from(KnowledgeFile).where(KnowledgeFile.knowledge_id == knowledge_id)
-        )).scalar_one()
-        stmt = base.order_by(KnowledgeFile.created_at.desc(), F.id).offset(skip)
         if limit is not None:
             stmt = stmt.limit(limit)
         return [dict(r) for r in (await self.session.execute(stmt)).mappings()], total
 
     async def linked_files(self, knowledge_id: str, with_content: bool = False) -> list[dict[str, Any]]:
-        stmt = (
-            select(*FILE_COLUMNS, *((F.content,) if with_content else ()))
-            .join(KnowledgeFile, KnowledgeFile.file_id == F.id).where(KnowledgeFile.knowledge_id == knowledge_id)
-        )
-        return [dict(r) for r in (await self.session.execute(stmt)).mappings()]
+        return (await self.files(knowledge_id, with_content=with_content))[0]
 
     async def file_ids(self, knowledge_ids: Sequence[str]) -> list[str]:
-        stmt = select(KnowledgeFile.file_id).where(KnowledgeFile.knowledge_id.in_(knowledge_ids)).distinct()
+        stmt = _served(F.id).where(KnowledgeFile.knowledge_id.in_(knowledge_ids)).distinct()
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def linked_ids(self, knowledge_id: str) -> list[str]:
+        """Every linked file, served or not (for reset and delete)."""
+        stmt = select(KnowledgeFile.file_id).where(KnowledgeFile.knowledge_id == knowledge_id)
         return list((await self.session.execute(stmt)).scalars())
 
     async def is_linked(self, knowledge_id: str, file_id: str) -> bool:
@@ -129,3 +144,14 @@ class KnowledgeRepository:
             return {}
         rows = await self.session.execute(select(User).where(User.id.in_(set(user_ids))))
         return {u.id: u for u in rows.scalars()}
+
+
+
+def _served(*columns: Any) -> Select[Any]:
+    """SELECT `columns` over knowledge_file ⋈ knowledge ⋈ file, keeping only links that still
+    serve their file (`access.link_serves`)."""
+    joined = (
+        KnowledgeFile.__table__.join(Knowledge, Knowledge.id == KnowledgeFile.knowledge_id)
+        .join(file_table, F.id == KnowledgeFile.file_id)
+    )
+    return select(*columns).select_from(joined).where(link_serves(Knowledge, F.id, F.user_id))

@@ -19,8 +19,7 @@ router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
 
 def _service(request: Request, session: SessionDep) -> KnowledgeService:
     state = request.app.state
-    return KnowledgeService(session, state.core.settings, state.knowledge_file_deleter,
-                            state.knowledge_submit_unprocessed)
+    return KnowledgeService(session, state.core.settings, state.knowledge_file_deleter)
 
 
 Service = Annotated[KnowledgeService, Depends(_service)]

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wayline.models.storable import DescriptionText, IdText, NameText
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -14,13 +16,14 @@ class _Open(BaseModel):
 class AccessGrantForm(_Open):
     # Open WebUI's form: principal_type "user" with principal_id "*" means everyone.
     principal_type: Literal["user", "anyone", "group"] = "user"
-    principal_id: str = Field("*", min_length=1, max_length=255)
+    principal_id: IdText = "*"
     permission: Literal["read", "write"] = "read"
 
 
 class KnowledgeForm(_Open):
-    name: str = Field(min_length=1, max_length=512)
-    description: str = Field("", max_length=100_000)
+    # Open WebUI's `data` and `meta` are accepted and not stored (nothing here reads them back).
+    name: NameText
+    description: DescriptionText = ""
     access_grants: list[AccessGrantForm] | None = None
 
 
@@ -29,7 +32,7 @@ class AccessUpdateForm(_Open):
 
 
 class FileIdForm(_Open):
-    file_id: str = Field(min_length=1, max_length=255)
+    file_id: IdText
     directory_id: str | None = None
 
 

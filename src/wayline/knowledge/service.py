@@ -4,6 +4,10 @@ Status codes (one rule, everywhere): a collection or file the caller cannot read
 404 naming its id (we do not reveal that it exists); one they can read but not change
 is 403 naming its id. Open WebUI mixes 400 and 401 for these; clients only test for
 "not 2xx", and 404/403 say what happened.
+
+Every write is one transaction opened with `begin_write` before its first read (SQLite:
+BEGIN IMMEDIATE, so writers queue instead of failing), and nothing inside it waits on
+anything but the database: no second session, no waiting for a file to be processed.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
 from wayline.core.clock import new_id, now
+from wayline.core.db import begin_write
 from wayline.core.settings import Settings
 from wayline.knowledge.repository import KnowledgeRepository
 from wayline.knowledge.schemas import (
@@ -24,8 +30,8 @@ from wayline.knowledge.schemas import (
 from wayline.knowledge.tables import Knowledge
 from wayline.users.schemas import UserInfo
 
-# Deletes files (rows, chunks, stored bytes); provided by the files domain.
-FileDeleter = Callable[[UserInfo, Sequence[str]], Awaitable[None]]
+# Deletes files (rows, chunks, stored bytes) in the caller's session and commits it; from the files domain.
+FileDeleter = Callable[[AsyncSession, Sequence[str]], Awaitable[None]]
 PAGE_SIZE = 30
 
 
@@ -66,10 +72,8 @@ def file_meta(row: dict[str, Any]) -> FileMeta:
 
 
 class KnowledgeService:
-    def __init__(self, session: AsyncSession, settings: Settings, delete_files: FileDeleter,
-                 on_unprocessed: Callable[[str], Awaitable[None]] | None = None) -> None:
+    def __init__(self, session: AsyncSession, settings: Settings, delete_files: FileDeleter) -> None:
         self.session = session
-        self.on_unprocessed = on_unprocessed
         self.settings = settings
         self.repo = KnowledgeRepository(session)
         self._delete_files = delete_files
@@ -82,7 +86,8 @@ class KnowledgeService:
         return row
 
     async def writable(self, user: UserInfo, knowledge_id: str) -> Knowledge:
-        """The collection, write-locked for this transaction, if `user` may change it."""
+        """The collection if `user` may change it, in a write transaction that has locked its row."""
+        await begin_write(self.session)
         await self.repo.lock(knowledge_id)
         row = await self.readable(user, knowledge_id)
         if not await self.repo.writable(user, knowledge_id):
@@ -106,12 +111,14 @@ class KnowledgeService:
 
     # --- collections --------------------------------------------------------------
     async def create(self, user: UserInfo, form: KnowledgeForm) -> KnowledgeResponse:
+        grants = _grants(form.access_grants)
+        await begin_write(self.session)
         ts = now()
         row = Knowledge(id=new_id(), user_id=user.id, name=form.name, description=form.description, meta=None,
                         created_at=ts, updated_at=ts)
         self.session.add(row)
         await self.session.flush()
-        await self.repo.replace_grants(row.id, _grants(form.access_grants))
+        await self.repo.replace_grants(row.id, grants)
         await self.session.commit()
         return await self._response(user, row, with_files=False)  # Open WebUI answers `files: null` here
 
@@ -169,25 +176,42 @@ class KnowledgeService:
         return True
 
     # --- files in a collection ---------------------------------------------------------
-    async def _check_addable(self, user: UserInfo, knowledge_id: str, file_id: str) -> dict[str, Any]:
+    async def _check_addable(self, user: UserInfo, knowledge_id: str, file_id: str) -> None:
         file = await self.readable_file(user, file_id)
+        if not await self.repo.writable_file(user, file_id):
+            # Reading a file through a shared collection does not let you share it further.
+            raise errors.Forbidden(f"You do not have write access to file {file_id}, so you cannot add it to a collection")
         if file["status"] == "failed":
             raise errors.BadRequest(f"File {file_id} failed processing: {file.get('error') or 'unknown error'}")
+        if file["status"] == "":
+            # Stored with process=false: nothing will ever index it (Open WebUI: 400 "not processed").
+            raise errors.BadRequest(
+                f"File {file_id} has not been processed (it was uploaded with process=false), so it has no "
+                f"content to search. Index it with POST /api/v1/retrieval/process/file "
+                f'{{"file_id": "{file_id}", "collection_name": "{knowledge_id}"}}, which also adds it here.')
+        if not await self.repo.would_serve(knowledge_id, file_id):
+            raise errors.Forbidden(
+                f"File {file_id} would not be readable in knowledge base {knowledge_id}: a collection shares a "
+                "file only while its owner, or a user it grants write access by name, may write that file")
         # A file still processing has no hash yet: it is linked now and becomes searchable when its
         # chunks commit; duplicates among such files are removed at query time (same hash + offset).
         if file["hash"] and await self.repo.same_hash_linked(knowledge_id, file["hash"], file_id):
             raise errors.BadRequest(errors.DUPLICATE_CONTENT)
-        return file
+
+    async def _commit_links(self) -> None:
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:  # the file was deleted while being linked
+            await self.session.rollback()
+            raise errors.NotFound("A file was deleted while it was being added; nothing was changed") from exc
 
     async def add_file(self, user: UserInfo, knowledge_id: str, file_id: str) -> KnowledgeResponse:
         row = await self.writable(user, knowledge_id)
-        file = await self._check_addable(user, knowledge_id, file_id)
-        if file["status"] == "" and self.on_unprocessed is not None:
-            await self.on_unprocessed(file_id)  # stored with process=false: index it now, as Open WebUI does
+        await self._check_addable(user, knowledge_id, file_id)
         if not await self.repo.is_linked(knowledge_id, file_id):
             await self.repo.link(knowledge_id, file_id)
             row.updated_at = now()
-            await self.session.commit()
+            await self._commit_links()
         return await self._response(user, row)
 
     async def add_files(self, user: UserInfo, knowledge_id: str, file_ids: Sequence[str]) -> KnowledgeBatchResponse:
@@ -197,16 +221,14 @@ class KnowledgeService:
             if await self.repo.is_linked(knowledge_id, file_id):
                 continue
             try:
-                file = await self._check_addable(user, knowledge_id, file_id)
+                await self._check_addable(user, knowledge_id, file_id)
             except errors.WaylineError as exc:
                 failures.append(f"{file_id}: {exc.detail}")
                 continue
-            if file["status"] == "" and self.on_unprocessed is not None:
-                await self.on_unprocessed(file_id)
             await self.repo.link(knowledge_id, file_id)
             await self.session.flush()  # so the next file's duplicate check sees this one
         row.updated_at = now()
-        await self.session.commit()
+        await self._commit_links()
         base = await self._response(user, row)
         warnings = BatchWarnings(message="Some files failed to process", errors=failures) if failures else None
         return KnowledgeBatchResponse(**base.model_dump(), warnings=warnings)
@@ -217,6 +239,7 @@ class KnowledgeService:
         await self.readable_file(user, file_id)
         if not await self.repo.is_linked(knowledge_id, file_id):
             raise errors.NotFound(f"File {file_id} is not in knowledge base {knowledge_id}")
+        await self.session.commit()
         return await self._response(user, row)
 
     async def remove_file(self, user: UserInfo, knowledge_id: str, file_id: str, delete_file: bool | None) -> KnowledgeResponse:
@@ -225,30 +248,23 @@ class KnowledgeService:
             raise errors.NotFound(f"File {file_id} is not in knowledge base {knowledge_id}")
         await self.repo.unlink(knowledge_id, [file_id])
         row.updated_at = now()
-        await self.session.commit()
-        if self._deletes(delete_file):
-            await self._delete_owned(user, [file_id])
+        await self._finish_unlink(user, [file_id], delete_file)
         return await self._response(user, row)
 
     async def reset(self, user: UserInfo, knowledge_id: str) -> KnowledgeResponse:
         row = await self.writable(user, knowledge_id)
-        file_ids = await self.repo.file_ids([knowledge_id])
+        file_ids = await self.repo.linked_ids(knowledge_id)
         await self.repo.unlink(knowledge_id)
         row.updated_at = now()
-        await self.session.commit()
-        if self._deletes(None):
-            await self._delete_owned(user, file_ids)
+        await self._finish_unlink(user, file_ids, None)
         return await self._response(user, row)
 
-    def _deletes(self, requested: bool | None) -> bool:
-        return (not self.settings.ENABLE_KNOWLEDGE_FILE_RETENTION) if requested is None else requested
-
-    async def _delete_owned(self, user: UserInfo, file_ids: Sequence[str]) -> None:
-        # Only files the caller owns (or any, for an admin) are deleted; shared files just leave the collection.
-        owned = []
-        for file_id in file_ids:
-            file = await self.repo.readable_file(user, file_id)
-            if file is not None and (user.is_admin or file["user_id"] == user.id):
-                owned.append(file_id)
+    async def _finish_unlink(self, user: UserInfo, file_ids: Sequence[str], requested: bool | None) -> None:
+        """Commit the unlinking, deleting the files too (in the same transaction) when asked or when
+        retention is off — only files the caller owns (any, for an admin): shared ones just leave."""
+        deletes = (not self.settings.ENABLE_KNOWLEDGE_FILE_RETENTION) if requested is None else requested
+        owned = await self.repo.owned_file_ids(user, file_ids) if deletes else []
         if owned:
-            await self._delete_files(user, owned)
+            await self._delete_files(self.session, owned)  # commits
+        else:
+            await self.session.commit()
