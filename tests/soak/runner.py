@@ -133,7 +133,7 @@ async def sign_up(user: SimUser, name: str, admin_token: str | None) -> str | No
 
 _RECORD = re.compile(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|ERROR:|WARNING:|INFO:)")
 _FRAME = re.compile(r'File "[^"]*/(wayline/[^"]+)", line (\d+), in (\w+)')
-_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*$", re.MULTILINE)
+_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:: .*)?$", re.MULTILINE)  # "pkg.mod.SomeError: …"
 _MIDDLEWARE = {"wayline/apidocs/aliases.py", "wayline/core/limits.py"}  # on every request's path: noise
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -150,7 +150,7 @@ def server_log_errors(log_path: Path) -> list[str]:
         header = _ID.sub("<id>", record.split("\n", 1)[0].split(" ", 2)[-1]).strip()
         frames = tuple(dict.fromkeys(f"{path}:{line} {fn}" for path, line, fn in _FRAME.findall(record)
                                      if path not in _MIDDLEWARE))
-        exceptions = _EXCEPTION.findall(record)
+        exceptions = [e for e in _EXCEPTION.findall(record) if "Enable tracemalloc" not in e]
         key = (header, frames, exceptions[-1][:200] if exceptions else "?")
         groups[key] = groups.get(key, 0) + 1
     return [f"x{count} {header}\n    " + "\n    ".join(frames) + f"\n    => {exc}"
