@@ -16,7 +16,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +85,7 @@ class SimUser:
         world.users.append(self)
 
     # --- one request ------------------------------------------------------------------
-    async def call(self, op: str, method: str, path: str, *, expect: Iterable[int] = (200,),
+    async def call(self, op: str, method: str, path: str, *, expect: tuple[int, ...] = (200,),
                    token: str | None = None, **kwargs: Any) -> httpx.Response | None:
         """Send, time and check one request: any 5xx, transport error, unexpected status or
         foreign canary is recorded as a failure with the request that caused it."""
@@ -108,7 +108,7 @@ class SimUser:
         self.http.cookies.clear()  # credentials are always explicit
         if resp.status_code >= 500:
             metrics.fail("5xx", op, f"{what} -> {resp.status_code}: {clip(resp.text)}")
-        elif resp.status_code not in tuple(expect):
+        elif resp.status_code not in expect:
             metrics.fail("status", op, f"{what} -> {resp.status_code} (expected {sorted(expect)}): {clip(resp.text)}")
         self.scan(op, what, resp.text)
         return resp
@@ -119,7 +119,7 @@ class SimUser:
             if canary != self.canary:
                 self.world.metrics.fail("cross_user", op, f"{what}: answer holds {canary} of user {owner}")
 
-    async def whoami(self, op: str, credential: str, expect: Iterable[int] = (200,)) -> httpx.Response | None:
+    async def whoami(self, op: str, credential: str, expect: tuple[int, ...] = (200,)) -> httpx.Response | None:
         resp = await self.call(op, "GET", "/api/v1/auths/", token=credential, expect=expect)
         if resp is not None and resp.status_code == 200 and resp.json().get("id") != self.user_id:
             self.world.metrics.fail("cross_user", op,
