@@ -2,7 +2,7 @@
 
 - Through the API (as each file's owner): an acknowledged upload exists and ends
   `completed` (text) or `failed` with a non-empty `error` (binary), within a bounded wait;
-  a file whose delete was acknowledged is 404.
+  a file whose delete was acknowledged is 404; a file's text is its last acknowledged update.
 - In the database itself (SQLite file or PostgreSQL): no chunk, collection link or FTS
   entry without its file; no `completed` file without chunks and no chunks on a file that
   is not `completed`; no stored text of one user holding another user's canary.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.soak.metrics import Metrics, clip
-from tests.soak.workload import CANARY, Upload, World
+from tests.soak.workload import CANARY, SimUser, Upload, World
 
 DONE = ("completed", "failed")
 
@@ -67,9 +67,22 @@ async def settle_uploads(world: World, timeout: float) -> None:
                 if state["status"] in DONE or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.5)
+            if upload.edited is not None and state["status"] == "completed":
+                await check_last_edit(world.metrics, owner, upload)
         check_outcome(world.metrics, upload, state)
 
     await asyncio.gather(*(one(u) for u in list(world.uploads.values())))
+
+
+async def check_last_edit(metrics: Metrics, owner: SimUser, upload: Upload) -> None:
+    """An acknowledged content update must not be overwritten later (e.g. by the upload's own, older job)."""
+    resp = await owner.call("final_content", "GET", f"/api/v1/files/{upload.id}/data/content")
+    if resp is None or resp.status_code != 200:
+        return
+    content = resp.json().get("content") or ""
+    if content != upload.edited:
+        metrics.fail("lost", "final_content", f"upload {upload.id} of user {upload.owner}: its acknowledged "
+                                              f"content update was replaced by {clip(content)}")
 
 
 def check_outcome(metrics: Metrics, upload: Upload, state: dict[str, Any]) -> None:

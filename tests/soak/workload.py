@@ -42,7 +42,8 @@ class Upload:
     id: str
     owner: int
     readable: bool  # a text file, expected to end `completed`; False = binary, expected `failed`
-    content: str | None = None
+    content: str | None = None  # the uploaded text (None once edited, or when not tracked)
+    edited: str | None = None  # the last acknowledged content update
     deleted: bool = False
 
 
@@ -269,7 +270,8 @@ class SimUser:
             resp = await self.call("file_content_update", "POST", f"/api/v1/files/{file_id}/data/content/update",
                                    json={"content": text})
             if resp is not None and resp.status_code == 200:
-                self.world.uploads[file_id].content = None  # no longer the uploaded bytes' text
+                upload = self.world.uploads[file_id]
+                upload.content, upload.edited = None, text
 
     async def delete(self) -> None:
         pool = self.live_files if self.live_files and random.random() < 0.8 else self.bad_files
