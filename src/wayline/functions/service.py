@@ -54,6 +54,9 @@ class FunctionService:
         await self.registry.changed(function_id)
 
     async def create(self, user: UserInfo, form: FunctionForm) -> FunctionResponse:
+        # Checked before loading (which would replace a live function's module) and again when writing.
+        if await self.repo.get(form.id) is not None:
+            raise errors.BadRequest(ID_TAKEN)
         kind = _validate(form.id, form.content, None)
         await begin_write(self.session)
         if await self.repo.get(form.id) is not None:

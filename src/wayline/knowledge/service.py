@@ -225,8 +225,11 @@ class KnowledgeService:
             except errors.WaylineError as exc:
                 failures.append(f"{file_id}: {exc.detail}")
                 continue
-            await self.repo.link(knowledge_id, file_id)
-            await self.session.flush()  # so the next file's duplicate check sees this one
+            try:
+                async with self.session.begin_nested():  # so the next file's duplicate check sees this one
+                    await self.repo.link(knowledge_id, file_id)
+            except IntegrityError:  # deleted meanwhile (PostgreSQL; SQLite holds the write lock)
+                failures.append(f"{file_id}: {file_not_found(file_id).detail}")
         row.updated_at = now()
         await self._commit_links()
         base = await self._response(user, row)
