@@ -70,10 +70,11 @@ class SoakResult:
         if not m.failures:
             lines.append("invariants: all held")
         for kind, items in sorted(m.by_kind().items()):
+            shown = len(items) if kind == "5xx" else limit  # every 5xx is listed, with its body
             lines.append(f"FAILED [{kind}] x{len(items)}")
-            lines += [f"  {f.render()}" for f in items[:limit]]
-            if len(items) > limit:
-                lines.append(f"  … {len(items) - limit} more")
+            lines += [f"  {f.render()}" for f in items[:shown]]
+            if len(items) > shown:
+                lines.append(f"  … {len(items) - shown} more")
         if self.server_errors:
             lines += ["", f"server log: {len(self.server_errors)} distinct errors"]
             lines += [clip(e) for e in self.server_errors[:limit]]
@@ -92,6 +93,8 @@ async def run_soak(base_url: str, database_url: str, data_dir: Path, config: Soa
         return clients[-1]
 
     try:
+        # The first sign-up (the admin) only promotes the others: an admin may read every file,
+        # so it cannot take part in the cross-user canary checks.
         admin = SimUser(World(metrics, deadline=0), -1, client(), "soak-admin@example.com", "soak-admin-pw")
         admin.ip = "10.255.0.1"
         admin_token = await sign_up(admin, "Soak Admin", None)
