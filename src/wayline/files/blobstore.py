@@ -1,7 +1,9 @@
 """Where uploaded bytes live: the `BlobStore` protocol and the local-directory store (`DATA_DIR/uploads`).
 
 Blob names are `{file_id}_{original name}` like Open WebUI; the stored `path` is the
-store's own key, so another store (S3, …) can be one more module.
+store's own key, so another store (S3, …) can be one more module. File systems allow 255
+*bytes* per name, and a name of 200 emoji is 800: the key keeps as many whole characters
+of the name as fit (and its extension), while the file row keeps the name as uploaded.
 """
 
 from __future__ import annotations
@@ -16,12 +18,38 @@ from typing import BinaryIO, Protocol
 
 from wayline.core import errors
 
-_UNSAFE = re.compile(r"[\x00-\x1f/\\]")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+MAX_NAME_CHARS = 1024  # a display name beyond this is shortened (extension kept)
+MAX_KEY_BYTES = 255 - len(".part")  # NAME_MAX, less the suffix of the file being written
+MAX_EXTENSION_CHARS = 16
 
 
 def safe_name(filename: str) -> str:
+    """The display name: base name only, no control characters or separators, valid UTF-8."""
     name = _UNSAFE.sub("_", os.path.basename(filename.replace("\\", "/"))).strip().lstrip(".")
-    return name[:200] or "file"
+    name = name.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot be stored
+    if len(name) > MAX_NAME_CHARS:
+        stem, ext = _split_extension(name)
+        name = stem[:MAX_NAME_CHARS - len(ext)] + ext
+    return name or "file"
+
+
+def blob_key(file_id: str, name: str) -> str:
+    """`{file_id}_{name}`, the name cut to whole UTF-8 characters so the key fits in 255 bytes."""
+    prefix = f"{file_id}_"
+    budget = MAX_KEY_BYTES - len(prefix.encode())
+    if len(name.encode()) <= budget:
+        return prefix + name
+    stem, ext = _split_extension(name)
+    room = budget - len(ext.encode())
+    return prefix + stem.encode()[:room].decode("utf-8", "ignore") + ext
+
+
+def _split_extension(name: str) -> tuple[str, str]:
+    stem, dot, ext = name.rpartition(".")
+    if stem and dot and len(ext) <= MAX_EXTENSION_CHARS:
+        return stem, dot + ext
+    return name, ""
 
 
 class BlobStore(Protocol):

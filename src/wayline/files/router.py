@@ -21,11 +21,11 @@ from wayline.files.repository import FileRepository
 from wayline.files.schemas import (
     ContentForm, ContentResponse, FileList, FileModelResponse, FileStatus, FileUploadResponse, Message,
 )
-from wayline.files.service import FileService, FilesRuntime, parse_metadata, status_of
+from wayline.files.service import MAX_METADATA_BYTES, FileService, FilesRuntime, parse_metadata, status_of
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
 
-MULTIPART_SLACK = 64 * 1024  # multipart framing + the metadata field on top of the file itself
+MULTIPART_SLACK = MAX_METADATA_BYTES + 64 * 1024  # the metadata field and multipart framing on top of the file
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"},
@@ -76,7 +76,7 @@ async def upload_file(
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise errors.Unprocessable("Field 'file' is required: send a multipart/form-data body with a 'file' part")
-        metadata = parse_metadata(form.get("metadata"))
+        metadata = parse_metadata(form.get("metadata"), service.runtime.settings.MAX_JSON_DEPTH)
         content_type = upload.content_type
         if not content_type or content_type == "application/octet-stream":
             content_type = mimetypes.guess_type(upload.filename or "")[0] or content_type

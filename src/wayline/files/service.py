@@ -2,6 +2,9 @@
 
 Access rule: only the owner or an admin sees or touches a file; anyone else gets 404
 (not 403), so a file id reveals nothing.
+
+Every unit of work that writes starts with `begin_write` (before its first read), so its
+access check and its write see one state and, on SQLite, it queues for the write lock.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
 from wayline.core.clock import new_id, now
+from wayline.core.db import begin_write
+from wayline.core.limits import check_depth, json_too_deep
 from wayline.core.settings import Settings
 from wayline.extraction import extension_of
-from wayline.files.blobstore import BlobStore, safe_name
+from wayline.files.blobstore import BlobStore, blob_key, safe_name
 from wayline.files.ingestion import IngestionRunner
 from wayline.files.repository import FileRepository
 from wayline.files.tables import COMPLETED, FAILED, PENDING, File
@@ -26,6 +31,7 @@ from wayline.users.schemas import UserInfo
 from wayline.vectors import VectorIndex
 
 PAGE_SIZE = 50
+MAX_METADATA_BYTES = 64 * 1024
 
 
 @dataclass
@@ -39,6 +45,7 @@ class FilesRuntime:
 
     async def delete_files(self, session: AsyncSession, file_ids: list[str]) -> None:
         """Remove files entirely: chunks (vectors + FTS), rows (links cascade) and stored bytes. Commits."""
+        await begin_write(session)
         repo = FileRepository(session)
         rows = await repo.get_many(file_ids)
         for row in rows:
@@ -53,8 +60,8 @@ def to_wire(row: File, *, content: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if row.status:
         data["status"] = row.status
-    if row.status == FAILED and row.error:
-        data["error"] = row.error
+    if row.status == FAILED:
+        data["error"] = row.error or "Processing failed"  # Open WebUI: why processing failed
     if content and row.status == COMPLETED and row.content is not None:
         data["content"] = row.content
     return {
@@ -63,17 +70,30 @@ def to_wire(row: File, *, content: bool = True) -> dict[str, Any]:
     }
 
 
-def parse_metadata(raw: Any) -> dict[str, Any]:
+def parse_metadata(raw: Any, max_depth: int) -> dict[str, Any]:
+    """The upload's `metadata` form field: a JSON object of at most 64 KiB and `max_depth` levels.
+
+    Checked before anything is stored: a row whose metadata cannot be serialised back (orjson
+    stops at 254 levels) would break every file listing that includes it."""
     if raw in (None, ""):
         return {}
-    if isinstance(raw, dict):
-        return raw
+    if not isinstance(raw, str):
+        raise errors.BadRequest("Invalid metadata: send it as a JSON string form field, not a file")
+    if len(raw.encode("utf-8", "replace")) > MAX_METADATA_BYTES:
+        raise errors.Unprocessable(f"Invalid metadata: larger than {MAX_METADATA_BYTES // 1024} KiB")
+    if json_too_deep(raw.encode("utf-8", "replace"), max_depth):
+        raise errors.Unprocessable([{"type": "json_too_deep", "loc": ["metadata"],
+                                     "msg": f"JSON nested deeper than {max_depth} levels"}])
     try:
         value = json.loads(raw)
-    except (TypeError, json.JSONDecodeError) as exc:
+    except (TypeError, ValueError) as exc:
         raise errors.BadRequest(f"Invalid metadata: not valid JSON ({exc})") from exc
     if not isinstance(value, dict):
         raise errors.BadRequest("Invalid metadata: expected a JSON object")
+    check_depth(value, max_depth, "metadata")
+    file_hash = value.get("file_hash")
+    if file_hash is not None and not (isinstance(file_hash, str) and len(file_hash) <= 128):
+        raise errors.Unprocessable("Invalid metadata: 'file_hash' must be a string of at most 128 characters")
     return value
 
 
@@ -91,7 +111,7 @@ async def create_file(session: AsyncSession, runtime: FilesRuntime, user: UserIn
     """Store bytes and insert the file row (status `pending` when `process`); the caller submits the job."""
     name = safe_name(filename)
     file_id = new_id()
-    path, size, digest = await runtime.blobs.put(f"{file_id}_{name}", source, runtime.settings.file_max_bytes)
+    path, size, digest = await runtime.blobs.put(blob_key(file_id, name), source, runtime.settings.file_max_bytes)
     metadata = metadata or {}
     stamp = now()
     row = File(
@@ -101,8 +121,9 @@ async def create_file(session: AsyncSession, runtime: FilesRuntime, user: UserIn
         data={}, content=None, status=PENDING if process else "", error=None, error_status=None,
         progress_done=0, progress_total=0, claimed_by=None, claimed_at=None, created_at=stamp, updated_at=stamp,
     )
-    FileRepository(session).add(row)
     try:
+        await begin_write(session)
+        FileRepository(session).add(row)
         await session.commit()
     except BaseException:
         await runtime.blobs.delete(path)
@@ -140,8 +161,10 @@ class FileService:
         elif process:
             await self.runtime.ingestion.run_now(row.id)
             row = await self.repo.get(row.id) or row
+            await self.session.commit()  # end the read
             if row.status == FAILED:
                 # A synchronous failure answers 4xx and leaves nothing behind.
+                await begin_write(self.session)
                 await self._delete(row)
                 error = errors.UnsupportedMediaType if row.error_status == 415 else errors.Unprocessable
                 if row.error_status == 502:
@@ -170,21 +193,25 @@ class FileService:
         row = await get_readable_file(self.session, user, file_id)
         if not content.strip():
             raise errors.BadRequest(errors.EMPTY_CONTENT)
+        await self.session.commit()  # end the read: re-indexing writes in sessions of its own
         await self.runtime.ingestion.reindex_text(row.id, content)
         return {"content": content}
 
     async def delete(self, user: UserInfo, file_id: str) -> dict[str, str]:
+        await begin_write(self.session)
         await self._delete(await get_readable_file(self.session, user, file_id))
         return {"message": "File deleted successfully"}
 
     async def _delete(self, row: File) -> None:
-        # Chunks (vectors + FTS rows) and collection links go with the row (explicitly and by cascade).
+        """Within the caller's write transaction: chunks (vectors + FTS rows) and collection links go
+        with the row (explicitly and by cascade); commits, then removes the stored bytes."""
         await self.runtime.index.delete_file(self.session, row.id)
         await self.repo.delete(row.id)
         await self.session.commit()
         await self.runtime.blobs.delete(row.path)
 
     async def delete_all(self) -> dict[str, str]:
+        await begin_write(self.session)
         await self.runtime.index.delete_all(self.session)
         await self.repo.delete_all()
         await self.session.commit()

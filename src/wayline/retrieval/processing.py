@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
+from wayline.core.db import begin_write
 from wayline.files.service import create_text_file, get_readable_file
 from wayline.files.tables import COMPLETED, FAILED, PENDING, File
 from wayline.knowledge.service import KnowledgeService
@@ -44,7 +45,10 @@ class Processor:
                 raise errors.BadRequest(errors.EMPTY_CONTENT)
             await ingestion.reindex_text(form.file_id, form.content)
         elif status in ("", FAILED):
-            await self.session.execute(update(File).where(File.id == form.file_id).values(status=PENDING, error=None))
+            # Compare-and-set: a file a worker picked up meanwhile is left alone.
+            await begin_write(self.session)
+            await self.session.execute(update(File).where(File.id == form.file_id, File.status.in_(("", FAILED)))
+                                       .values(status=PENDING, error=None, error_status=None))
             await self.session.commit()
             await ingestion.submit(form.file_id)
         return await self._finish(user, form.file_id, target)
