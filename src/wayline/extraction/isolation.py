@@ -79,6 +79,7 @@ async def _readable(connection: Connection, timeout: float) -> bool:
         return False
     finally:
         loop.remove_reader(connection.fileno())
+        os.set_blocking(connection.fileno(), True)  # uvloop leaves a watched fd non-blocking; `recv` blocks
 
 
 def _run_child(writer: Connection, extractor: Extractor | None, data: bytes, filename: str,

@@ -1,0 +1,70 @@
+"""Extraction in a child process: results of any size come back, a child that hangs is killed at the
+deadline, one that dies (as the OOM killer would do it) is a readable failure, on asyncio and uvloop."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import pytest
+import uvloop
+
+from tests.security.test_ingestion_bombs import HangingExtractor
+from wayline.extraction import Piece, Unreadable, register, unregister
+from wayline.extraction.isolation import extract_isolated
+from wayline.extraction.limits import ExtractionLimits
+
+
+class DyingExtractor:
+    extensions = frozenset({"die"})
+    content_types: frozenset[str] = frozenset()
+
+    def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return []
+
+
+@pytest.fixture(autouse=True)
+def plugins() -> Iterator[None]:
+    extractors = [HangingExtractor(), DyingExtractor()]
+    for extractor in extractors:
+        register(extractor)
+    yield
+    for extractor in extractors:
+        unregister(extractor)
+
+
+Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+RUNNERS = {"asyncio": asyncio.run, "uvloop": uvloop.run}
+
+
+@pytest.mark.parametrize("loop", RUNNERS)
+def test_large_results_come_back_whole(loop: str) -> None:
+    text = "".join(f"line {i} of a long plain text file\n" for i in range(100_000))  # ~3.5 MB
+    pieces = RUNNERS[loop](extract_isolated(text.encode(), "big.txt", None, ExtractionLimits()))
+    assert [p.text for p in pieces] == [text]
+
+
+@pytest.mark.parametrize("loop", RUNNERS)
+def test_a_hanging_child_is_killed_at_the_deadline(loop: str) -> None:
+    with pytest.raises(Unreadable, match="FILE_EXTRACTION_TIMEOUT=0.5 s"):
+        RUNNERS[loop](extract_isolated(b"x", "stuck.hang", None, ExtractionLimits(timeout=0.5)))
+    assert multiprocessing.active_children() == []
+
+
+def test_a_child_that_dies_is_a_readable_failure() -> None:
+    with pytest.raises(Unreadable, match="extraction process died"):
+        asyncio.run(extract_isolated(b"x", "boom.die", None, ExtractionLimits()))
+
+
+def test_refusals_keep_their_status() -> None:
+    from wayline.extraction import UnsupportedType
+
+    with pytest.raises(UnsupportedType, match="not supported"):
+        asyncio.run(extract_isolated(b"\x89PNG\r\n", "a.png", "image/png", ExtractionLimits()))
+    with pytest.raises(Unreadable, match="empty"):
+        asyncio.run(extract_isolated(b"", "a.txt", None, ExtractionLimits()))
