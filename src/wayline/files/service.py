@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wayline.core import errors
 from wayline.core.clock import new_id, now
 from wayline.core.db import begin_write
-from wayline.core.limits import check_depth, json_too_deep
+from wayline.core.limits import check_depth
 from wayline.core.settings import Settings
 from wayline.extraction import extension_of
 from wayline.files.blobstore import BlobStore, blob_key, safe_name
@@ -81,16 +81,16 @@ def parse_metadata(raw: Any, max_depth: int) -> dict[str, Any]:
         raise errors.BadRequest("Invalid metadata: send it as a JSON string form field, not a file")
     if len(raw.encode("utf-8", "replace")) > MAX_METADATA_BYTES:
         raise errors.Unprocessable(f"Invalid metadata: larger than {MAX_METADATA_BYTES // 1024} KiB")
-    if json_too_deep(raw.encode("utf-8", "replace"), max_depth):
-        raise errors.Unprocessable([{"type": "json_too_deep", "loc": ["metadata"],
-                                     "msg": f"JSON nested deeper than {max_depth} levels"}])
     try:
         value = json.loads(raw)
+    except RecursionError:  # deeper than the parser goes, far beyond the limit
+        raise errors.Unprocessable([{"type": "json_too_deep", "loc": ["metadata"],
+                                     "msg": f"JSON nested deeper than {max_depth} levels"}]) from None
     except (TypeError, ValueError) as exc:
         raise errors.BadRequest(f"Invalid metadata: not valid JSON ({exc})") from exc
+    check_depth(value, max_depth, "metadata")
     if not isinstance(value, dict):
         raise errors.BadRequest("Invalid metadata: expected a JSON object")
-    check_depth(value, max_depth, "metadata")
     file_hash = value.get("file_hash")
     if file_hash is not None and not (isinstance(file_hash, str) and len(file_hash) <= 128):
         raise errors.Unprocessable("Invalid metadata: 'file_hash' must be a string of at most 128 characters")
