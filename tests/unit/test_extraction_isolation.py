@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,6 +48,18 @@ def test_large_results_come_back_whole(loop: str) -> None:
     text = "".join(f"line {i} of a long plain text file\n" for i in range(100_000))  # ~3.5 MB
     pieces = RUNNERS[loop](extract_isolated(text.encode(), "big.txt", None, ExtractionLimits()))
     assert [p.text for p in pieces] == [text]
+
+
+def test_a_file_on_disk_is_read_by_the_child(tmp_path: Path) -> None:
+    from tests.fakes import documents
+
+    path = tmp_path / "report.docx"
+    path.write_bytes(documents.docx("Heading", "Read by the extraction process.", [["a"]]))
+    [piece] = asyncio.run(extract_isolated(path, "report.docx", None, ExtractionLimits()))
+    assert "Read by the extraction process." in piece.text
+    (tmp_path / "empty.txt").write_bytes(b"")
+    with pytest.raises(Unreadable, match="empty"):
+        asyncio.run(extract_isolated(tmp_path / "empty.txt", "empty.txt", None, ExtractionLimits()))
 
 
 @pytest.mark.parametrize("loop", RUNNERS)

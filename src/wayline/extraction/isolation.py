@@ -6,7 +6,8 @@ file is extracted in its own process, forked from a small "forkserver" that has 
 libraries imported already (about 10 ms per file), and killed when FILE_EXTRACTION_TIMEOUT
 passes. The server waits on the result pipe without a thread, so a stuck child costs it
 nothing but the process itself. The extractor is chosen here, in the server, so plug-ins
-registered at run time are honoured; it is pickled by reference into the child.
+registered at run time are honoured; it is pickled by reference into the child. Given a
+path, the child reads the file itself, so the server never holds the bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import multiprocessing
 import os
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from wayline.extraction import Extractor, Piece, extract_with, find_extractor
@@ -29,14 +31,15 @@ _CONTEXT.set_forkserver_preload(["wayline.extraction", "wayline.extraction.isola
                                  "openpyxl", "pptx", "bs4", "charset_normalizer"])
 
 
-async def extract_isolated(data: bytes, filename: str, content_type: str | None,
+async def extract_isolated(source: bytes | Path, filename: str, content_type: str | None,
                            limits: ExtractionLimits) -> list[Piece]:
-    """`extract` in a child process; a child still running after `limits.timeout` is killed (422)."""
-    if not data:
+    """`extract` of the bytes (or of the file at `source`) in a child process; a child still
+    running after `limits.timeout` is killed (422)."""
+    if not source:
         raise Unreadable("The file is empty")
     extractor = find_extractor(filename, content_type)
     reader, writer = _CONTEXT.Pipe(duplex=False)
-    child = _CONTEXT.Process(target=_run_child, args=(writer, extractor, data, filename, content_type, limits),
+    child = _CONTEXT.Process(target=_run_child, args=(writer, extractor, source, filename, content_type, limits),
                              name="wayline-extract", daemon=True)
     try:
         await asyncio.to_thread(child.start)
@@ -82,9 +85,10 @@ async def _readable(connection: Connection, timeout: float) -> bool:
         os.set_blocking(connection.fileno(), True)  # uvloop leaves a watched fd non-blocking; `recv` blocks
 
 
-def _run_child(writer: Connection, extractor: Extractor | None, data: bytes, filename: str,
+def _run_child(writer: Connection, extractor: Extractor | None, source: bytes | Path, filename: str,
                content_type: str | None, limits: ExtractionLimits) -> None:
     try:
+        data = source.read_bytes() if isinstance(source, Path) else source
         outcome: tuple[Any, ...] = ("ok", extract_with(extractor, data, filename, content_type, limits))
     except ExtractionError as exc:
         outcome = (exc.status, exc.message)

@@ -258,9 +258,10 @@ class IngestionRunner:
         if await self._reuse_twin(row, signature):
             return
         async with self._extracting:
-            data = await self.blobs.read(row.path)
-            pieces = await extract_isolated(data, row.filename, (row.meta or {}).get("content_type"), self.limits)
-            del data  # the bytes are not needed while the chunks wait for their turns
+            # A local blob is read by the extraction process itself: the server never holds its bytes.
+            source = await self.blobs.get_path(row.path) or await self.blobs.read(row.path)
+            pieces = await extract_isolated(source, row.filename, (row.meta or {}).get("content_type"), self.limits)
+            del source  # bytes from a store without paths are not needed while chunks wait their turn
         prepared = await asyncio.to_thread(self.prepare, row, pieces)
         total = len(prepared.chunks)
         if not await self._update(file_id, progress_total=total, progress_done=0, claimed_at=now()):
