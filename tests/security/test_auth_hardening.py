@@ -272,3 +272,26 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(live_server_factory
     untrusted = live_server_factory(SIGNIN_RATE_LIMIT_PER_IP="2", FORWARDED_ALLOW_IPS="")
     assert attempts(untrusted, "203.0.113.1") == [400, 400, 429]
     assert attempts(untrusted, "203.0.113.2") == [429, 429, 429]  # the header is not believed
+
+
+# --- NUL characters (found by the stateful fuzz on PostgreSQL: 500 "invalid byte sequence") -------
+
+def test_nul_characters_are_refused_at_the_edge(client, alice: Account):
+    body = client.post("/api/v1/knowledge/create", headers=alice.headers,
+                       json={"name": "a\u0000b", "description": ""})
+    assert body.status_code == 422 and "NUL" in body.json()["detail"]
+    assert client.get("/api/v1/files/%00", headers=alice.headers).status_code == 400
+    assert client.get("/api/v1/knowledge/?q=%00", headers=alice.headers).status_code == 400
+    # an escaped backslash before "u0000" is ordinary text
+    ok = client.post("/api/v1/knowledge/create", headers=alice.headers,
+                     json={"name": "literal \\u0000", "description": ""})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["name"] == "literal \\u0000"
+
+
+def test_edge_refusals_speak_openai_on_openai_routes(client, alice: Account):
+    resp = client.post("/api/chat/completions", headers=alice.headers,
+                       json={"model": "m", "messages": [{"role": "user", "content": "\u0000"}]})
+    assert resp.status_code == 422
+    assert resp.json()["error"]["message"] and resp.json()["detail"]
+    assert resp.headers["x-should-retry"] == "false"

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from wayline.core.errors import Unprocessable
+from wayline.core.errors import Unprocessable, error_response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -35,6 +35,9 @@ LARGE_BODY_PATHS = (
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# `\u0000` not preceded by an escaped backslash: a NUL inside a JSON string.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+NUL_DETAIL = "NUL characters (U+0000) are not accepted in requests"
 
 
 def json_too_deep(body: bytes, limit: int) -> bool:
@@ -81,6 +84,11 @@ class BodyLimitMiddleware:
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # PostgreSQL cannot store U+0000 in text, and no identifier or name needs one: refuse
+        # it at the edge rather than let it reach a query (a 500 there).
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            await _reject(scope, receive, send, 400, NUL_DETAIL)
+            return
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
@@ -93,7 +101,7 @@ class BodyLimitMiddleware:
         cap = self.max_large_body if path.startswith(LARGE_BODY_PATHS) else self.max_body
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > cap:
-            await _reject(send, 413, f"Request body larger than {cap} bytes")
+            await _reject(scope, receive, send, 413, f"Request body larger than {cap} bytes")
             return
         chunks: list[bytes] = []
         size = 0
@@ -104,15 +112,19 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > cap:
-                await _reject(send, 413, f"Request body larger than {cap} bytes")
+                await _reject(scope, receive, send, 413, f"Request body larger than {cap} bytes")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if content_type.endswith(b"json") and json_too_deep(body, self.max_depth):
-            await _reject(send, 422, _depth_detail(_body_loc(body, self.max_depth), self.max_depth))
-            return
+        if content_type.endswith(b"json"):
+            if json_too_deep(body, self.max_depth):
+                await _reject(scope, receive, send, 422, _depth_detail(_body_loc(body, self.max_depth), self.max_depth))
+                return
+            if b"\\u0000" in body and _JSON_NUL.search(body):
+                await _reject(scope, receive, send, 422, NUL_DETAIL)
+                return
 
         replayed = False
 
@@ -134,11 +146,6 @@ def _body_loc(body: bytes, limit: int) -> list[str | int]:
     return ["body", *(deep_path(value, limit) or [])[:3]]
 
 
-async def _reject(send: Send, status: int, detail: Any) -> None:
-    payload = orjson.dumps({"detail": detail})
-    await send({
-        "type": "http.response.start", "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close")],
-    })
-    await send({"type": "http.response.body", "body": payload})
+async def _reject(scope: Scope, receive: Receive, send: Send, status: int, detail: Any) -> None:
+    response = error_response(scope["path"], status, detail, headers={"connection": "close"})
+    await response(scope, receive, send)

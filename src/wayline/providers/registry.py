@@ -168,11 +168,17 @@ class ModelRegistry:
     def connection(self, kind: str, index: int) -> Connection | None:
         return next((c for c in self.connections if c.kind == kind and c.index == index), None)
 
+    def _stale(self) -> bool:
+        # `_dirty` as well as the clock: a rebuild that read the rows before a change committed
+        # finishes after it and stamps a fresh expiry on a list that misses the change.
+        return self._snapshot is None or self._dirty or time.monotonic() >= self._expires
+
     async def snapshot(self, refresh: bool = False) -> Snapshot:
-        if not refresh and self._snapshot is not None and time.monotonic() < self._expires:
+        if not refresh and not self._stale():
+            assert self._snapshot is not None
             return self._snapshot
         async with self._lock:
-            if refresh or self._snapshot is None or time.monotonic() >= self._expires:
+            if refresh or self._stale():
                 await self._rebuild(refresh)
         assert self._snapshot is not None
         return self._snapshot
