@@ -112,12 +112,14 @@ def hanging_extractor() -> Iterator[HangingExtractor]:
 
 
 @pytest.fixture
-def hostile(make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient]) -> tuple[TestClient, Account]:
+def hostile(make_settings: Callable[..., Settings],
+            make_client: Callable[[Settings], TestClient]) -> tuple[TestClient, Account]:
     client = make_client(make_settings(FILE_EXTRACTION_MAX_SIZE=1, PDF_MAX_PAGES=50, FILE_EXTRACTION_TIMEOUT=5))
     return client, signup(client, "Admin")
 
 
-def assert_failed_in_background(client: TestClient, who: Account, name: str, data: bytes, reason: str) -> dict[str, Any]:
+def assert_failed_in_background(client: TestClient, who: Account, name: str, data: bytes,
+                                reason: str) -> dict[str, Any]:
     file_id = upload(client, who, name, data).json()["id"]
     status = wait_done(client, who, file_id)
     assert status["status"] == "failed", status

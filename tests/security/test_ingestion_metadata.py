@@ -62,9 +62,10 @@ def test_upload_size_limit_defaults_to_100_mb_and_refuses_before_storing(
     admin = signup(client, "Admin")
     resp = upload(client, admin, "big.txt", b"a" * (1024 * 1024 + 1), process_in_background="false")
     assert resp.status_code == 413 and "1 MB" in resp.json()["detail"]
-    streamed = client.post("/api/v1/files/", headers={**admin.headers, "Content-Type": "multipart/form-data; boundary=x"},
-                           content=(b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.txt\"\r\n\r\n"
-                                    + b"a" * (2 * 1024 * 1024) + b"\r\n--x--\r\n" for _ in range(1)))
+    body = (b'--x\r\nContent-Disposition: form-data; name="file"; filename="s.txt"\r\n\r\n'
+            + b"a" * (2 * 1024 * 1024) + b"\r\n--x--\r\n")
+    streamed = client.post("/api/v1/files/", content=iter([body]),  # an iterator: sent without Content-Length
+                           headers={**admin.headers, "Content-Type": "multipart/form-data; boundary=x"})
     assert streamed.status_code == 413  # no Content-Length: counted while it streams
     assert client.get("/api/v1/files/", headers=admin.headers).json()["total"] == 0
     assert uploads_dir(client) == []

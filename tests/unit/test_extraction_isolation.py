@@ -40,7 +40,7 @@ def plugins() -> Iterator[None]:
 
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
-RUNNERS = {"asyncio": asyncio.run, "uvloop": uvloop.run}
+RUNNERS: dict[str, Runner] = {"asyncio": asyncio.run, "uvloop": uvloop.run}
 
 
 @pytest.mark.parametrize("loop", RUNNERS)

@@ -93,6 +93,7 @@ def _run_child(writer: Connection, extractor: Extractor | None, source: bytes | 
     except ExtractionError as exc:
         outcome = (exc.status, exc.message)
     except BaseException as exc:  # noqa: BLE001 - anything else is still the file's failure, reported readably
-        outcome = (Unreadable.status, f"Could not read '{os.path.basename(filename)}': {type(exc).__name__}: {exc}"[:500])
+        reason = f"Could not read '{os.path.basename(filename)}': {type(exc).__name__}: {exc}"
+        outcome = (Unreadable.status, reason[:500])
     writer.send(outcome)
     writer.close()
