@@ -44,8 +44,9 @@ class FilesRuntime:
     ingestion: IngestionRunner
 
     async def delete_files(self, session: AsyncSession, file_ids: list[str]) -> None:
-        """Remove files entirely: chunks (vectors + FTS), rows (links cascade) and stored bytes. Commits."""
-        await begin_write(session)
+        """Remove files entirely: chunks (vectors + FTS), rows (links cascade) and stored bytes. Commits.
+
+        Runs in the caller's transaction, which should have started with `begin_write`."""
         repo = FileRepository(session)
         rows = await repo.get_many(file_ids)
         for row in rows:
