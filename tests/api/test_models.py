@@ -176,7 +176,7 @@ def test_presets_are_private_to_their_owner(client: TestClient, alice: Account, 
 @pytest.mark.parametrize("form, status, fragment", [
     ({"id": "has space", "base_model_id": "gpt-4-turbo", "name": "x"}, 422, "whitespace"),
     ({"id": "x", "base_model_id": "nope", "name": "x"}, 404, "Model 'nope' was not found"),
-    ({"id": "gpt-4o-mini", "base_model_id": "gpt-4-turbo", "name": "x"}, 400, "base model"),
+    ({"id": "gpt-4o-mini", "base_model_id": "gpt-4-turbo", "name": "x"}, 409, "gpt-4o-mini"),
     ({"id": "x", "name": "x"}, 400, "base_model_id"),
     ({"id": "x", "base_model_id": "gpt-4-turbo"}, 422, "name"),
 ])

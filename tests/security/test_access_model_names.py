@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Account
+from tests.conftest import Account, signup
 from tests.fakes.upstream import FakeUpstream
 from wayline.core.settings import Settings
 
@@ -117,3 +117,22 @@ def test_model_name_hijack_admin_override_still_applies_to_everyone(
     assert listed(client, bob)["llama3.1:latest"]["preset"] is True
     assert chat(client, bob, "llama3.1:latest").status_code == 200
     assert fake_upstream.last("/v1/chat/completions").json["messages"][0] == {"role": "system", "content": HIJACK}
+
+
+def test_model_name_hijack_override_lapses_when_its_admin_is_demoted(
+    make_client, gateway_settings: Settings, fake_upstream: FakeUpstream,
+) -> None:
+    # A long cache: the role change itself must invalidate the list, not the clock.
+    client = make_client(gateway_settings.model_copy(update={"MODELS_CACHE_TTL": 3600.0}))
+    admin = signup(client, "Admin")
+    alice, bob = signup(client, "Alice", admin=admin), signup(client, "Bob", admin=admin)
+    promoted = client.post("/api/v1/users/update/role", headers=admin.jwt_headers, json={"id": alice.id, "role": "admin"})
+    assert promoted.status_code == 200
+    resp = client.post("/api/v1/models/create", headers=alice.headers, json=preset("llama3.1:latest"))
+    assert resp.status_code == 200, resp.text
+    assert listed(client, bob)["llama3.1:latest"].get("preset") is True
+    demoted = client.post("/api/v1/users/update/role", headers=admin.jwt_headers, json={"id": alice.id, "role": "user"})
+    assert demoted.status_code == 200
+    # no longer an admin's override: bob reaches the real model at once
+    assert not listed(client, bob)["llama3.1:latest"].get("preset")
+    assert_reached_ollama(fake_upstream, chat(client, bob, "llama3.1:latest"))

@@ -145,7 +145,12 @@ def apply_rows(
             public["tags"] = base.public.get("tags", []) + meta_tags
             out[row.id] = ModelEntry(**{**base.__dict__, "public": public, **common})
             continue
-        base = out.get(row.base_model_id) or entries.get(row.base_model_id)
+        # The base model itself, unless the row builds on a preset: another user's row that holds a
+        # base model's id must not lend its prompt and parameters to this one.
+        base = entries.get(row.base_model_id)
+        stacked = out.get(row.base_model_id)
+        if stacked is not None and (base is None or stacked.owner_id == row.user_id):
+            base = stacked
         if not row.is_active or base is None:
             continue
         public = {

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from wayline.auth.credentials import INVALIDATE_TOPIC
 from wayline.core import errors
 from wayline.core.grants import grants_of
 from wayline.core.state import Core
@@ -131,6 +132,9 @@ class ModelRegistry:
         self._turns: dict[str, Iterator[int]] = {}
         self._broken: dict[str, int] = {}
         core.bus.subscribe(TOPIC, self._on_changed)
+        # Who is an admin decides whose base-model overrides apply: a role change or a deleted
+        # account changes the list.
+        core.bus.subscribe(INVALIDATE_TOPIC, self._on_account_changed)
 
     # --- invalidation -----------------------------------------------------------------
     def _on_changed(self, message: dict) -> None:
@@ -138,6 +142,10 @@ class ModelRegistry:
         self._dirty = True
         if message.get("function_id"):
             self.functions.forget(message["function_id"])
+
+    def _on_account_changed(self, message: dict) -> None:
+        if message.get("reason") in ("user updated", "user deleted"):
+            self._on_changed({})
 
     async def changed(self, function_id: str | None = None) -> None:
         await self._core.bus.publish(TOPIC, {"function_id": function_id})

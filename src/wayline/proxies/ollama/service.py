@@ -68,7 +68,7 @@ class OllamaProxy:
         merged: dict[str, dict[str, Any]] = {}
         for conn, entries in await self._up.per_connection("ollama"):
             for entry in entries:
-                visible = snapshot.find(entry.id)
+                visible = snapshot.find(entry.id, user, bypass)
                 if visible is None or not visible.readable_by(user.id, user.is_admin, bypass):
                     continue
                 tag = merged.get(entry.id)

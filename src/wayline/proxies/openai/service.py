@@ -36,10 +36,7 @@ class OpenAIProxy:
     async def models(self, user: UserInfo) -> dict[str, Any]:
         snapshot = await self._up.registry.snapshot()
         bypass = self._up.registry.bypass()
-        data = [
-            e.public for e in snapshot.entries.values()
-            if e.kind == "openai" and e.readable_by(user.id, user.is_admin, bypass)
-        ]
+        data = [e.public for e in snapshot.visible(user, bypass) if e.kind == "openai"]
         return {"object": "list", "data": data}
 
     async def models_at(self, index: int) -> Response:
