@@ -171,7 +171,7 @@ class IngestionRunner:
         async def commit(session: Any) -> None:
             current = await FileRepository(session).get(file_id)
             if current is not None:
-                await self._commit_chunks(session, current, prepared, vectors)
+                await self._commit_chunks(session, current, prepared, vectors, edited=True)
 
         await self._write(commit)
 
@@ -283,12 +283,18 @@ class IngestionRunner:
         await self._write(commit)
 
     async def _commit_chunks(self, session: Any, row: File, prepared: Prepared, vectors: list[Any],
-                             signature: str | None = None, require_claim: bool = False) -> None:
+                             signature: str | None = None, require_claim: bool = False,
+                             edited: bool = False) -> None:
+        data = {**(row.data or {}), "index_signature": signature or self.signature()}
+        if edited:
+            # The text no longer comes from the uploaded bytes: without a signature this file is
+            # never a twin, so an upload of the same bytes (by anyone) cannot copy the edited text.
+            data.pop("index_signature")
         values = dict(
             status=COMPLETED, content=prepared.content, hash=prepared.hash, error=None, error_status=None,
             progress_done=len(prepared.chunks), progress_total=len(prepared.chunks), claimed_by=None,
             updated_at=now(), meta={**(row.meta or {}), "collection_name": f"file-{row.id}"},
-            data={**(row.data or {}), "index_signature": signature or self.signature()},
+            data=data,
         )
         repo = FileRepository(session)
         if require_claim:
