@@ -11,7 +11,9 @@ lone surrogate — was found to answer 500 before `core/http.py` mapped it to 40
 - `test_concurrent_stateful_sequences_never_answer_5xx`: schemathesis' state machine
   (links it infers from the document: create a file → read/update/delete it, create a
   collection → add files …) run by several users at once — an admin and plain users, each
-  in its own thread with its own API key — so sequences race each other on shared tables.
+  in its own process with its own session — so sequences race each other on shared tables.
+  (Processes, not threads: hypothesis compiles code as it runs, and CPython 3.11's compiler
+  is not thread-safe — "AST constructor recursion depth mismatch".)
 
 Excluded, and why: operations that would revoke the caller's own credential midway
 (`/api/v1/auths/api_key` (re)creation or deletion, sign-out, password change) — they
@@ -23,10 +25,10 @@ the caller's own keys).
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections import Counter
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +134,45 @@ class Findings:
     def report(self) -> str:
         return "\n".join(f"x{len(seen)} {seen[0]}" for seen in self.server_errors.values())
 
+    def export(self) -> dict[str, Any]:
+        """What another process saw, as plain data (the lock stays behind)."""
+        return {"calls": self.calls, "statuses": self.statuses, "operations": self.operations,
+                "server_errors": self.server_errors}
+
+    def merge(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.calls += data["calls"]
+            self.statuses.update(data["statuses"])
+            self.operations |= data["operations"]
+            for key, seen in data["server_errors"].items():
+                self.server_errors.setdefault(key, []).extend(seen)
+
+
+def in_process(work: Callable[[Findings], None]) -> Callable[[Findings], str | None]:
+    """Run `work` in a forked process; the returned callable waits for it, merges what it
+    found into the caller's `Findings` and answers its crash, if any."""
+    context = multiprocessing.get_context("fork")
+    results = context.SimpleQueue()
+
+    def child() -> None:
+        findings, crash = Findings(), None
+        try:
+            work(findings)
+        except Exception as exc:  # noqa: BLE001 - reported by the parent with the 5xx findings
+            crash = repr(exc)[:2000]
+        results.put((findings.export(), crash))
+
+    process = context.Process(target=child, daemon=True)
+    process.start()
+
+    def wait(findings: Findings) -> str | None:
+        data, crash = results.get()
+        process.join(timeout=30)
+        findings.merge(data)
+        return crash
+
+    return wait
+
 
 def state_machine(document: dict[str, Any], base_url: str, account: Account, excluded: set[tuple[str, str]],
                   seed: int, findings: Findings) -> type:
@@ -192,14 +233,19 @@ def test_concurrent_stateful_sequences_never_answer_5xx(live_server_factory, fak
     run_settings = settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS, derandomize=True,
                             database=None, deadline=None, phases=[Phase.generate],
                             suppress_health_check=list(HealthCheck))
-    workers: dict[str, Callable[[], None]] = {}
+    # Alongside the machines, one admin and one user sweep every operation (from opposite ends).
+    workers: dict[str, Callable[[], None]] = {
+        "sweep as admin": sweep(document, live.url, admin, ADMIN_EXCLUDED, False, findings),
+        "sweep as user": sweep(document, live.url, users[0], STATEFUL_EXCLUDED, True, findings),
+    }
+    machines: dict[str, Callable[[Findings], str | None]] = {}
     for seed, account in enumerate([admin, *users]):
         excluded = ADMIN_EXCLUDED if account is admin else STATEFUL_EXCLUDED
-        machine = state_machine(document, live.url, account, excluded, seed, findings)
-        workers[f"state machine as {account.email}"] = partial(machine.run, settings=run_settings)
-    # Alongside, one admin and one user sweep every operation (from opposite ends).
-    workers["sweep as admin"] = sweep(document, live.url, admin, ADMIN_EXCLUDED, False, findings)
-    workers["sweep as user"] = sweep(document, live.url, users[0], STATEFUL_EXCLUDED, True, findings)
+
+        def drive(found: Findings, account: Account = account, excluded: set = excluded, seed: int = seed) -> None:
+            state_machine(document, live.url, account, excluded, seed, found).run(settings=run_settings)
+
+        machines[f"state machine as {account.email}"] = in_process(drive)
     crashes: list[str] = []
 
     def run(name: str, work: Callable[[], None]) -> None:
@@ -213,6 +259,10 @@ def test_concurrent_stateful_sequences_never_answer_5xx(live_server_factory, fak
         thread.start()
     for thread in threads:
         thread.join()
+    for name, wait in machines.items():
+        crash = wait(findings)
+        if crash is not None:
+            crashes.append(f"{name}: {crash}")
 
     with httpx.Client(base_url=live.url) as http:
         locked_out = [a.role for a in (admin, *users)
