@@ -69,10 +69,10 @@ def check_depth(value: Any, limit: int, field: str) -> None:
     """Raise 422 naming `field` when an already-parsed JSON value nests deeper than `limit`."""
     path = deep_path(value, limit)
     if path is not None:
-        raise Unprocessable(_depth_detail([field, *path[:3]], limit))
+        raise Unprocessable(depth_detail([field, *path[:3]], limit))
 
 
-def _depth_detail(loc: list[str | int], limit: int) -> list[dict[str, Any]]:
+def depth_detail(loc: list[str | int], limit: int) -> list[dict[str, Any]]:
     return [{"type": "json_too_deep", "loc": loc, "msg": f"JSON nested deeper than {limit} levels"}]
 
 
@@ -120,7 +120,7 @@ class BodyLimitMiddleware:
         body = b"".join(chunks)
         if content_type.endswith(b"json"):
             if json_too_deep(body, self.max_depth):
-                await _reject(scope, receive, send, 422, _depth_detail(_body_loc(body, self.max_depth), self.max_depth))
+                await _reject(scope, receive, send, 422, depth_detail(_body_loc(body, self.max_depth), self.max_depth))
                 return
             if b"\\u0000" in body and _JSON_NUL.search(body):
                 await _reject(scope, receive, send, 422, NUL_DETAIL)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wayline.core import errors
 from wayline.core.clock import new_id, now
 from wayline.core.db import begin_write
-from wayline.core.limits import check_depth
+from wayline.core.limits import check_depth, depth_detail
 from wayline.core.settings import Settings
 from wayline.extraction import extension_of
 from wayline.files.blobstore import BlobStore, blob_key, safe_name
@@ -85,8 +85,7 @@ def parse_metadata(raw: Any, max_depth: int) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except RecursionError:  # deeper than the parser goes, far beyond the limit
-        raise errors.Unprocessable([{"type": "json_too_deep", "loc": ["metadata"],
-                                     "msg": f"JSON nested deeper than {max_depth} levels"}]) from None
+        raise errors.Unprocessable(depth_detail(["metadata"], max_depth)) from None
     except (TypeError, ValueError) as exc:
         raise errors.BadRequest(f"Invalid metadata: not valid JSON ({exc})") from exc
     check_depth(value, max_depth, "metadata")
