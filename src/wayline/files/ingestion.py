@@ -150,13 +150,18 @@ class IngestionRunner:
         8 MiB that way instead of ~70 MiB as lists of Python floats."""
         import numpy as np
 
-        vectors: list[Any] = []
-        for start in range(0, len(texts), self._group):
+        # Groups are cut from the file's chunks sorted by length, as one call would sort them:
+        # groups of similar lengths pad little (in file order, ingestion ran ~10% slower).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[Any] = [None] * len(texts)
+        for start in range(0, len(order), self._group):
+            members = order[start:start + self._group]
             async with self._embedding_turns:
-                group = await self.embedder.embed_documents(texts[start:start + self._group])
-            vectors.extend(np.asarray(group, dtype=np.float32))
+                group = await self.embedder.embed_documents([texts[i] for i in members])
+            for i, vector in zip(members, np.asarray(group, dtype=np.float32)):
+                vectors[i] = vector
             if progress is not None:
-                await progress(len(vectors))
+                await progress(start + len(members))
         return vectors
 
     async def reindex_text(self, file_id: str, text: str) -> None:
