@@ -297,3 +297,23 @@ def test_edge_refusals_speak_openai_on_openai_routes(client, alice: Account):
     assert resp.status_code == 422
     assert resp.json()["error"]["message"] and resp.json()["detail"]
     assert resp.headers["x-should-retry"] == "false"
+
+
+async def test_sqlite_writers_take_turns_beyond_busy_timeout(make_settings, tmp_path):
+    """SQLite's busy handler is no queue: with more waiting than busy_timeout (10 s) in total, a
+    writer could lose every retry and fail. The process's writers take turns, so all succeed."""
+    db = Database(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'turns.db'}"))
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE log (n INTEGER)"))
+
+        async def slow_write(n: int) -> None:
+            async with db.write() as session:
+                await session.execute(text("INSERT INTO log VALUES (:n)"), {"n": n})
+                await asyncio.sleep(0.4)  # a long transaction: 28 of them queue for ~11 s
+
+        await asyncio.gather(*(slow_write(n) for n in range(28)))
+        async with db.sessionmaker() as session:
+            assert (await session.execute(text("SELECT count(*) FROM log"))).scalar_one() == 28
+    finally:
+        await db.dispose()

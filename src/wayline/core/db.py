@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +44,8 @@ class Base(DeclarativeBase):
 # A session that will write starts its transaction with this execution option (see
 # `begin_write`); on SQLite that transaction opens with BEGIN IMMEDIATE.
 WRITE_OPTION = "wayline_write"
+WRITE_TURNS = "wayline_write_turns"  # session.info key of the process's SQLite writer queue
+TURN_WAIT = 60.0
 
 
 def _sqlite_module() -> ModuleType:
@@ -134,7 +136,11 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = create_engine(settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time, and its busy handler is not a queue: under load a
+        # writer can lose every retry for busy_timeout and fail. Writers of this process take
+        # turns here first (asyncio.Lock is FIFO); busy_timeout is left to other processes.
+        info = {WRITE_TURNS: asyncio.Lock()} if self.engine.dialect.name == "sqlite" else {}
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
 
     @property
     def dialect(self) -> str:
@@ -190,7 +196,40 @@ async def begin_write(session: AsyncSession) -> None:
     made earlier in the request) is committed first. On PostgreSQL it changes nothing."""
     if session.in_transaction():
         await session.commit()
-    await session.connection(execution_options={WRITE_OPTION: True})
+    turns: asyncio.Lock | None = session.info.get(WRITE_TURNS)
+    release = None
+    if turns is not None and await _take_turn(turns):
+        release = _release_at_transaction_end(session, turns)
+    try:
+        await session.connection(execution_options={WRITE_OPTION: True})
+    except BaseException:
+        if release is not None:
+            release(session, None)  # no transaction began: give the turn back now
+        raise
+
+
+async def _take_turn(turns: asyncio.Lock) -> bool:
+    """Wait for this process's write turn; False after TURN_WAIT (then SQLite's own busy
+    handling decides), so a unit of work that wrongly nests two writes stalls, never hangs."""
+    try:
+        await asyncio.wait_for(turns.acquire(), TURN_WAIT)
+    except asyncio.TimeoutError:
+        log.warning("waited %.0f s for a write turn; going ahead without one", TURN_WAIT)
+        return False
+    return True
+
+
+def _release_at_transaction_end(session: AsyncSession, turns: asyncio.Lock) -> Callable[[Any, Any], None]:
+    held = True
+
+    def release(_: Any, transaction: Any) -> None:
+        nonlocal held
+        if held and (transaction is None or transaction.parent is None):  # the root: commit, rollback, close
+            held = False
+            turns.release()
+
+    event.listen(session.sync_session, "after_transaction_end", release)
+    return release
 
 
 def _upgrade_to_head(connection: Connection) -> None:

@@ -264,7 +264,12 @@ class IngestionRunner:
             return
         async with self._extracting:
             # A local blob is read by the extraction process itself: the server never holds its bytes.
-            source = await self.blobs.get_path(row.path) or await self.blobs.read(row.path)
+            try:
+                source = await self.blobs.get_path(row.path) or await self.blobs.read(row.path)
+            except FileNotFoundError:
+                if not await self._update(file_id, claimed_at=now()):
+                    raise IngestionRunner._Lost() from None  # deleted while queued: nothing to do
+                raise
             pieces = await extract_isolated(source, row.filename, (row.meta or {}).get("content_type"), self.limits)
             del source  # bytes from a store without paths are not needed while chunks wait their turn
         prepared = await asyncio.to_thread(self.prepare, row, pieces)
