@@ -88,8 +88,12 @@ async def run_soak(base_url: str, database_url: str, data_dir: Path, config: Soa
     timeout = httpx.Timeout(config.request_timeout, connect=10)
     clients: list[httpx.AsyncClient] = []
 
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them: reusing
+    # one at that instant races the server's close ("disconnected without a response").
+    limits = httpx.Limits(keepalive_expiry=2.0)
+
     def client() -> httpx.AsyncClient:
-        clients.append(httpx.AsyncClient(base_url=base_url, timeout=timeout))
+        clients.append(httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits))
         return clients[-1]
 
     try:
