@@ -127,8 +127,11 @@ class ModelRegistry:
         self._expires = 0.0
         self._lock = asyncio.Lock()
         self._background: asyncio.Task[Any] | None = None
-        # Set by a change to models/functions/grants: chat must not use the old snapshot.
-        self._dirty = False
+        # Bumped by each change to models/functions/grants/roles; a snapshot remembers the
+        # generation it was started at. A flag cleared when a rebuild *starts* would let a
+        # request in the meantime trust the old snapshot (a preset 404 right after its create).
+        self._generation = 0
+        self._built_generation = 0
         self._turns: dict[str, Iterator[int]] = {}
         self._broken: dict[str, int] = {}
         core.bus.subscribe(TOPIC, self._on_changed)
@@ -139,7 +142,7 @@ class ModelRegistry:
     # --- invalidation -----------------------------------------------------------------
     def _on_changed(self, message: dict) -> None:
         self._expires = 0.0
-        self._dirty = True
+        self._generation += 1
         if message.get("function_id"):
             self.functions.forget(message["function_id"])
 
@@ -176,10 +179,13 @@ class ModelRegistry:
     def connection(self, kind: str, index: int) -> Connection | None:
         return next((c for c in self.connections if c.kind == kind and c.index == index), None)
 
+    def _changed_since_built(self) -> bool:
+        return self._built_generation != self._generation
+
     def _stale(self) -> bool:
-        # `_dirty` as well as the clock: a rebuild that read the rows before a change committed
-        # finishes after it and stamps a fresh expiry on a list that misses the change.
-        return self._snapshot is None or self._dirty or time.monotonic() >= self._expires
+        # The generation as well as the clock: a rebuild that read the rows before a change
+        # committed finishes after it and stamps a fresh expiry on a list that misses the change.
+        return self._snapshot is None or self._changed_since_built() or time.monotonic() >= self._expires
 
     async def snapshot(self, refresh: bool = False) -> Snapshot:
         if not refresh and not self._stale():
@@ -207,7 +213,7 @@ class ModelRegistry:
         if not isinstance(model_id, str) or not model_id:
             raise errors.BadRequest("'model' is required")
         snap = self._snapshot
-        if snap is None or self._dirty:
+        if snap is None or self._changed_since_built():
             snap = await self.snapshot()
         elif time.monotonic() >= self._expires and (self._background is None or self._background.done()):
             self._background = asyncio.create_task(self.snapshot())
@@ -234,7 +240,7 @@ class ModelRegistry:
             log.warning("model list from %s failed: %s", conn.name, getattr(exc, "detail", exc))
 
     async def _rebuild(self, force: bool) -> None:
-        self._dirty = False  # a change arriving during the rebuild sets it again
+        generation = self._generation  # a change arriving during the rebuild leaves it stale
         now = time.monotonic()
         ttl = self._settings.MODELS_CACHE_TTL
         waits = []
@@ -260,6 +266,7 @@ class ModelRegistry:
                     merged[entry.id] = merge_ollama(found, entry, self._turns.setdefault(entry.id, itertools.count()))
                 # otherwise a duplicate across connections: the first wins (Open WebUI's rule)
         self._snapshot = Snapshot(apply_rows(merged, models, grants), bases=merged, admins=admins)
+        self._built_generation = generation
         self._expires = time.monotonic() + ttl
 
     async def _load_rows(
