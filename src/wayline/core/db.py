@@ -191,9 +191,10 @@ async def begin_write(session: AsyncSession) -> None:
     """Start `session`'s next transaction as a write transaction; call it before the first read
     of a unit of work that writes, so its checks and its writes see one state.
 
-    On SQLite this is BEGIN IMMEDIATE: writers queue for the lock (busy_timeout) instead of
-    failing when a read transaction cannot be upgraded. A transaction already open (reads
-    made earlier in the request) is committed first. On PostgreSQL it changes nothing."""
+    On SQLite this is BEGIN IMMEDIATE, after this process's earlier writers (a FIFO turn held
+    until the transaction ends): writers queue instead of failing when a read transaction
+    cannot be upgraded. A transaction already open (reads made earlier in the request) is
+    committed first. On PostgreSQL it changes nothing."""
     if session.in_transaction():
         await session.commit()
     turns: asyncio.Lock | None = session.info.get(WRITE_TURNS)
