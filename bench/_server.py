@@ -8,8 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 
@@ -24,10 +24,19 @@ def free_port() -> int:
 def wayline_server(**env: str) -> Iterator[str]:
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="wayline-bench-")
-    full_env = {**os.environ, "DATA_DIR": data_dir, "WEBUI_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
-                "LOG_LEVEL": "WARNING", **env}
-    proc = subprocess.Popen([sys.executable, "-m", "wayline", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    full_env = {
+        **os.environ,
+        "DATA_DIR": data_dir,
+        "WEBUI_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wayline", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -45,5 +54,10 @@ def wayline_server(**env: str) -> Iterator[str]:
 
 
 def admin_key(url: str) -> str:
-    token = httpx.post(url + "/api/v1/auths/signup", json={"name": "Bench", "email": "bench@example.com", "password": "bench"}).json()["token"]
-    return httpx.post(url + "/api/v1/auths/api_key", headers={"Authorization": f"Bearer {token}"}).json()["api_key"]
+    token = httpx.post(
+        url + "/api/v1/auths/signup",
+        json={"name": "Bench", "email": "bench@example.com", "password": "bench"},
+    ).json()["token"]
+    return httpx.post(
+        url + "/api/v1/auths/api_key", headers={"Authorization": f"Bearer {token}"}
+    ).json()["api_key"]

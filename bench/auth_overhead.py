@@ -13,19 +13,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import admin_key, wayline_server  # noqa: E402
-from loadgen import build_request, closed_loop, row  # noqa: E402
+from _server import admin_key, wayline_server
+from loadgen import build_request, closed_loop, row
 
 
 async def measure(url: str, key: str, requests: int) -> None:
     host, port = url.removeprefix("http://").split(":")
     public = build_request("GET", host, "/api/version")
-    authed = build_request("GET", host, "/api/v1/auths/", headers={"Authorization": f"Bearer {key}"})
+    authed = build_request(
+        "GET", host, "/api/v1/auths/", headers={"Authorization": f"Bearer {key}"}
+    )
     # Interleave the two in rounds so drift (CPU frequency, GC) hits both alike.
     base, auth = [], []
     for _ in range(3):
-        base.append(await closed_loop(host, int(port), public, concurrency=1, requests=requests // 3))
-        auth.append(await closed_loop(host, int(port), authed, concurrency=1, requests=requests // 3))
+        base.append(
+            await closed_loop(host, int(port), public, concurrency=1, requests=requests // 3)
+        )
+        auth.append(
+            await closed_loop(host, int(port), authed, concurrency=1, requests=requests // 3)
+        )
     assert all(r.errors == 0 for r in base + auth), "some requests failed"
     b = sorted(x for r in base for x in r.latencies)
     a = sorted(x for r in auth for x in r.latencies)

@@ -33,7 +33,11 @@ def start_fake() -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.upstream", "--port", str(port), "--no-record"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     assert proc.stdout is not None
     proc.stdout.readline()  # the port, printed once the server listens
@@ -58,8 +62,12 @@ async def measure(fake_port: int, url: str, key: str, model: str, requests: int)
     direct_chat = build_request("POST", host, direct_path, chat_body(model), json_ct)
     gw_chat = build_request("POST", host, "/api/chat/completions", chat_body(model), auth)
 
-    print(f"model {model}; {requests} requests per point; the fake upstream, wayline and this client are separate processes sharing the machine's cores\n")
-    await closed_loop(host, gw_port, gw_chat, concurrency=1, requests=20)  # fill the credential cache before concurrent load
+    print(
+        f"model {model}; {requests} requests per point; the fake upstream, wayline and this client are separate processes sharing the machine's cores\n"
+    )
+    await closed_loop(
+        host, gw_port, gw_chat, concurrency=1, requests=20
+    )  # fill the credential cache before concurrent load
     for c in (1, 8, 32):
         d = await closed_loop(host, fake_port, direct_chat, concurrency=c, requests=requests)
         g = await closed_loop(host, gw_port, gw_chat, concurrency=c, requests=requests)
@@ -70,7 +78,9 @@ async def measure(fake_port: int, url: str, key: str, model: str, requests: int)
 
     runs = max(50, requests // 20)
     direct_stream = build_request("POST", host, direct_path, chat_body(model, True, 200), json_ct)
-    gw_stream = build_request("POST", host, "/api/chat/completions", chat_body(model, True, 200), auth)
+    gw_stream = build_request(
+        "POST", host, "/api/chat/completions", chat_body(model, True, 200), auth
+    )
     # Alternate direct and gateway in rounds so drift (other load, CPU frequency) hits both alike.
     d_ttft, d_total, g_ttft, g_total = [], [], [], []
     for _ in range(5):
@@ -80,23 +90,55 @@ async def measure(fake_port: int, url: str, key: str, model: str, requests: int)
         t, tot = await stream_timings(host, gw_port, gw_stream, runs=runs // 5)
         g_ttft += t
         g_total += tot
-    print(row("stream 200 tokens: time to first byte p50", statistics.median(d_ttft) * 1000, statistics.median(g_ttft) * 1000))
-    print(row("stream 200 tokens: total p50", statistics.median(d_total) * 1000, statistics.median(g_total) * 1000))
+    print(
+        row(
+            "stream 200 tokens: time to first byte p50",
+            statistics.median(d_ttft) * 1000,
+            statistics.median(g_ttft) * 1000,
+        )
+    )
+    print(
+        row(
+            "stream 200 tokens: total p50",
+            statistics.median(d_total) * 1000,
+            statistics.median(g_total) * 1000,
+        )
+    )
 
-    d = await closed_loop(host, fake_port, build_request("GET", host, "/v1/models"), concurrency=1, requests=requests // 2)
-    g = await closed_loop(host, gw_port, build_request("GET", host, "/api/models", headers=auth), concurrency=1, requests=requests // 2)
+    d = await closed_loop(
+        host,
+        fake_port,
+        build_request("GET", host, "/v1/models"),
+        concurrency=1,
+        requests=requests // 2,
+    )
+    g = await closed_loop(
+        host,
+        gw_port,
+        build_request("GET", host, "/api/models", headers=auth),
+        concurrency=1,
+        requests=requests // 2,
+    )
     print(row("GET models p50 (/v1/models vs /api/models)", d.p50, g.p50))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--model", default="gpt-4o-mini", help="gpt-4o-mini (OpenAI pass-through) or llama3.1:latest (Ollama)")
+    parser.add_argument(
+        "--model",
+        default="gpt-4o-mini",
+        help="gpt-4o-mini (OpenAI pass-through) or llama3.1:latest (Ollama)",
+    )
     args = parser.parse_args()
     fake, fake_port = start_fake()
     try:
         fake_url = f"http://127.0.0.1:{fake_port}"
-        with wayline_server(OPENAI_API_BASE_URLS=f"{fake_url}/v1", OPENAI_API_KEYS="sk-bench", OLLAMA_BASE_URLS=fake_url) as url:
+        with wayline_server(
+            OPENAI_API_BASE_URLS=f"{fake_url}/v1",
+            OPENAI_API_KEYS="sk-bench",
+            OLLAMA_BASE_URLS=fake_url,
+        ) as url:
             asyncio.run(measure(fake_port, url, admin_key(url), args.model, args.requests))
     finally:
         fake.terminate()

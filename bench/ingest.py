@@ -44,7 +44,7 @@ def corpus_docs() -> list[dict]:
 def corpus_text(docs: list[dict]) -> str:
     """Paragraphs of five abstracts each, so the 1000/100 split yields ~1,000-character chunks."""
     texts = [d["text"] for d in docs]
-    return "\n\n".join(" ".join(texts[i:i + 5]) for i in range(0, len(texts), 5))
+    return "\n\n".join(" ".join(texts[i : i + 5]) for i in range(0, len(texts), 5))
 
 
 def text_of_size(base: str, size: int, tag: str) -> bytes:
@@ -96,7 +96,7 @@ def ndcg10(embedder: LocalEmbedder, docs: list[dict]) -> float:
         rel = qrels.get(q["_id"], {})
         dcg = sum((2 ** rel.get(ids[i], 0) - 1) / math.log2(r + 2) for r, i in enumerate(top))
         ideal = sorted(rel.values(), reverse=True)[:10]
-        idcg = sum((2 ** g - 1) / math.log2(r + 2) for r, g in enumerate(ideal))
+        idcg = sum((2**g - 1) / math.log2(r + 2) for r, g in enumerate(ideal))
         total += dcg / idcg if idcg else 0.0
     return total / len(queries)
 
@@ -119,20 +119,34 @@ def main() -> None:
     chunks = [c for c, _ in recursive_split(base, 1000, 100)][:1000]
     embedder = LocalEmbedder("", batch_size=32)
     direct = bench_embedder(embedder, chunks)
-    print(f"(1) embedder alone: {len(chunks)} chunks of {sum(map(len, chunks)) / len(chunks):.0f} chars avg: "
-          f"{direct:.1f} chunks/s (lean torch BERT = sentence-transformers' vectors, torch "
-          f"{__import__('torch').__version__}, fp32, batch 32)")
+    print(
+        f"(1) embedder alone: {len(chunks)} chunks of {sum(map(len, chunks)) / len(chunks):.0f} chars avg: "
+        f"{direct:.1f} chunks/s (lean torch BERT = sentence-transformers' vectors, torch "
+        f"{__import__('torch').__version__}, fp32, batch 32)"
+    )
     if args.ndcg:
         start = time.perf_counter()
-        print(f"    nDCG@10 on Cranfield whole documents: {ndcg10(embedder, docs):.3f} "
-              f"(reference 0.368; {time.perf_counter() - start:.0f} s)")
+        print(
+            f"    nDCG@10 on Cranfield whole documents: {ndcg10(embedder, docs):.3f} "
+            f"(reference 0.368; {time.perf_counter() - start:.0f} s)"
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        env = {**os.environ, "DATA_DIR": tmp, "WEBUI_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
-               "LOG_LEVEL": "WARNING", "ENV": "prod", "DATABASE_URL": ""}
-        proc = subprocess.Popen([sys.executable, "-m", "wayline", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "DATA_DIR": tmp,
+            "WEBUI_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
+            "LOG_LEVEL": "WARNING",
+            "ENV": "prod",
+            "DATABASE_URL": "",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wayline", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(base_url=url, timeout=600) as http:
@@ -145,15 +159,25 @@ def main() -> None:
                     time.sleep(0.1)
                 time.sleep(1.0)
                 idle = rss_kib(proc.pid) / 1024
-                token = http.post("/api/v1/auths/signup", json={"name": "Bench", "email": "bench@example.com",
-                                                                "password": "bench-password"}).json()["token"]
+                token = http.post(
+                    "/api/v1/auths/signup",
+                    json={
+                        "name": "Bench",
+                        "email": "bench@example.com",
+                        "password": "bench-password",
+                    },
+                ).json()["token"]
                 auth = {"Authorization": f"Bearer {token}"}
 
                 def ingest(name: str, data: bytes) -> tuple[float, int]:
                     start = time.perf_counter()
-                    file_id = http.post("/api/v1/files/", files={"file": (name, data, "text/plain")}, headers=auth).json()["id"]
+                    file_id = http.post(
+                        "/api/v1/files/", files={"file": (name, data, "text/plain")}, headers=auth
+                    ).json()["id"]
                     while True:
-                        status = http.get(f"/api/v1/files/{file_id}/process/status", headers=auth).json()
+                        status = http.get(
+                            f"/api/v1/files/{file_id}/process/status", headers=auth
+                        ).json()
                         if status["status"] in ("completed", "failed"):
                             break
                         time.sleep(0.1)
@@ -161,22 +185,30 @@ def main() -> None:
                     return time.perf_counter() - start, status["progress"]["total"]
 
                 warm, _ = ingest("warmup.txt", b"warm up the lazily loaded model")
-                print(f"(3) server RSS idle after start: {idle:.0f} MiB (target <= 200); "
-                      f"first ingest incl. lazy model load: {warm:.1f} s")
+                print(
+                    f"(3) server RSS idle after start: {idle:.0f} MiB (target <= 200); "
+                    f"first ingest incl. lazy model load: {warm:.1f} s"
+                )
                 print("(2) upload -> completed through `wayline serve` (SQLite):")
-                print(f"    {'size':>6} {'chunks':>7} {'seconds':>8} {'chunks/s':>9} {'direct s':>9} {'ratio':>6}")
+                print(
+                    f"    {'size':>6} {'chunks':>7} {'seconds':>8} {'chunks/s':>9} {'direct s':>9} {'ratio':>6}"
+                )
                 for size_text in args.sizes.split(","):
                     data = text_of_size(base, parse_size(size_text), size_text)
                     seconds, n = ingest(f"cranfield-{size_text}.txt", data)
                     alone = n / direct
-                    print(f"    {size_text:>6} {n:>7} {seconds:>8.1f} {n / seconds:>9.1f} {alone:>9.1f} {seconds / alone:>5.2f}x",
-                          flush=True)
+                    print(
+                        f"    {size_text:>6} {n:>7} {seconds:>8.1f} {n / seconds:>9.1f} {alone:>9.1f} {seconds / alone:>5.2f}x",
+                        flush=True,
+                    )
                 peak = rss_kib(proc.pid, "VmHWM") / 1024
                 print(f"(3) server peak RSS (VmHWM) after ingest: {peak:.0f} MiB (target <= 600)")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    print(f"load average at end {os.getloadavg()[0]:.2f} (other work on the machine inflates every figure)")
+    print(
+        f"load average at end {os.getloadavg()[0]:.2f} (other work on the machine inflates every figure)"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass, field
 
 
-def build_request(method: str, host: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
+def build_request(
+    method: str, host: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
     for name, value in (headers or {}).items():
         lines.append(f"{name}: {value}")
@@ -22,7 +24,9 @@ def build_request(method: str, host: str, path: str, body: bytes = b"", headers:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def read_response(reader: asyncio.StreamReader, on_first_body_byte: list[float] | None = None) -> tuple[int, bytes]:
+async def read_response(
+    reader: asyncio.StreamReader, on_first_body_byte: list[float] | None = None
+) -> tuple[int, bytes]:
     """Read one response; returns (status, body). Handles Content-Length and chunked bodies."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
@@ -39,7 +43,7 @@ async def read_response(reader: asyncio.StreamReader, on_first_body_byte: list[f
                 return status, bytes(body)
             body += chunk[:-2]
     start = lower.find(b"content-length:")
-    length = int(lower[start + 15: lower.find(b"\r\n", start)]) if start >= 0 else 0
+    length = int(lower[start + 15 : lower.find(b"\r\n", start)]) if start >= 0 else 0
     body = await reader.readexactly(length)
     if on_first_body_byte is not None and not on_first_body_byte:
         on_first_body_byte.append(time.perf_counter())
@@ -75,7 +79,9 @@ class Result:
         return statistics.fmean(self.latencies) * 1000 if self.latencies else float("nan")
 
 
-async def closed_loop(host: str, port: int, request: bytes, *, concurrency: int, requests: int, warmup: int = 50) -> Result:
+async def closed_loop(
+    host: str, port: int, request: bytes, *, concurrency: int, requests: int, warmup: int = 50
+) -> Result:
     """`concurrency` connections, each sending the next request when the last answer is complete."""
     result = Result()
     remaining = requests
@@ -109,7 +115,9 @@ async def closed_loop(host: str, port: int, request: bytes, *, concurrency: int,
     return result
 
 
-async def stream_timings(host: str, port: int, request: bytes, *, runs: int) -> tuple[list[float], list[float]]:
+async def stream_timings(
+    host: str, port: int, request: bytes, *, runs: int
+) -> tuple[list[float], list[float]]:
     """Time to first body byte and total time of a streamed response, sequentially."""
     ttft: list[float] = []
     total: list[float] = []

@@ -32,10 +32,14 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import admin_key, wayline_server  # noqa: E402
+from _server import admin_key, wayline_server
 
 ROOT = Path(__file__).resolve().parent.parent
-MODES = {"dense": {"hybrid": False}, "bm25": {"hybrid": True, "hybrid_bm25_weight": 1.0}, "hybrid": {}}
+MODES = {
+    "dense": {"hybrid": False},
+    "bm25": {"hybrid": True, "hybrid_bm25_weight": 1.0},
+    "hybrid": {},
+}
 
 
 def load(data: Path) -> tuple[list[dict], list[dict], dict[str, dict[str, int]]]:
@@ -52,7 +56,7 @@ def load(data: Path) -> tuple[list[dict], list[dict], dict[str, dict[str, int]]]
 def ndcg10(ranked: list[str], rels: dict[str, int]) -> float:
     dcg = sum((2 ** rels.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
     ideal = sorted(rels.values(), reverse=True)[:10]
-    idcg = sum((2 ** r - 1) / math.log2(i + 2) for i, r in enumerate(ideal))
+    idcg = sum((2**r - 1) / math.log2(i + 2) for i, r in enumerate(ideal))
     return dcg / idcg if idcg else 0.0
 
 
@@ -77,18 +81,33 @@ async def ingest(http: httpx.AsyncClient, corpus: list[dict], kid: str, concurre
 
     async def one(doc: dict) -> None:
         async with sem:
-            r = await http.post("/api/v1/files/", files={"file": (f"cran-{doc['_id']}.txt", f"{doc['title']}\n\n{doc['text']}".encode(), "text/plain")})
+            r = await http.post(
+                "/api/v1/files/",
+                files={
+                    "file": (
+                        f"cran-{doc['_id']}.txt",
+                        f"{doc['title']}\n\n{doc['text']}".encode(),
+                        "text/plain",
+                    )
+                },
+            )
             r.raise_for_status()
             ids.append(r.json()["id"])
 
     await asyncio.gather(*(one(d) for d in corpus))
-    r = await http.post(f"/api/v1/knowledge/{kid}/files/batch/add", json=[{"file_id": i} for i in ids])
+    r = await http.post(
+        f"/api/v1/knowledge/{kid}/files/batch/add", json=[{"file_id": i} for i in ids]
+    )
     r.raise_for_status()
     if r.json().get("warnings"):
         print("batch add warnings:", r.json()["warnings"]["errors"][:5])
     while True:
-        files = (await http.get(f"/api/v1/knowledge/{kid}/files", params={"limit": 1000, "page": 1})).json()["items"]
-        files += (await http.get(f"/api/v1/knowledge/{kid}/files", params={"limit": 1000, "page": 2})).json()["items"]
+        files = (
+            await http.get(f"/api/v1/knowledge/{kid}/files", params={"limit": 1000, "page": 1})
+        ).json()["items"]
+        files += (
+            await http.get(f"/api/v1/knowledge/{kid}/files", params={"limit": 1000, "page": 2})
+        ).json()["items"]
         pending = [f for f in files if f["status"] not in ("completed", "failed")]
         if not pending:
             failed = [f for f in files if f["status"] == "failed"]
@@ -98,14 +117,19 @@ async def ingest(http: httpx.AsyncClient, corpus: list[dict], kid: str, concurre
         await asyncio.sleep(2)
 
 
-async def evaluate(http: httpx.AsyncClient, kid: str, queries: list[dict], qrels: dict, mode: dict, k: int) -> tuple[float, float, float]:
+async def evaluate(
+    http: httpx.AsyncClient, kid: str, queries: list[dict], qrels: dict, mode: dict, k: int
+) -> tuple[float, float, float]:
     nd, rc, lat = [], [], []
     for q in queries:
         rels = qrels.get(q["_id"])
         if not rels:
             continue
         t0 = time.perf_counter()
-        r = await http.post("/api/v1/retrieval/query/collection", json={"collection_names": [kid], "query": q["text"], "k": k, **mode})
+        r = await http.post(
+            "/api/v1/retrieval/query/collection",
+            json={"collection_names": [kid], "query": q["text"], "k": k, **mode},
+        )
         lat.append(time.perf_counter() - t0)
         r.raise_for_status()
         ranked = docs_of(r.json())
@@ -119,14 +143,24 @@ async def run(data: Path, concurrency: int, sweep: list[int]) -> None:
     corpus, queries, qrels = load(data)
     with wayline_server() as url:
         key = admin_key(url)
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
-            kid = (await http.post("/api/v1/knowledge/create", json={"name": "cranfield", "description": ""})).json()["id"]
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=600
+        ) as http:
+            kid = (
+                await http.post(
+                    "/api/v1/knowledge/create", json={"name": "cranfield", "description": ""}
+                )
+            ).json()["id"]
             t0 = time.perf_counter()
             await ingest(http, corpus, kid, concurrency)
-            files = (await http.get(f"/api/v1/knowledge/{kid}/files", params={"limit": 1})).json()["total"]
+            files = (await http.get(f"/api/v1/knowledge/{kid}/files", params={"limit": 1})).json()[
+                "total"
+            ]
             print(f"ingested {files} documents in {time.perf_counter() - t0:.1f} s")
             default_pool = (await http.get("/api/v1/retrieval/config")).json()["HYBRID_CANDIDATES"]
-            print(f"\n{len(queries)} queries, default settings (hybrid candidate pool {default_pool} per list)")
+            print(
+                f"\n{len(queries)} queries, default settings (hybrid candidate pool {default_pool} per list)"
+            )
             print(f"{'mode':8} {'view':16} {'nDCG@10':>8} {'recall@10':>10} {'p50 ms':>7}")
             for name, mode in MODES.items():
                 for k, view in ((10, "k=10"), (30, "k=30→10 docs")):
@@ -134,14 +168,18 @@ async def run(data: Path, concurrency: int, sweep: list[int]) -> None:
                     print(f"{name:8} {view:16} {nd:8.3f} {rc:10.3f} {p50:7.1f}")
             print("\nhybrid candidate pool sweep (HYBRID_CANDIDATES per list), k=10 view")
             for pool in sweep:
-                r = await http.post("/api/v1/retrieval/config/update", json={"HYBRID_CANDIDATES": pool})
+                r = await http.post(
+                    "/api/v1/retrieval/config/update", json={"HYBRID_CANDIDATES": pool}
+                )
                 r.raise_for_status()
                 nd, rc, p50 = await evaluate(http, kid, queries, qrels, {}, 10)
                 print(f"pool {pool:4d}: nDCG@10 {nd:.3f}  recall@10 {rc:.3f}  p50 {p50:.1f} ms")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "cranfield")
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--sweep", default="10,20,50,100,200")

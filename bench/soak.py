@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import free_port  # noqa: E402
 from chat_gateway import start_fake  # noqa: E402
+
 from tests.soak.runner import SoakConfig, run_soak, server_env, server_log_errors  # noqa: E402
 
 
@@ -59,14 +60,26 @@ def fresh_database(url: str | None, data_dir: Path, keep: bool) -> Iterator[str]
 
 
 @contextmanager
-def wayline(env: dict[str, str], data_dir: Path, database_url: str, log_path: Path) -> Iterator[str]:
+def wayline(
+    env: dict[str, str], data_dir: Path, database_url: str, log_path: Path
+) -> Iterator[str]:
     port = free_port()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OLLAMA_", "RAG_"))}
-    full_env |= {"DATA_DIR": str(data_dir), "DATABASE_URL": database_url,
-                 "WEBUI_SECRET_KEY": "soak-secret-0123456789abcdef0123456789", **env}
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OLLAMA_", "RAG_"))
+    }
+    full_env |= {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "WEBUI_SECRET_KEY": "soak-secret-0123456789abcdef0123456789",
+        **env,
+    }
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "wayline", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wayline", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -89,18 +102,37 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--think", type=float, default=0.02, help="mean pause between a user's operations (s)")
-    parser.add_argument("--settle", type=float, default=120.0, help="max wait for uploads to finish after the load (s)")
-    parser.add_argument("--database-url", default="", help="postgresql://… of a server to create a fresh database on")
-    parser.add_argument("--keep-db", action="store_true", help="do not drop the PostgreSQL database afterwards")
-    parser.add_argument("--embedder", choices=("fake", "local"), default="fake",
-                        help="fake = the fake upstream's embeddings (default); local = bundled MiniLM on the CPU")
+    parser.add_argument(
+        "--think", type=float, default=0.02, help="mean pause between a user's operations (s)"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=120.0,
+        help="max wait for uploads to finish after the load (s)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="postgresql://… of a server to create a fresh database on",
+    )
+    parser.add_argument(
+        "--keep-db", action="store_true", help="do not drop the PostgreSQL database afterwards"
+    )
+    parser.add_argument(
+        "--embedder",
+        choices=("fake", "local"),
+        default="fake",
+        help="fake = the fake upstream's embeddings (default); local = bundled MiniLM on the CPU",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="wayline-soak-"))
     data_dir, log_path = work / "data", work / "server.log"
     data_dir.mkdir()
-    config = SoakConfig(users=args.users, seconds=args.seconds, think=args.think, settle_seconds=args.settle)
+    config = SoakConfig(
+        users=args.users, seconds=args.seconds, think=args.think, settle_seconds=args.settle
+    )
     fake, fake_port = start_fake()
     try:
         with fresh_database(args.database_url, data_dir, args.keep_db) as database_url:

@@ -126,16 +126,27 @@ class Account:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def signup(client: TestClient | httpx.Client, name: str, role: str | None = None, admin: Account | None = None) -> Account:
+def signup(
+    client: TestClient | httpx.Client,
+    name: str,
+    role: str | None = None,
+    admin: Account | None = None,
+) -> Account:
     """Sign up `name`; with `admin`, promote the account to `role` (default `user`)."""
     email = f"{name.lower()}@example.com"
     password = f"{name}-password"
-    resp = client.post("/api/v1/auths/signup", json={"name": name, "email": email, "password": password})
+    resp = client.post(
+        "/api/v1/auths/signup", json={"name": name, "email": email, "password": password}
+    )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     client.cookies.clear()  # tests pass credentials explicitly
     if admin is not None and body["role"] != (role or "user"):
-        r = client.post("/api/v1/users/update/role", json={"id": body["id"], "role": role or "user"}, headers=admin.jwt_headers)
+        r = client.post(
+            "/api/v1/users/update/role",
+            json={"id": body["id"], "role": role or "user"},
+            headers=admin.jwt_headers,
+        )
         assert r.status_code == 200, r.text
         body["role"] = role or "user"
     key = client.post("/api/v1/auths/api_key", headers={"Authorization": f"Bearer {body['token']}"})
@@ -170,18 +181,27 @@ class LiveServer:
             self.process.wait(timeout=20)
 
 
-def start_server(env_overrides: dict[str, str], data_dir: Path, database_url: str, port: int | None = None) -> LiveServer:
+def start_server(
+    env_overrides: dict[str, str], data_dir: Path, database_url: str, port: int | None = None
+) -> LiveServer:
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OLLAMA_"))}
-    env.update({
-        "DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "WEBUI_SECRET_KEY": SECRET,
-        "ENV": "test", "LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "DATA_DIR": str(data_dir),
+            "DATABASE_URL": database_url,
+            "WEBUI_SECRET_KEY": SECRET,
+            "ENV": "test",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     env.update(env_overrides)
     log = open(data_dir.parent / f"server-{port}.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "wayline", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -62,17 +62,27 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         stack.push_async_callback(bus.close)
 
-        http = UpstreamClient(timeout=settings.AIOHTTP_CLIENT_TIMEOUT, connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT)
+        http = UpstreamClient(
+            timeout=settings.AIOHTTP_CLIENT_TIMEOUT,
+            connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
+        )
         await http.start()
         stack.push_async_callback(http.close)
 
-        core = Core(settings=settings, db=db, bus=bus, http=http, runtime_config=RuntimeConfig(db, bus))
+        core = Core(
+            settings=settings, db=db, bus=bus, http=http, runtime_config=RuntimeConfig(db, bus)
+        )
         app.state.core = core
         app.state.authenticator = Authenticator(settings, db, bus)
         # Open WebUI's sign-in limit: 15 attempts per email per 3 minutes.
-        app.state.signin_limiter = create_rate_limiter(settings.REDIS_URL, settings.REDIS_KEY_PREFIX, 15, 180)
+        app.state.signin_limiter = create_rate_limiter(
+            settings.REDIS_URL, settings.REDIS_KEY_PREFIX, 15, 180
+        )
         app.state.signin_address_limiter = create_rate_limiter(
-            settings.REDIS_URL, settings.REDIS_KEY_PREFIX, settings.SIGNIN_RATE_LIMIT_PER_IP, settings.SIGNIN_RATE_LIMIT_WINDOW
+            settings.REDIS_URL,
+            settings.REDIS_KEY_PREFIX,
+            settings.SIGNIN_RATE_LIMIT_PER_IP,
+            settings.SIGNIN_RATE_LIMIT_WINDOW,
         )
         for limiter in (app.state.signin_limiter, app.state.signin_address_limiter):
             if isinstance(limiter, RedisRateLimiter):

@@ -18,7 +18,11 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     serve.add_argument("--workers", type=int, default=int(os.environ.get("UVICORN_WORKERS", "1")))
-    serve.add_argument("--access-log", action="store_true", help="log every request (off by default: it costs latency)")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: it costs latency)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -32,10 +36,14 @@ def _serve(args: argparse.Namespace) -> None:
 
     settings = Settings()  # validate the environment before forking workers
     if args.workers > 1 and not settings.REDIS_URL:
-        sys.exit("wayline: --workers > 1 needs REDIS_URL, so workers can tell each other about revoked credentials")
+        sys.exit(
+            "wayline: --workers > 1 needs REDIS_URL, so workers can tell each other about revoked credentials"
+        )
     os.environ["UVICORN_WORKERS"] = str(args.workers)
     settings.secret_key  # create the persisted secret once, before workers race for it
-    logging.basicConfig(level=settings.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         "wayline.app:create_app",
         factory=True,

@@ -10,13 +10,19 @@ from tests.fakes.media import wav_for
 @pytest.fixture
 def settings(make_settings, fake_upstream):
     return make_settings(
-        AUDIO_STT_ENGINE="openai", AUDIO_STT_OPENAI_API_BASE_URL=fake_upstream.openai_url, AUDIO_STT_OPENAI_API_KEY="sk-stt",
-        AUDIO_TTS_ENGINE="openai", AUDIO_TTS_OPENAI_API_BASE_URL=fake_upstream.openai_url, AUDIO_TTS_OPENAI_API_KEY="sk-tts",
+        AUDIO_STT_ENGINE="openai",
+        AUDIO_STT_OPENAI_API_BASE_URL=fake_upstream.openai_url,
+        AUDIO_STT_OPENAI_API_KEY="sk-stt",
+        AUDIO_TTS_ENGINE="openai",
+        AUDIO_TTS_OPENAI_API_BASE_URL=fake_upstream.openai_url,
+        AUDIO_TTS_OPENAI_API_KEY="sk-tts",
     )
 
 
 def test_speech_then_transcription_round_trip(client, alice, fake_upstream):
-    spoken = client.post("/api/v1/audio/speech", json={"input": "Hello from Wayline"}, headers=alice.headers)
+    spoken = client.post(
+        "/api/v1/audio/speech", json={"input": "Hello from Wayline"}, headers=alice.headers
+    )
     assert spoken.status_code == 200, spoken.text
     assert spoken.headers["content-type"] == "audio/wav"
     assert spoken.content[:4] == b"RIFF" and spoken.content[8:12] == b"WAVE"
@@ -25,8 +31,10 @@ def test_speech_then_transcription_round_trip(client, alice, fake_upstream):
     assert sent.headers["Authorization"] == "Bearer sk-tts"
 
     heard = client.post(
-        "/api/v1/audio/transcriptions", files={"file": ("hello.wav", spoken.content, "audio/wav")},
-        data={"language": "en"}, headers=alice.headers,
+        "/api/v1/audio/transcriptions",
+        files={"file": ("hello.wav", spoken.content, "audio/wav")},
+        data={"language": "en"},
+        headers=alice.headers,
     )
     assert heard.status_code == 200, heard.text
     assert heard.json()["text"] == "Hello from Wayline"
@@ -46,14 +54,18 @@ def test_speech_is_cached_by_body(client, alice, fake_upstream):
     assert first.content == second.content == wav_for("cache me")
     assert second.headers["content-type"] == "audio/wav"
     assert len(fake_upstream.requests_to("/v1/audio/speech")) == 1
-    other = client.post("/api/v1/audio/speech", json={**body, "voice": "echo"}, headers=alice.headers)
+    other = client.post(
+        "/api/v1/audio/speech", json={**body, "voice": "echo"}, headers=alice.headers
+    )
     assert other.status_code == 200
     assert len(fake_upstream.requests_to("/v1/audio/speech")) == 2
 
 
 def test_alias_prefix_reaches_transcriptions(client, alice):
     resp = client.post(
-        "/audio/api/v1/transcriptions", files={"file": ("a.wav", wav_for("alias"), "audio/wav")}, headers=alice.headers
+        "/audio/api/v1/transcriptions",
+        files={"file": ("a.wav", wav_for("alias"), "audio/wav")},
+        headers=alice.headers,
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["text"] == "alias"
@@ -67,8 +79,14 @@ def test_alias_prefix_reaches_transcriptions(client, alice):
         ("voice.exe", "audio/wav", "AUDIO_STT_ALLOWED_EXTENSIONS"),
     ],
 )
-def test_disallowed_audio_type_is_refused(client, alice, fake_upstream, filename, content_type, names):
-    resp = client.post("/api/v1/audio/transcriptions", files={"file": (filename, b"data", content_type)}, headers=alice.headers)
+def test_disallowed_audio_type_is_refused(
+    client, alice, fake_upstream, filename, content_type, names
+):
+    resp = client.post(
+        "/api/v1/audio/transcriptions",
+        files={"file": (filename, b"data", content_type)},
+        headers=alice.headers,
+    )
     assert resp.status_code == 415
     assert names in resp.json()["detail"]
     assert not fake_upstream.requests_to("/v1/audio/transcriptions")
@@ -77,11 +95,20 @@ def test_disallowed_audio_type_is_refused(client, alice, fake_upstream, filename
 def test_bad_inputs_are_4xx(client, alice):
     h = alice.headers
     assert client.post("/api/v1/audio/transcriptions", headers=h).status_code == 422  # no file
-    empty = client.post("/api/v1/audio/transcriptions", files={"file": ("a.wav", b"", "audio/wav")}, headers=h)
+    empty = client.post(
+        "/api/v1/audio/transcriptions", files={"file": ("a.wav", b"", "audio/wav")}, headers=h
+    )
     assert empty.status_code == 400 and "empty" in empty.json()["detail"]
     assert client.post("/api/v1/audio/speech", json={"input": ""}, headers=h).status_code == 422
     assert client.post("/api/v1/audio/speech", json={"voice": "x"}, headers=h).status_code == 422
-    assert client.post("/api/v1/audio/speech", content=b"not json", headers={**h, "Content-Type": "application/json"}).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/audio/speech",
+            content=b"not json",
+            headers={**h, "Content-Type": "application/json"},
+        ).status_code
+        == 422
+    )
 
 
 def test_upstream_error_is_relayed(client, alice, fake_upstream):
@@ -108,20 +135,34 @@ def test_config_is_admin_only_and_updates(client, admin, alice, fake_upstream):
     cfg = client.get("/api/v1/audio/config", headers=admin.headers).json()
     assert cfg["stt"]["ENGINE"] == "openai" and cfg["tts"]["VOICE"] == "alloy"
 
-    bad = client.post("/api/v1/audio/config/update", json={"tts": {"ENGINE": "elevenlabs"}}, headers=admin.headers)
+    bad = client.post(
+        "/api/v1/audio/config/update", json={"tts": {"ENGINE": "elevenlabs"}}, headers=admin.headers
+    )
     assert bad.status_code == 400 and "elevenlabs" in bad.json()["detail"]
 
-    ok = client.post("/api/v1/audio/config/update", json={"tts": {"VOICE": "nova"}}, headers=admin.headers)
+    ok = client.post(
+        "/api/v1/audio/config/update", json={"tts": {"VOICE": "nova"}}, headers=admin.headers
+    )
     assert ok.status_code == 200
-    assert ok.json()["tts"]["VOICE"] == "nova" and ok.json()["tts"]["ENGINE"] == "openai"  # partial update keeps the rest
+    assert (
+        ok.json()["tts"]["VOICE"] == "nova" and ok.json()["tts"]["ENGINE"] == "openai"
+    )  # partial update keeps the rest
     client.post("/api/v1/audio/speech", json={"input": "hi"}, headers=alice.headers)
     assert fake_upstream.last("/v1/audio/speech").json["voice"] == "nova"
 
-    off = client.post("/api/v1/audio/config/update", json={"tts": {"ENGINE": ""}, "stt": {"ENGINE": ""}}, headers=admin.headers)
+    off = client.post(
+        "/api/v1/audio/config/update",
+        json={"tts": {"ENGINE": ""}, "stt": {"ENGINE": ""}},
+        headers=admin.headers,
+    )
     assert off.status_code == 200
     speech = client.post("/api/v1/audio/speech", json={"input": "hi"}, headers=alice.headers)
     assert speech.status_code == 404 and "AUDIO_TTS_ENGINE" in speech.json()["detail"]
-    stt = client.post("/api/v1/audio/transcriptions", files={"file": ("a.wav", wav_for("x"), "audio/wav")}, headers=alice.headers)
+    stt = client.post(
+        "/api/v1/audio/transcriptions",
+        files={"file": ("a.wav", wav_for("x"), "audio/wav")},
+        headers=alice.headers,
+    )
     assert stt.status_code == 400 and "AUDIO_STT_ENGINE" in stt.json()["detail"]
 
 
@@ -130,7 +171,11 @@ def test_no_engine_configured_names_the_setting(make_settings, make_client):
 
     client = make_client(make_settings())
     user = signup(client, "Admin")
-    stt = client.post("/api/v1/audio/transcriptions", files={"file": ("a.wav", wav_for("x"), "audio/wav")}, headers=user.headers)
+    stt = client.post(
+        "/api/v1/audio/transcriptions",
+        files={"file": ("a.wav", wav_for("x"), "audio/wav")},
+        headers=user.headers,
+    )
     assert stt.status_code == 400 and "AUDIO_STT_ENGINE" in stt.json()["detail"]
     tts = client.post("/api/v1/audio/speech", json={"input": "hi"}, headers=user.headers)
     assert tts.status_code == 404 and "AUDIO_TTS_ENGINE" in tts.json()["detail"]
@@ -139,7 +184,10 @@ def test_no_engine_configured_names_the_setting(make_settings, make_client):
 def test_unforwardable_json_is_400(client, alice, fake_upstream):
     # Values JSON allows but an upstream body cannot carry (found by the fuzz test).
     for extra in ('{"big": 1278267783256052319434389323776}', '{"text": "\\ud802"}'):
-        resp = client.post("/api/v1/audio/speech", content=f'{{"input": "x", "extra": {extra}}}',
-                           headers={**alice.headers, "Content-Type": "application/json"})
+        resp = client.post(
+            "/api/v1/audio/speech",
+            content=f'{{"input": "x", "extra": {extra}}}',
+            headers={**alice.headers, "Content-Type": "application/json"},
+        )
         assert resp.status_code == 400, resp.text
     assert not fake_upstream.requests_to("/v1/audio/speech")

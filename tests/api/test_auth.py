@@ -12,8 +12,12 @@ from wayline.core import errors
 
 
 def test_first_signup_is_admin_later_ones_get_default_role(client):
-    first = client.post("/api/v1/auths/signup", json={"name": "A", "email": "a@example.com", "password": "pw-a"})
-    second = client.post("/api/v1/auths/signup", json={"name": "B", "email": "b@example.com", "password": "pw-b"})
+    first = client.post(
+        "/api/v1/auths/signup", json={"name": "A", "email": "a@example.com", "password": "pw-a"}
+    )
+    second = client.post(
+        "/api/v1/auths/signup", json={"name": "B", "email": "b@example.com", "password": "pw-b"}
+    )
     assert first.status_code == 200 and second.status_code == 200
     assert first.json()["role"] == "admin"
     assert second.json()["role"] == "pending"
@@ -23,7 +27,9 @@ def test_first_signup_is_admin_later_ones_get_default_role(client):
 
 
 def test_signin_sets_cookie_and_the_cookie_authenticates(client, admin: Account):
-    resp = client.post("/api/v1/auths/signin", json={"email": admin.email, "password": admin.password})
+    resp = client.post(
+        "/api/v1/auths/signin", json={"email": admin.email, "password": admin.password}
+    )
     assert resp.status_code == 200
     assert "token" in resp.cookies
     me = client.get("/api/v1/auths/")  # no header: the cookie alone
@@ -42,7 +48,10 @@ def test_custom_api_key_header(make_settings, make_client):
     client = make_client(make_settings(CUSTOM_API_KEY_HEADER="x-wayline-key"))
     admin = signup(client, "Admin")
     assert client.get("/api/v1/auths/", headers={"x-wayline-key": admin.api_key}).status_code == 200
-    assert client.get("/api/v1/auths/", headers={"x-api-key": admin.api_key}).json()["detail"] == errors.NOT_AUTHENTICATED
+    assert (
+        client.get("/api/v1/auths/", headers={"x-api-key": admin.api_key}).json()["detail"]
+        == errors.NOT_AUTHENTICATED
+    )
 
 
 def test_api_key_shown_once_then_masked(client, admin: Account):
@@ -55,7 +64,9 @@ def test_replacing_the_default_key_revokes_the_old_one(client, admin: Account):
     new = client.post("/api/v1/auths/api_key", headers=admin.jwt_headers).json()["api_key"]
     assert new != admin.api_key and new.startswith("sk-") and len(new) >= 3 + 64
     assert client.get("/api/v1/auths/", headers=admin.headers).status_code == 401
-    assert client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+    assert (
+        client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+    )
 
 
 def test_delete_default_key(client, admin: Account):
@@ -67,14 +78,19 @@ def test_delete_default_key(client, admin: Account):
 
 
 def test_named_keys_list_create_revoke(client, alice: Account):
-    created = client.post("/api/v1/auths/api_keys", json={"name": "ci"}, headers=alice.jwt_headers).json()
+    created = client.post(
+        "/api/v1/auths/api_keys", json={"name": "ci"}, headers=alice.jwt_headers
+    ).json()
     assert created["name"] == "ci" and created["api_key"].startswith("sk-")
     listed = client.get("/api/v1/auths/api_keys", headers=alice.jwt_headers).json()
     assert {k["name"] for k in listed} == {"Default", "ci"}
     assert all("api_key" not in k for k in listed)  # only the masked form is ever listed
     ci_headers = {"Authorization": f"Bearer {created['api_key']}"}
     assert client.get("/api/v1/auths/", headers=ci_headers).json()["id"] == alice.id
-    assert client.delete(f"/api/v1/auths/api_keys/{created['id']}", headers=alice.jwt_headers).json() is True
+    assert (
+        client.delete(f"/api/v1/auths/api_keys/{created['id']}", headers=alice.jwt_headers).json()
+        is True
+    )
     assert client.get("/api/v1/auths/", headers=ci_headers).status_code == 401
     # the default key is untouched
     assert client.get("/api/v1/auths/", headers=alice.headers).status_code == 200
@@ -82,7 +98,9 @@ def test_named_keys_list_create_revoke(client, alice: Account):
 
 def test_expired_api_key_is_rejected(client, alice: Account):
     created = client.post(
-        "/api/v1/auths/api_keys", json={"name": "short", "expires_in_days": 0.000001}, headers=alice.jwt_headers
+        "/api/v1/auths/api_keys",
+        json={"name": "short", "expires_in_days": 0.000001},
+        headers=alice.jwt_headers,
     ).json()
     assert created["expires_at"] is not None
     resp = client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {created['api_key']}"})
@@ -100,23 +118,40 @@ def test_api_keys_disabled(make_settings, make_client):
 
 
 def test_signout_revokes_that_session_only(client, admin: Account):
-    other = client.post("/api/v1/auths/signin", json={"email": admin.email, "password": admin.password}).json()["token"]
+    other = client.post(
+        "/api/v1/auths/signin", json={"email": admin.email, "password": admin.password}
+    ).json()["token"]
     client.cookies.clear()
     assert client.post("/api/v1/auths/signout", headers=admin.jwt_headers).status_code == 200
     resp = client.get("/api/v1/auths/", headers=admin.jwt_headers)
     assert resp.status_code == 401 and resp.json()["detail"] == "Invalid token"
-    assert client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    assert (
+        client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {other}"}).status_code
+        == 200
+    )
     assert client.get("/api/v1/auths/", headers=admin.headers).status_code == 200
 
 
 def test_password_change_ends_old_sessions(client, alice: Account):
     resp = client.post(
-        "/api/v1/auths/update/password", json={"password": alice.password, "new_password": "n3w"}, headers=alice.jwt_headers
+        "/api/v1/auths/update/password",
+        json={"password": alice.password, "new_password": "n3w"},
+        headers=alice.jwt_headers,
     )
     assert resp.status_code == 200 and resp.json() is True
     assert client.get("/api/v1/auths/", headers=alice.jwt_headers).status_code == 401
-    assert client.post("/api/v1/auths/signin", json={"email": alice.email, "password": alice.password}).status_code == 400
-    assert client.post("/api/v1/auths/signin", json={"email": alice.email, "password": "n3w"}).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/auths/signin", json={"email": alice.email, "password": alice.password}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            "/api/v1/auths/signin", json={"email": alice.email, "password": "n3w"}
+        ).status_code
+        == 200
+    )
     client.cookies.clear()
 
 
@@ -134,9 +169,19 @@ def test_admin_adds_user(client, admin: Account):
 
 
 def test_headless_admin_from_environment(make_settings, make_client):
-    client = make_client(make_settings(WEBUI_ADMIN_EMAIL="root@example.com", WEBUI_ADMIN_PASSWORD="s3cret", WEBUI_ADMIN_NAME="Root"))
-    resp = client.post("/api/v1/auths/signin", json={"email": "root@example.com", "password": "s3cret"})
-    assert resp.status_code == 200 and resp.json()["role"] == "admin" and resp.json()["name"] == "Root"
+    client = make_client(
+        make_settings(
+            WEBUI_ADMIN_EMAIL="root@example.com",
+            WEBUI_ADMIN_PASSWORD="s3cret",
+            WEBUI_ADMIN_NAME="Root",
+        )
+    )
+    resp = client.post(
+        "/api/v1/auths/signin", json={"email": "root@example.com", "password": "s3cret"}
+    )
+    assert (
+        resp.status_code == 200 and resp.json()["role"] == "admin" and resp.json()["name"] == "Root"
+    )
     client.cookies.clear()
     # and the next sign-up is an ordinary (pending) account, not a second admin
     assert signup(client, "Later").role == "pending"
@@ -154,7 +199,9 @@ def test_generated_secret_key_survives_restart(make_settings, make_client, tmp_p
 def test_signup_disabled_after_first_account(make_settings, make_client):
     client = make_client(make_settings(ENABLE_SIGNUP=False))
     assert signup(client, "Admin").role == "admin"  # the first account is always allowed
-    resp = client.post("/api/v1/auths/signup", json={"name": "X", "email": "x@example.com", "password": "pw"})
+    resp = client.post(
+        "/api/v1/auths/signup", json={"name": "X", "email": "x@example.com", "password": "pw"}
+    )
     assert resp.status_code == 403 and resp.json()["detail"] == errors.SIGNUP_DISABLED
 
 
@@ -162,30 +209,137 @@ def _jwt(claims: dict, secret: str = SECRET) -> dict[str, str]:
     return {"Authorization": "Bearer " + jwt.encode(claims, secret, algorithm="HS256")}
 
 
-def _bad_inputs(admin: Account, pending: Account) -> list[tuple[str, str, dict, object, int, object]]:
+def _bad_inputs(
+    admin: Account, pending: Account
+) -> list[tuple[str, str, dict, object, int, object]]:
     now = int(time.time())
     return [
         # (method, path, headers, json body or raw bytes, status, detail)
-        ("post", "/api/v1/auths/signin", {"Content-Type": "application/json"}, b"{not json", 422, "json_invalid"),
+        (
+            "post",
+            "/api/v1/auths/signin",
+            {"Content-Type": "application/json"},
+            b"{not json",
+            422,
+            "json_invalid",
+        ),
         ("post", "/api/v1/auths/signin", {}, {"email": admin.email}, 422, "missing"),
-        ("post", "/api/v1/auths/signup", {}, {"name": "x", "email": "not-an-email", "password": "p"}, 400, errors.INVALID_EMAIL_FORMAT),
-        ("post", "/api/v1/auths/signup", {}, {"name": "x", "email": admin.email, "password": "p"}, 400, errors.EMAIL_TAKEN),
-        ("post", "/api/v1/auths/signin", {}, {"email": admin.email, "password": "wrong"}, 400, errors.INVALID_CRED),
-        ("post", "/api/v1/auths/signin", {}, {"email": "nobody@example.com", "password": "x"}, 400, errors.INVALID_CRED),
+        (
+            "post",
+            "/api/v1/auths/signup",
+            {},
+            {"name": "x", "email": "not-an-email", "password": "p"},
+            400,
+            errors.INVALID_EMAIL_FORMAT,
+        ),
+        (
+            "post",
+            "/api/v1/auths/signup",
+            {},
+            {"name": "x", "email": admin.email, "password": "p"},
+            400,
+            errors.EMAIL_TAKEN,
+        ),
+        (
+            "post",
+            "/api/v1/auths/signin",
+            {},
+            {"email": admin.email, "password": "wrong"},
+            400,
+            errors.INVALID_CRED,
+        ),
+        (
+            "post",
+            "/api/v1/auths/signin",
+            {},
+            {"email": "nobody@example.com", "password": "x"},
+            400,
+            errors.INVALID_CRED,
+        ),
         ("get", "/api/v1/auths/", {}, None, 401, errors.NOT_AUTHENTICATED),
-        ("get", "/api/v1/auths/", {"Authorization": "Bearer " + admin.token[:-2] + "xx"}, None, 401, errors.UNAUTHORIZED),
-        ("get", "/api/v1/auths/", _jwt({"id": admin.id, "jti": "a", "exp": now - 10}), None, 401, errors.UNAUTHORIZED),
-        ("get", "/api/v1/auths/", _jwt({"id": admin.id, "jti": "a"}, "a-different-secret-that-is-long-enough-0123"), None, 401, errors.UNAUTHORIZED),
-        ("get", "/api/v1/auths/", _jwt({"id": "no-such-user", "jti": "a"}), None, 401, errors.INVALID_TOKEN),
-        ("get", "/api/v1/auths/", {"Authorization": "Bearer sk-unknown"}, None, 401, errors.INVALID_TOKEN),
+        (
+            "get",
+            "/api/v1/auths/",
+            {"Authorization": "Bearer " + admin.token[:-2] + "xx"},
+            None,
+            401,
+            errors.UNAUTHORIZED,
+        ),
+        (
+            "get",
+            "/api/v1/auths/",
+            _jwt({"id": admin.id, "jti": "a", "exp": now - 10}),
+            None,
+            401,
+            errors.UNAUTHORIZED,
+        ),
+        (
+            "get",
+            "/api/v1/auths/",
+            _jwt({"id": admin.id, "jti": "a"}, "a-different-secret-that-is-long-enough-0123"),
+            None,
+            401,
+            errors.UNAUTHORIZED,
+        ),
+        (
+            "get",
+            "/api/v1/auths/",
+            _jwt({"id": "no-such-user", "jti": "a"}),
+            None,
+            401,
+            errors.INVALID_TOKEN,
+        ),
+        (
+            "get",
+            "/api/v1/auths/",
+            {"Authorization": "Bearer sk-unknown"},
+            None,
+            401,
+            errors.INVALID_TOKEN,
+        ),
         ("post", "/api/v1/auths/api_key", pending.jwt_headers, None, 401, errors.ACCESS_PROHIBITED),
         ("get", "/api/v1/users/", pending.jwt_headers, None, 401, errors.ACCESS_PROHIBITED),
-        ("post", "/api/v1/auths/update/password", admin.jwt_headers, {"password": "wrong", "new_password": "x"}, 400, "Incorrect password"),
-        ("post", "/api/v1/auths/api_keys", admin.jwt_headers, {"name": "k", "expires_in_days": -1}, 422, "greater_than"),
+        (
+            "post",
+            "/api/v1/auths/update/password",
+            admin.jwt_headers,
+            {"password": "wrong", "new_password": "x"},
+            400,
+            "Incorrect password",
+        ),
+        (
+            "post",
+            "/api/v1/auths/api_keys",
+            admin.jwt_headers,
+            {"name": "k", "expires_in_days": -1},
+            422,
+            "greater_than",
+        ),
         ("get", "/api/v1/no/such/route", admin.headers, None, 404, errors.NOT_FOUND),
-        ("delete", "/api/v1/auths/api_keys/nope", admin.headers, None, 404, "API key nope not found"),
-        ("delete", f"/api/v1/users/{admin.id}", admin.headers, None, 400, "You cannot delete your own account"),
-        ("get", "/api/v1/users/no-such-user", admin.headers, None, 404, "User no-such-user not found"),
+        (
+            "delete",
+            "/api/v1/auths/api_keys/nope",
+            admin.headers,
+            None,
+            404,
+            "API key nope not found",
+        ),
+        (
+            "delete",
+            f"/api/v1/users/{admin.id}",
+            admin.headers,
+            None,
+            400,
+            "You cannot delete your own account",
+        ),
+        (
+            "get",
+            "/api/v1/users/no-such-user",
+            admin.headers,
+            None,
+            404,
+            "User no-such-user not found",
+        ),
     ]
 
 
@@ -232,11 +386,23 @@ def test_ready_and_config(client, admin: Account):
 
 def test_signin_attempts_are_rate_limited_per_email(client, admin: Account, alice: Account):
     for _ in range(15):
-        assert client.post("/api/v1/auths/signin", json={"email": admin.email, "password": "wrong"}).status_code == 400
-    resp = client.post("/api/v1/auths/signin", json={"email": admin.email, "password": admin.password})
+        assert (
+            client.post(
+                "/api/v1/auths/signin", json={"email": admin.email, "password": "wrong"}
+            ).status_code
+            == 400
+        )
+    resp = client.post(
+        "/api/v1/auths/signin", json={"email": admin.email, "password": admin.password}
+    )
     assert resp.status_code == 429 and "Too many sign-in attempts" in resp.json()["detail"]
     # another account is unaffected
-    assert client.post("/api/v1/auths/signin", json={"email": alice.email, "password": alice.password}).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/auths/signin", json={"email": alice.email, "password": alice.password}
+        ).status_code
+        == 200
+    )
     client.cookies.clear()
 
 
@@ -249,8 +415,12 @@ def test_many_first_requests_with_a_fresh_key_all_succeed(live_server):
     admin = signup(httpx.Client(base_url=live_server.url), "Admin")
 
     async def burst() -> list[int]:
-        async with httpx.AsyncClient(base_url=live_server.url, limits=httpx.Limits(max_connections=64)) as http:
-            replies = await asyncio.gather(*(http.get("/api/v1/auths/", headers=admin.headers) for _ in range(64)))
+        async with httpx.AsyncClient(
+            base_url=live_server.url, limits=httpx.Limits(max_connections=64)
+        ) as http:
+            replies = await asyncio.gather(
+                *(http.get("/api/v1/auths/", headers=admin.headers) for _ in range(64))
+            )
         return [r.status_code for r in replies]
 
     assert set(asyncio.run(burst())) == {200}

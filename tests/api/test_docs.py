@@ -12,9 +12,24 @@ PORTALS = [
     ("/api/v1/docs", "/api/v1/openapi.json", "/api/v1/auths/signin", "/api/v1/"),
     ("/ollama/docs", "/ollama/openapi.json", "/ollama/api/tags", "/ollama"),
     ("/openai/docs", "/openai/openapi.json", "/openai/models", "/openai/"),
-    ("/images/api/v1/docs", "/images/api/v1/openapi.json", "/images/api/v1/generations", "/images/api/v1/"),
-    ("/audio/api/v1/docs", "/audio/api/v1/openapi.json", "/audio/api/v1/transcriptions", "/audio/api/v1/"),
-    ("/retrieval/api/v1/docs", "/retrieval/api/v1/openapi.json", "/retrieval/api/v1/query/doc", "/retrieval/api/v1/"),
+    (
+        "/images/api/v1/docs",
+        "/images/api/v1/openapi.json",
+        "/images/api/v1/generations",
+        "/images/api/v1/",
+    ),
+    (
+        "/audio/api/v1/docs",
+        "/audio/api/v1/openapi.json",
+        "/audio/api/v1/transcriptions",
+        "/audio/api/v1/",
+    ),
+    (
+        "/retrieval/api/v1/docs",
+        "/retrieval/api/v1/openapi.json",
+        "/retrieval/api/v1/query/doc",
+        "/retrieval/api/v1/",
+    ),
 ]
 
 
@@ -51,13 +66,21 @@ def test_portal_with_env_dev(dev_client, page, spec, listed, prefix):
 
 def test_main_document_lists_every_service(dev_client):
     paths = dev_client.get("/openapi.json").json()["paths"]
-    for path in ("/ollama/api/tags", "/openai/models", "/api/v1/images/generations", "/api/v1/audio/speech"):
+    for path in (
+        "/ollama/api/tags",
+        "/openai/models",
+        "/api/v1/images/generations",
+        "/api/v1/audio/speech",
+    ):
         assert path in paths
     # Aliases are not duplicated in the main document.
     assert not any(p.startswith(("/images/", "/audio/", "/retrieval/")) for p in paths)
 
 
-@pytest.mark.parametrize("path", [p for portal in PORTALS for p in portal[:2]] + ["/static/swagger-ui/swagger-ui-bundle.js"])
+@pytest.mark.parametrize(
+    "path",
+    [p for portal in PORTALS for p in portal[:2]] + ["/static/swagger-ui/swagger-ui-bundle.js"],
+)
 def test_portals_are_json_404_without_env_dev(client, path):
     resp = client.get(path)
     assert resp.status_code == 404

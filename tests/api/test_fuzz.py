@@ -70,11 +70,17 @@ SWEEP_EXAMPLES = 2  # per operation and generation mode, in each concurrent swee
 def fuzz_server(live_server_factory: Callable[..., LiveServer], fake_upstream: Any) -> LiveServer:
     url = fake_upstream.openai_url
     return live_server_factory(
-        ENV="dev", RAG_EMBEDDING_ENGINE="openai", RAG_OPENAI_API_BASE_URL=url,
-        OLLAMA_BASE_URLS=fake_upstream.ollama_url, OPENAI_API_BASE_URLS=url,
-        ENABLE_IMAGE_GENERATION="true", IMAGES_OPENAI_API_BASE_URL=url,
-        AUDIO_STT_ENGINE="openai", AUDIO_STT_OPENAI_API_BASE_URL=url,
-        AUDIO_TTS_ENGINE="openai", AUDIO_TTS_OPENAI_API_BASE_URL=url,
+        ENV="dev",
+        RAG_EMBEDDING_ENGINE="openai",
+        RAG_OPENAI_API_BASE_URL=url,
+        OLLAMA_BASE_URLS=fake_upstream.ollama_url,
+        OPENAI_API_BASE_URLS=url,
+        ENABLE_IMAGE_GENERATION="true",
+        IMAGES_OPENAI_API_BASE_URL=url,
+        AUDIO_STT_ENGINE="openai",
+        AUDIO_STT_OPENAI_API_BASE_URL=url,
+        AUDIO_TTS_ENGINE="openai",
+        AUDIO_TTS_OPENAI_API_BASE_URL=url,
     )
 
 
@@ -96,14 +102,22 @@ def test_no_operation_answers_5xx(live_server_factory, fake_upstream):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             seen: list[str] = []
 
-            @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def run(case: schemathesis.Case) -> None:
                 response = case.call(base_url=live.url, headers=auth, timeout=30)
                 if response.status_code >= 500 and not seen:
-                    seen.append(f"{operation.label} [{mode.value}] -> {response.status_code}: "
-                                f"{response.text[:200]}\n    reproduce: {case.as_curl_command()}")
+                    seen.append(
+                        f"{operation.label} [{mode.value}] -> {response.status_code}: "
+                        f"{response.text[:200]}\n    reproduce: {case.as_curl_command()}"
+                    )
 
             run()
             failures += seen
@@ -127,17 +141,24 @@ class Findings:
             self.statuses[(who, response.status_code)] += 1
             self.operations.add(case.operation.label)
             if response.status_code >= 500:
-                self.server_errors.setdefault((case.operation.label, response.status_code), []).append(
+                self.server_errors.setdefault(
+                    (case.operation.label, response.status_code), []
+                ).append(
                     f"{case.operation.label} as {who} -> {response.status_code}: {response.text[:200]}\n"
-                    f"    reproduce (add the caller's Authorization header): {case.as_curl_command()}")
+                    f"    reproduce (add the caller's Authorization header): {case.as_curl_command()}"
+                )
 
     def report(self) -> str:
         return "\n".join(f"x{len(seen)} {seen[0]}" for seen in self.server_errors.values())
 
     def export(self) -> dict[str, Any]:
         """What another process saw, as plain data (the lock stays behind)."""
-        return {"calls": self.calls, "statuses": self.statuses, "operations": self.operations,
-                "server_errors": self.server_errors}
+        return {
+            "calls": self.calls,
+            "statuses": self.statuses,
+            "operations": self.operations,
+            "server_errors": self.server_errors,
+        }
 
     def merge(self, data: dict[str, Any]) -> None:
         with self.lock:
@@ -158,7 +179,7 @@ def in_process(work: Callable[[Findings], None]) -> Callable[[Findings], str | N
         findings, crash = Findings(), None
         try:
             work(findings)
-        except Exception as exc:  # noqa: BLE001 - reported by the parent with the 5xx findings
+        except Exception as exc:
             crash = repr(exc)[:2000]
         results.put((findings.export(), crash))
 
@@ -174,11 +195,18 @@ def in_process(work: Callable[[Findings], None]) -> Callable[[Findings], str | N
     return wait
 
 
-def state_machine(document: dict[str, Any], base_url: str, account: Account, excluded: set[tuple[str, str]],
-                  seed: int, findings: Findings) -> type:
+def state_machine(
+    document: dict[str, Any],
+    base_url: str,
+    account: Account,
+    excluded: set[tuple[str, str]],
+    seed: int,
+    findings: Findings,
+) -> type:
     """schemathesis' state machine for `document`, calling as `account` and recording every answer."""
     schema = schemathesis.openapi.from_dict(document).exclude(
-        func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in excluded)
+        func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in excluded
+    )
     headers = account.jwt_headers
 
     class Machine(schema.as_state_machine()):  # type: ignore[misc]
@@ -187,16 +215,27 @@ def state_machine(document: dict[str, Any], base_url: str, account: Account, exc
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"base_url": base_url, "headers": headers, "timeout": 30}
 
-        def validate_response(self, response: Any, case: schemathesis.Case, additional_checks: Any = None,
-                              **kwargs: Any) -> None:
+        def validate_response(
+            self,
+            response: Any,
+            case: schemathesis.Case,
+            additional_checks: Any = None,
+            **kwargs: Any,
+        ) -> None:
             # Only "no 5xx" is asserted (afterwards, all at once), so one finding does not end the run.
             findings.record(account.role, case, response)
 
     return Machine
 
 
-def sweep(document: dict[str, Any], base_url: str, account: Account, excluded: set[tuple[str, str]],
-          reverse: bool, findings: Findings) -> Callable[[], None]:
+def sweep(
+    document: dict[str, Any],
+    base_url: str,
+    account: Account,
+    excluded: set[tuple[str, str]],
+    reverse: bool,
+    findings: Findings,
+) -> Callable[[], None]:
     """Every operation (the state machine only reaches linked ones), valid and invalid inputs, as `account`.
 
     The cases are drawn here, in the calling thread: defining and running `@given` tests in several
@@ -207,8 +246,15 @@ def sweep(document: dict[str, Any], base_url: str, account: Account, excluded: s
         if (operation.method.upper(), operation.path) in excluded:
             continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            @settings(max_examples=SWEEP_EXAMPLES, derandomize=True, database=None, deadline=None,
-                      phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+
+            @settings(
+                max_examples=SWEEP_EXAMPLES,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def draw(case: schemathesis.Case) -> None:
                 cases.append(case)
@@ -218,7 +264,9 @@ def sweep(document: dict[str, Any], base_url: str, account: Account, excluded: s
 
     def run() -> None:
         for case in reversed(cases) if reverse else cases:
-            findings.record(account.role, case, case.call(base_url=base_url, headers=headers, timeout=30))
+            findings.record(
+                account.role, case, case.call(base_url=base_url, headers=headers, timeout=30)
+            )
 
     return run
 
@@ -230,9 +278,15 @@ def test_concurrent_stateful_sequences_never_answer_5xx(live_server_factory, fak
         users = [signup(http, f"Fuzzer{i}", admin=admin) for i in range(STATEFUL_USERS)]
         document = http.get("/openapi.json").json()
     findings = Findings()
-    run_settings = settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS, derandomize=True,
-                            database=None, deadline=None, phases=[Phase.generate],
-                            suppress_health_check=list(HealthCheck))
+    run_settings = settings(
+        max_examples=STATEFUL_SCENARIOS,
+        stateful_step_count=STATEFUL_STEPS,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     # Alongside the machines, one admin and one user sweep every operation (from opposite ends).
     workers: dict[str, Callable[[], None]] = {
         "sweep as admin": sweep(document, live.url, admin, ADMIN_EXCLUDED, False, findings),
@@ -242,8 +296,12 @@ def test_concurrent_stateful_sequences_never_answer_5xx(live_server_factory, fak
     for seed, account in enumerate([admin, *users]):
         excluded = ADMIN_EXCLUDED if account is admin else STATEFUL_EXCLUDED
 
-        def drive(found: Findings, account: Account = account, excluded: set = excluded, seed: int = seed) -> None:
-            state_machine(document, live.url, account, excluded, seed, found).run(settings=run_settings)
+        def drive(
+            found: Findings, account: Account = account, excluded: set = excluded, seed: int = seed
+        ) -> None:
+            state_machine(document, live.url, account, excluded, seed, found).run(
+                settings=run_settings
+            )
 
         machines[f"state machine as {account.email}"] = in_process(drive)
     crashes: list[str] = []
@@ -251,7 +309,7 @@ def test_concurrent_stateful_sequences_never_answer_5xx(live_server_factory, fak
     def run(name: str, work: Callable[[], None]) -> None:
         try:
             work()
-        except Exception as exc:  # noqa: BLE001 - reported below with the 5xx findings
+        except Exception as exc:
             crashes.append(f"{name}: {exc!r}"[:2000])
 
     threads = [threading.Thread(target=run, args=item, name=item[0]) for item in workers.items()]
@@ -265,13 +323,21 @@ def test_concurrent_stateful_sequences_never_answer_5xx(live_server_factory, fak
             crashes.append(f"{name}: {crash}")
 
     with httpx.Client(base_url=live.url) as http:
-        locked_out = [a.role for a in (admin, *users)
-                      if http.get("/api/v1/auths/", headers=a.jwt_headers).status_code != 200]
+        locked_out = [
+            a.role
+            for a in (admin, *users)
+            if http.get("/api/v1/auths/", headers=a.jwt_headers).status_code != 200
+        ]
     assert not crashes, "fuzzers crashed:\n" + "\n".join(crashes)
-    assert not locked_out, f"fuzzers lost their session midway (the rest of their run was 401s): {locked_out}"
+    assert not locked_out, (
+        f"fuzzers lost their session midway (the rest of their run was 401s): {locked_out}"
+    )
     assert findings.calls > 1000 and len(findings.operations) > 100, (
-        f"too little was exercised: {findings.calls} calls over {len(findings.operations)} operations")
+        f"too little was exercised: {findings.calls} calls over {len(findings.operations)} operations"
+    )
     log = Path(live.env["DATA_DIR"]).parent / f"server-{live.url.rsplit(':', 1)[1]}.log"
     assert not findings.server_errors, (
         f"5xx answers ({findings.calls} calls over {len(findings.operations)} operations, statuses by caller "
-        f"{dict(findings.statuses)}):\n{findings.report()}\n\nserver tracebacks:\n" + "\n".join(server_log_errors(log)))
+        f"{dict(findings.statuses)}):\n{findings.report()}\n\nserver tracebacks:\n"
+        + "\n".join(server_log_errors(log))
+    )

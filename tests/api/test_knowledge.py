@@ -8,7 +8,9 @@ BASE = "/api/v1/knowledge"
 
 
 def create(client, account, name="Docs", **extra):
-    r = client.post(f"{BASE}/create", json={"name": name, "description": "d", **extra}, headers=account.headers)
+    r = client.post(
+        f"{BASE}/create", json={"name": name, "description": "d", **extra}, headers=account.headers
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -27,7 +29,11 @@ def test_create_get_list_update_delete(client, alice):
     item = listing["items"][0]
     assert item["id"] == k["id"] and item["file_count"] == 0 and item["user"]["id"] == alice.id
 
-    r = client.post(f"{BASE}/{k['id']}/update", json={"name": "Renamed", "description": "new"}, headers=alice.headers)
+    r = client.post(
+        f"{BASE}/{k['id']}/update",
+        json={"name": "Renamed", "description": "new"},
+        headers=alice.headers,
+    )
     assert r.status_code == 200 and r.json()["name"] == "Renamed"
 
     files = client.get(f"{BASE}/{k['id']}/files", headers=alice.headers).json()
@@ -47,17 +53,29 @@ def test_any_verified_user_may_create_but_pending_may_not(client, admin, alice):
     create(client, alice)
 
 
-@pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": 5}, {"name": "x", "access_grants": [{"permission": "own"}]}])
+@pytest.mark.parametrize(
+    "body", [{}, {"name": ""}, {"name": 5}, {"name": "x", "access_grants": [{"permission": "own"}]}]
+)
 def test_bad_create_bodies_are_422(client, alice, body):
     r = client.post(f"{BASE}/create", json=body, headers=alice.headers)
     assert r.status_code == 422 and r.json()["detail"]
 
 
 def test_group_grants_are_refused(client, alice):
-    r = client.post(f"{BASE}/create", json={"name": "x", "access_grants": [
-        {"principal_type": "group", "principal_id": "g1", "permission": "read"}]}, headers=alice.headers)
+    r = client.post(
+        f"{BASE}/create",
+        json={
+            "name": "x",
+            "access_grants": [
+                {"principal_type": "group", "principal_id": "g1", "permission": "read"}
+            ],
+        },
+        headers=alice.headers,
+    )
     assert r.status_code == 400 and "Group" in r.json()["detail"]
-    assert client.get(f"{BASE}/", headers=alice.headers).json()["total"] == 0  # nothing half-written
+    assert (
+        client.get(f"{BASE}/", headers=alice.headers).json()["total"] == 0
+    )  # nothing half-written
 
 
 def test_other_users_collection_is_invisible(client, alice, bob):
@@ -79,36 +97,61 @@ def test_other_users_collection_is_invisible(client, alice, bob):
 
 
 def test_read_grant_lets_read_not_write_and_write_grant_lets_write(client, alice, bob):
-    k = create(client, alice, access_grants=[{"principal_type": "user", "principal_id": bob.id, "permission": "read"}])
-    assert k["access_grants"] == [{"principal_type": "user", "principal_id": bob.id, "permission": "read"}]
+    k = create(
+        client,
+        alice,
+        access_grants=[{"principal_type": "user", "principal_id": bob.id, "permission": "read"}],
+    )
+    assert k["access_grants"] == [
+        {"principal_type": "user", "principal_id": bob.id, "permission": "read"}
+    ]
     got = client.get(f"{BASE}/{k['id']}", headers=bob.headers)
     assert got.status_code == 200 and got.json()["write_access"] is False
     assert client.get(f"{BASE}/", headers=bob.headers).json()["total"] == 1
     r = client.post(f"{BASE}/{k['id']}/update", json={"name": "x"}, headers=bob.headers)
     assert r.status_code == 403 and k["id"] in r.json()["detail"]
 
-    r = client.post(f"{BASE}/{k['id']}/access/update", json={"access_grants": [
-        {"principal_type": "user", "principal_id": bob.id, "permission": "write"}]}, headers=alice.headers)
+    r = client.post(
+        f"{BASE}/{k['id']}/access/update",
+        json={
+            "access_grants": [
+                {"principal_type": "user", "principal_id": bob.id, "permission": "write"}
+            ]
+        },
+        headers=alice.headers,
+    )
     assert r.status_code == 200
     r = client.post(f"{BASE}/{k['id']}/update", json={"name": "by bob"}, headers=bob.headers)
     assert r.status_code == 200 and r.json()["name"] == "by bob"
     # A writer may edit, but only the owner decides who has access.
-    r = client.post(f"{BASE}/{k['id']}/access/update", json={"access_grants": []}, headers=bob.headers)
+    r = client.post(
+        f"{BASE}/{k['id']}/access/update", json={"access_grants": []}, headers=bob.headers
+    )
     assert r.status_code == 403
 
-    client.post(f"{BASE}/{k['id']}/access/update", json={"access_grants": []}, headers=alice.headers)
+    client.post(
+        f"{BASE}/{k['id']}/access/update", json={"access_grants": []}, headers=alice.headers
+    )
     assert client.get(f"{BASE}/{k['id']}", headers=bob.headers).status_code == 404
 
 
-@pytest.mark.parametrize("grant", [
-    {"principal_type": "user", "principal_id": "*", "permission": "read"},
-    {"principal_type": "anyone", "permission": "read"},
-])
+@pytest.mark.parametrize(
+    "grant",
+    [
+        {"principal_type": "user", "principal_id": "*", "permission": "read"},
+        {"principal_type": "anyone", "permission": "read"},
+    ],
+)
 def test_public_read(client, alice, bob, grant):
     k = create(client, alice, access_grants=[grant])
-    assert k["access_grants"] == [{"principal_type": "user", "principal_id": "*", "permission": "read"}]
+    assert k["access_grants"] == [
+        {"principal_type": "user", "principal_id": "*", "permission": "read"}
+    ]
     assert client.get(f"{BASE}/{k['id']}", headers=bob.headers).status_code == 200
-    assert client.post(f"{BASE}/{k['id']}/update", json={"name": "x"}, headers=bob.headers).status_code == 403
+    assert (
+        client.post(f"{BASE}/{k['id']}/update", json={"name": "x"}, headers=bob.headers).status_code
+        == 403
+    )
 
 
 def test_admin_sees_and_changes_every_collection(client, admin, alice):

@@ -13,8 +13,10 @@ from tests.conftest import PG_URL, LiveServer, signup
 
 pytestmark = pytest.mark.e2e
 
-PARAGRAPH = ("Shock waves form where the flow decelerates from supersonic to subsonic speed; "
-             "their strength depends on the upstream Mach number and the deflection angle. ")
+PARAGRAPH = (
+    "Shock waves form where the flow decelerates from supersonic to subsonic speed; "
+    "their strength depends on the upstream Mach number and the deflection angle. "
+)
 
 
 def chunk_counts(database_url: str, file_id: str) -> tuple[int, int]:
@@ -34,18 +36,27 @@ def chunk_counts(database_url: str, file_id: str) -> tuple[int, int]:
 
 
 def status(server: LiveServer, key: str, file_id: str) -> dict:
-    return httpx.get(f"{server.url}/api/v1/files/{file_id}/process/status",
-                     headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
+    return httpx.get(
+        f"{server.url}/api/v1/files/{file_id}/process/status",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    ).json()
 
 
-def test_killed_while_processing_resumes_after_restart(live_server_factory: Callable[..., LiveServer],
-                                                       database_url: str) -> None:
+def test_killed_while_processing_resumes_after_restart(
+    live_server_factory: Callable[..., LiveServer], database_url: str
+) -> None:
     server = live_server_factory()
     with httpx.Client(base_url=server.url, timeout=30) as http:
         key = signup(http, "Admin").api_key
-        text = "".join(f"Section {i}. " + PARAGRAPH * 4 + "\n\n" for i in range(120))  # ~80 KB, ~120 chunks
-        resp = http.post("/api/v1/files/", files={"file": ("shocks.txt", text.encode())},
-                         headers={"Authorization": f"Bearer {key}"})
+        text = "".join(
+            f"Section {i}. " + PARAGRAPH * 4 + "\n\n" for i in range(120)
+        )  # ~80 KB, ~120 chunks
+        resp = http.post(
+            "/api/v1/files/",
+            files={"file": ("shocks.txt", text.encode())},
+            headers={"Authorization": f"Bearer {key}"},
+        )
         file_id = resp.json()["id"]
 
     deadline = time.monotonic() + 60
@@ -53,7 +64,9 @@ def test_killed_while_processing_resumes_after_restart(live_server_factory: Call
         current = status(server, key, file_id)
         if current["status"] == "processing" and current["progress"]["total"] > 0:
             break
-        assert current["status"] in ("pending", "processing") and time.monotonic() < deadline, current
+        assert current["status"] in ("pending", "processing") and time.monotonic() < deadline, (
+            current
+        )
         time.sleep(0.05)
     server.stop(kill=True)  # SIGKILL: no shutdown hooks run
     assert chunk_counts(database_url, file_id) == (0, 0)
@@ -61,7 +74,9 @@ def test_killed_while_processing_resumes_after_restart(live_server_factory: Call
     restarted = live_server_factory()
     deadline = time.monotonic() + 120
     while (current := status(restarted, key, file_id))["status"] != "completed":
-        assert current["status"] in ("pending", "processing") and time.monotonic() < deadline, current
+        assert current["status"] in ("pending", "processing") and time.monotonic() < deadline, (
+            current
+        )
         time.sleep(0.2)
     total = current["progress"]["total"]
     assert total > 100

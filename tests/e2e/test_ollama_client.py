@@ -16,19 +16,29 @@ pytestmark = pytest.mark.e2e
 
 
 def test_official_ollama_client_flows(live_server_factory, fake_upstream):
-    live = live_server_factory(OLLAMA_BASE_URLS=fake_upstream.ollama_url, OPENAI_API_BASE_URLS="", MODELS_CACHE_TTL="0")
+    live = live_server_factory(
+        OLLAMA_BASE_URLS=fake_upstream.ollama_url, OPENAI_API_BASE_URLS="", MODELS_CACHE_TTL="0"
+    )
     with httpx.Client(base_url=live.url) as http:
         user = signup(http, "Admin")
-    api = ollama.Client(host=f"{live.url}/ollama", headers={"Authorization": f"Bearer {user.api_key}"})
+    api = ollama.Client(
+        host=f"{live.url}/ollama", headers={"Authorization": f"Bearer {user.api_key}"}
+    )
 
     # list
-    assert [m.model for m in api.list().models] == ["llama3.1:latest", "qwen2.5:0.5b", "nomic-embed-text:latest"]
+    assert [m.model for m in api.list().models] == [
+        "llama3.1:latest",
+        "qwen2.5:0.5b",
+        "nomic-embed-text:latest",
+    ]
 
     # chat, non-stream then stream
     reply = api.chat(model="llama3.1", messages=[{"role": "user", "content": "hi there"}])
     assert reply.message.content == "Echo: hi there" and reply.done
     assert fake_upstream.last("/api/chat").json["model"] == "llama3.1:latest"
-    parts = list(api.chat(model="llama3.1", messages=[{"role": "user", "content": "stream me"}], stream=True))
+    parts = list(
+        api.chat(model="llama3.1", messages=[{"role": "user", "content": "stream me"}], stream=True)
+    )
     assert len(parts) > 2
     assert "".join(p.message.content for p in parts) == "Echo: stream me"
     assert parts[-1].done and not parts[0].done
@@ -46,7 +56,9 @@ def test_official_ollama_client_flows(live_server_factory, fake_upstream):
     with pytest.raises(ollama.ResponseError) as missing:
         api.chat(model="missing-model", messages=[{"role": "user", "content": "x"}])
     assert missing.value.status_code == 404
-    stranger = ollama.Client(host=f"{live.url}/ollama", headers={"Authorization": "Bearer sk-wrong"})
+    stranger = ollama.Client(
+        host=f"{live.url}/ollama", headers={"Authorization": "Bearer sk-wrong"}
+    )
     with pytest.raises(ollama.ResponseError) as denied:
         stranger.list()
     assert denied.value.status_code == 401

@@ -14,7 +14,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def quickstart_script() -> str:
     text = README.read_text()
-    block = re.search(r"<!-- quickstart:begin -->\s*```bash\n(.*?)```\s*<!-- quickstart:end -->", text, re.S)
+    block = re.search(
+        r"<!-- quickstart:begin -->\s*```bash\n(.*?)```\s*<!-- quickstart:end -->", text, re.S
+    )
     assert block, "README lost its quick-start block"
     return block.group(1)
 
@@ -23,7 +25,9 @@ def quickstart_script() -> str:
 def test_readme_quickstart_against_a_real_server(live_server):
     script = quickstart_script().replace("http://localhost:3000", live_server.url)
     assert live_server.url in script  # the README still talks to localhost:3000
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     me = json.loads(proc.stdout.strip().splitlines()[-1])
     assert me["email"] == "ada@example.com"

@@ -61,7 +61,9 @@ def fake_upstream(_fake_upstream_server: FakeUpstream) -> FakeUpstream:
 
 
 @pytest.fixture
-def gateway_settings(make_settings: Callable[..., Settings], fake_upstream: FakeUpstream) -> Settings:
+def gateway_settings(
+    make_settings: Callable[..., Settings], fake_upstream: FakeUpstream
+) -> Settings:
     return make_settings(
         OPENAI_API_BASE_URLS=fake_upstream.openai_url,
         OPENAI_API_KEYS="sk-fake-upstream",
@@ -71,5 +73,7 @@ def gateway_settings(make_settings: Callable[..., Settings], fake_upstream: Fake
 
 
 @pytest.fixture
-def gateway(make_client: Callable[[Settings], TestClient], gateway_settings: Settings) -> TestClient:
+def gateway(
+    make_client: Callable[[Settings], TestClient], gateway_settings: Settings
+) -> TestClient:
     return make_client(gateway_settings)

@@ -34,10 +34,20 @@ def png_for(prompt: str, index: int = 0, size: int = 8) -> bytes:
     raw = row * size
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def wav_for(text: str) -> bytes:
@@ -69,7 +79,10 @@ def media_routes(fake: FakeUpstream, app: web.Application) -> None:
             return early
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt:
-            return web.json_response({"error": {"message": "prompt is required", "type": "invalid_request_error"}}, status=400)
+            return web.json_response(
+                {"error": {"message": "prompt is required", "type": "invalid_request_error"}},
+                status=400,
+            )
         data: list[dict[str, Any]] = []
         for i in range(int(body.get("n") or 1)):
             png = png_for(prompt, i)
@@ -95,7 +108,10 @@ def media_routes(fake: FakeUpstream, app: web.Application) -> None:
             return early
         text = body.get("input")
         if not isinstance(text, str) or not text:
-            return web.json_response({"error": {"message": "input is required", "type": "invalid_request_error"}}, status=400)
+            return web.json_response(
+                {"error": {"message": "input is required", "type": "invalid_request_error"}},
+                status=400,
+            )
         return web.Response(body=wav_for(text), content_type="audio/wav")
 
     async def transcriptions(request: web.Request) -> web.Response:
@@ -105,18 +121,36 @@ def media_routes(fake: FakeUpstream, app: web.Application) -> None:
         for key, value in form.items():
             if isinstance(value, web.FileField):
                 audio = value.file.read()
-                fields[key] = {"filename": value.filename, "content_type": value.content_type, "size": len(audio)}
+                fields[key] = {
+                    "filename": value.filename,
+                    "content_type": value.content_type,
+                    "size": len(audio),
+                }
             else:
                 fields[key] = value
         if fake.record_requests:
-            fake.requests.append(Recorded(request.method, request.path, dict(request.query), dict(request.headers), fields, audio))
+            fake.requests.append(
+                Recorded(
+                    request.method,
+                    request.path,
+                    dict(request.query),
+                    dict(request.headers),
+                    fields,
+                    audio,
+                )
+            )
         failure = fake.failure_for(request.path, fields.get("model"))
         if (early := await _pre_failure(fake, request, failure, True)) is not None:
             return early
         if "file" not in fields:
-            return web.json_response({"error": {"message": "file is required", "type": "invalid_request_error"}}, status=400)
+            return web.json_response(
+                {"error": {"message": "file is required", "type": "invalid_request_error"}},
+                status=400,
+            )
         text = text_of_wav(audio)
-        return web.json_response({"text": text if text is not None else f"(heard {len(audio)} bytes)"})
+        return web.json_response(
+            {"text": text if text is not None else f"(heard {len(audio)} bytes)"}
+        )
 
     app.router.add_post("/v1/images/generations", images)
     app.router.add_get("/v1/images/files/{name}", image_file)

@@ -104,7 +104,9 @@ def message_text(message: dict[str, Any]) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return " ".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
     return ""
 
 
@@ -191,9 +193,16 @@ class FakeUpstream:
         self.ollama_models = list(OLLAMA_MODELS)
 
     def fail(
-        self, model: str | None = None, *, path: str | None = None, status: int = 500,
-        message: str = "upstream exploded", mode: str = "status", after: int = 2,
-        retry_after: int | None = None, times: int | None = None,
+        self,
+        model: str | None = None,
+        *,
+        path: str | None = None,
+        status: int = 500,
+        message: str = "upstream exploded",
+        mode: str = "status",
+        after: int = 2,
+        retry_after: int | None = None,
+        times: int | None = None,
     ) -> None:
         """Script a failure for requests naming `model` (or any) on paths starting with `path`.
 
@@ -207,7 +216,9 @@ class FakeUpstream:
 
     def last(self, path: str) -> Recorded:
         found = self.requests_to(path)
-        assert found, f"the fake upstream received no request on {path}; got {[r.path for r in self.requests]}"
+        assert found, (
+            f"the fake upstream received no request on {path}; got {[r.path for r in self.requests]}"
+        )
         return found[-1]
 
     def wait_disconnect(self, timeout: float = 5.0) -> bool:
@@ -223,9 +234,16 @@ class FakeUpstream:
             except orjson.JSONDecodeError:
                 data = None
         if self.record_requests:
-            self.requests.append(Recorded(
-                request.method, request.path, dict(request.query), dict(request.headers), data, raw,
-            ))
+            self.requests.append(
+                Recorded(
+                    request.method,
+                    request.path,
+                    dict(request.query),
+                    dict(request.headers),
+                    data,
+                    raw,
+                )
+            )
         return data if data is not None else {}
 
     def failure_for(self, path: str, model: str | None) -> Failure | None:
@@ -252,7 +270,9 @@ class FakeUpstream:
     async def _start(self, port: int) -> None:
         # handler_cancellation: a client that goes away cancels the handler, which is
         # how `disconnects` learns that Wayline aborted its upstream request.
-        self._runner = web.AppRunner(self.build_app(), handler_cancellation=True, shutdown_timeout=0.2, access_log=None)
+        self._runner = web.AppRunner(
+            self.build_app(), handler_cancellation=True, shutdown_timeout=0.2, access_log=None
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
@@ -267,7 +287,7 @@ class FakeUpstream:
             self._loop = loop
             try:
                 loop.run_until_complete(self._start(port))
-            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            except BaseException as exc:
                 errors.append(exc)
                 ready.set()
                 return
@@ -291,8 +311,13 @@ class FakeUpstream:
 
 # --- shared streaming machinery ----------------------------------------------------------
 
+
 async def _stream(
-    fake: FakeUpstream, request: web.Request, content_type: str, frames: list[bytes], failure: Failure | None,
+    fake: FakeUpstream,
+    request: web.Request,
+    content_type: str,
+    frames: list[bytes],
+    failure: Failure | None,
 ) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
     await resp.prepare(request)
@@ -318,7 +343,9 @@ async def _stream(
     return resp
 
 
-async def _pre_failure(fake: FakeUpstream, request: web.Request, failure: Failure | None, openai: bool) -> web.Response | None:
+async def _pre_failure(
+    fake: FakeUpstream, request: web.Request, failure: Failure | None, openai: bool
+) -> web.Response | None:
     """Apply failures that happen before any reply: an error status or a hang."""
     if failure is None:
         return None
@@ -329,10 +356,13 @@ async def _pre_failure(fake: FakeUpstream, request: web.Request, failure: Failur
             fake.note_disconnect(request.path)
             raise
     if failure.mode == "status":
-        headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
+        headers = (
+            {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
+        )
         body = (
             {"error": {"message": failure.message, "type": "server_error", "code": failure.status}}
-            if openai else {"error": failure.message}
+            if openai
+            else {"error": failure.message}
         )
         return web.json_response(body, status=failure.status, headers=headers)
     return None
@@ -344,6 +374,7 @@ def _sse(obj: Any) -> bytes:
 
 # --- OpenAI dialect ----------------------------------------------------------------------
 
+
 def _openai_routes(fake: FakeUpstream, app: web.Application) -> None:
     async def models(request: web.Request) -> web.Response:
         await fake.record(request)
@@ -352,7 +383,10 @@ def _openai_routes(fake: FakeUpstream, app: web.Application) -> None:
             return early
         if fake.models_delay:
             await asyncio.sleep(fake.models_delay)
-        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake-openai"} for m in fake.openai_models]
+        data = [
+            {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake-openai"}
+            for m in fake.openai_models
+        ]
         return web.json_response({"object": "list", "data": data})
 
     async def chat(request: web.Request) -> web.StreamResponse:
@@ -363,7 +397,13 @@ def _openai_routes(fake: FakeUpstream, app: web.Application) -> None:
             return early
         if model not in fake.openai_models:
             return web.json_response(
-                {"error": {"message": f"The model `{model}` does not exist", "type": "invalid_request_error", "code": "model_not_found"}},
+                {
+                    "error": {
+                        "message": f"The model `{model}` does not exist",
+                        "type": "invalid_request_error",
+                        "code": "model_not_found",
+                    }
+                },
                 status=404,
             )
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -371,29 +411,76 @@ def _openai_routes(fake: FakeUpstream, app: web.Application) -> None:
         tokens, finish = _reply_tokens(body)
         call = _tool_call(body)
         prompt_tokens = sum(len(message_text(m).split()) for m in body.get("messages") or [])
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(tokens), "total_tokens": prompt_tokens + len(tokens)}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(tokens),
+            "total_tokens": prompt_tokens + len(tokens),
+        }
         tool_calls = None
         if call:
-            tool_calls = [{"id": "call_" + uuid.uuid4().hex[:12], "type": "function",
-                           "function": {"name": call["name"], "arguments": orjson.dumps(call["arguments"]).decode()}}]
+            tool_calls = [
+                {
+                    "id": "call_" + uuid.uuid4().hex[:12],
+                    "type": "function",
+                    "function": {
+                        "name": call["name"],
+                        "arguments": orjson.dumps(call["arguments"]).decode(),
+                    },
+                }
+            ]
             finish = "tool_calls"
         if not body.get("stream"):
-            message: dict[str, Any] = {"role": "assistant", "content": None if call else "".join(tokens)}
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": None if call else "".join(tokens),
+            }
             if tool_calls:
                 message["tool_calls"] = tool_calls
-            return web.json_response({
-                "id": cid, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-                "usage": usage,
-            })
+            return web.json_response(
+                {
+                    "id": cid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+                    ],
+                    "usage": usage,
+                }
+            )
         base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model}
-        frames = [_sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})]
+        frames = [
+            _sse(
+                {
+                    **base,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "content": ""},
+                            "finish_reason": None,
+                        }
+                    ],
+                }
+            )
+        ]
         if tool_calls:
             delta = {"tool_calls": [{"index": 0, **tool_calls[0]}]}
-            frames.append(_sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}))
+            frames.append(
+                _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+            )
         else:
-            frames += [_sse({**base, "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]}) for t in tokens]
-        frames.append(_sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}))
+            frames += [
+                _sse(
+                    {
+                        **base,
+                        "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}],
+                    }
+                )
+                for t in tokens
+            ]
+        frames.append(
+            _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        )
         if (body.get("stream_options") or {}).get("include_usage"):
             frames.append(_sse({**base, "choices": [], "usage": usage}))
         frames.append(b"data: [DONE]\n\n")
@@ -407,10 +494,19 @@ def _openai_routes(fake: FakeUpstream, app: web.Application) -> None:
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
         dim = body.get("dimensions") or EMBED_DIM
-        data = [{"object": "embedding", "index": i, "embedding": embed(t, dim)} for i, t in enumerate(texts)]
+        data = [
+            {"object": "embedding", "index": i, "embedding": embed(t, dim)}
+            for i, t in enumerate(texts)
+        ]
         tokens = sum(len(t.split()) for t in texts)
-        return web.json_response({"object": "list", "data": data, "model": body.get("model"),
-                                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
     app.router.add_get("/v1/models", models)
     app.router.add_post("/v1/chat/completions", chat)
@@ -419,12 +515,22 @@ def _openai_routes(fake: FakeUpstream, app: web.Application) -> None:
 
 # --- Ollama dialect ----------------------------------------------------------------------
 
+
 def _ollama_tag(name: str) -> dict[str, Any]:
     return {
-        "name": name, "model": name, "modified_at": "2024-07-23T10:00:00.000000000Z", "size": 4661224676,
+        "name": name,
+        "model": name,
+        "modified_at": "2024-07-23T10:00:00.000000000Z",
+        "size": 4661224676,
         "digest": hashlib.sha256(name.encode()).hexdigest(),
-        "details": {"parent_model": "", "format": "gguf", "family": name.split(":")[0], "families": [name.split(":")[0]],
-                    "parameter_size": "8.0B", "quantization_level": "Q4_0"},
+        "details": {
+            "parent_model": "",
+            "format": "gguf",
+            "family": name.split(":")[0],
+            "families": [name.split(":")[0]],
+            "parameter_size": "8.0B",
+            "quantization_level": "Q4_0",
+        },
     }
 
 
@@ -444,7 +550,10 @@ def _ollama_routes(fake: FakeUpstream, app: web.Application) -> None:
 
     async def ps(request: web.Request) -> web.Response:
         await fake.record(request)
-        loaded = [{**_ollama_tag(m), "expires_at": "2099-01-01T00:00:00Z", "size_vram": 0} for m in fake.ollama_models[:1]]
+        loaded = [
+            {**_ollama_tag(m), "expires_at": "2099-01-01T00:00:00Z", "size_vram": 0}
+            for m in fake.ollama_models[:1]
+        ]
         return web.json_response({"models": loaded})
 
     async def show(request: web.Request) -> web.Response:
@@ -452,8 +561,15 @@ def _ollama_routes(fake: FakeUpstream, app: web.Application) -> None:
         name = body.get("model") or body.get("name")
         if name not in fake.ollama_models and f"{name}:latest" not in fake.ollama_models:
             return web.json_response({"error": f"model '{name}' not found"}, status=404)
-        return web.json_response({"modelfile": f"FROM {name}", "parameters": "", "template": "{{ .Prompt }}",
-                                  "details": _ollama_tag(name)["details"], "model_info": {}})
+        return web.json_response(
+            {
+                "modelfile": f"FROM {name}",
+                "parameters": "",
+                "template": "{{ .Prompt }}",
+                "details": _ollama_tag(name)["details"],
+                "model_info": {},
+            }
+        )
 
     def resolve(name: Any) -> str | None:
         if name in fake.ollama_models:
@@ -463,8 +579,14 @@ def _ollama_routes(fake: FakeUpstream, app: web.Application) -> None:
         return None
 
     def final_stats(prompt: int, completion: int) -> dict[str, Any]:
-        return {"total_duration": 5_000_000, "load_duration": 1_000_000, "prompt_eval_count": prompt,
-                "prompt_eval_duration": 1_000_000, "eval_count": completion, "eval_duration": 3_000_000}
+        return {
+            "total_duration": 5_000_000,
+            "load_duration": 1_000_000,
+            "prompt_eval_count": prompt,
+            "prompt_eval_duration": 1_000_000,
+            "eval_count": completion,
+            "eval_duration": 3_000_000,
+        }
 
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await fake.record(request)
@@ -473,7 +595,10 @@ def _ollama_routes(fake: FakeUpstream, app: web.Application) -> None:
             return early
         model = resolve(body.get("model"))
         if model is None:
-            return web.json_response({"error": f"model \"{body.get('model')}\" not found, try pulling it first"}, status=404)
+            return web.json_response(
+                {"error": f'model "{body.get("model")}" not found, try pulling it first'},
+                status=404,
+            )
         tokens, finish = _reply_tokens(body)
         call = _tool_call(body)
         created = "2024-07-23T10:00:00.000000Z"
@@ -483,15 +608,50 @@ def _ollama_routes(fake: FakeUpstream, app: web.Application) -> None:
             tools_msg = {"role": "assistant", "content": "", "tool_calls": [{"function": call}]}
         if body.get("stream", True) is False:
             message = tools_msg if call else {"role": "assistant", "content": "".join(tokens)}
-            return web.json_response({"model": model, "created_at": created, "message": message,
-                                      "done": True, "done_reason": finish, **stats})
+            return web.json_response(
+                {
+                    "model": model,
+                    "created_at": created,
+                    "message": message,
+                    "done": True,
+                    "done_reason": finish,
+                    **stats,
+                }
+            )
         frames = (
-            [orjson.dumps({"model": model, "created_at": created, "message": tools_msg, "done": False}) + b"\n"]
-            if call else
-            [orjson.dumps({"model": model, "created_at": created, "message": {"role": "assistant", "content": t}, "done": False}) + b"\n" for t in tokens]
+            [
+                orjson.dumps(
+                    {"model": model, "created_at": created, "message": tools_msg, "done": False}
+                )
+                + b"\n"
+            ]
+            if call
+            else [
+                orjson.dumps(
+                    {
+                        "model": model,
+                        "created_at": created,
+                        "message": {"role": "assistant", "content": t},
+                        "done": False,
+                    }
+                )
+                + b"\n"
+                for t in tokens
+            ]
         )
-        frames.append(orjson.dumps({"model": model, "created_at": created, "message": {"role": "assistant", "content": ""},
-                                    "done": True, "done_reason": finish, **stats}) + b"\n")
+        frames.append(
+            orjson.dumps(
+                {
+                    "model": model,
+                    "created_at": created,
+                    "message": {"role": "assistant", "content": ""},
+                    "done": True,
+                    "done_reason": finish,
+                    **stats,
+                }
+            )
+            + b"\n"
+        )
         return await _stream(fake, request, "application/x-ndjson", frames, failure)
 
     async def generate(request: web.Request) -> web.StreamResponse:
@@ -500,13 +660,33 @@ def _ollama_routes(fake: FakeUpstream, app: web.Application) -> None:
         if (early := await _pre_failure(fake, request, failure, False)) is not None:
             return early
         model = resolve(body.get("model")) or body.get("model")
-        tokens, finish = _reply_tokens({"messages": [{"role": "user", "content": body.get("prompt", "")}], "options": body.get("options")})
+        tokens, finish = _reply_tokens(
+            {
+                "messages": [{"role": "user", "content": body.get("prompt", "")}],
+                "options": body.get("options"),
+            }
+        )
         stats = final_stats(len(str(body.get("prompt", "")).split()), len(tokens))
         if body.get("stream", True) is False:
-            return web.json_response({"model": model, "created_at": "2024-07-23T10:00:00Z", "response": "".join(tokens),
-                                      "done": True, "done_reason": finish, **stats})
-        frames = [orjson.dumps({"model": model, "response": t, "done": False}) + b"\n" for t in tokens]
-        frames.append(orjson.dumps({"model": model, "response": "", "done": True, "done_reason": finish, **stats}) + b"\n")
+            return web.json_response(
+                {
+                    "model": model,
+                    "created_at": "2024-07-23T10:00:00Z",
+                    "response": "".join(tokens),
+                    "done": True,
+                    "done_reason": finish,
+                    **stats,
+                }
+            )
+        frames = [
+            orjson.dumps({"model": model, "response": t, "done": False}) + b"\n" for t in tokens
+        ]
+        frames.append(
+            orjson.dumps(
+                {"model": model, "response": "", "done": True, "done_reason": finish, **stats}
+            )
+            + b"\n"
+        )
         return await _stream(fake, request, "application/x-ndjson", frames, failure)
 
     async def embed_route(request: web.Request) -> web.Response:
@@ -516,8 +696,15 @@ def _ollama_routes(fake: FakeUpstream, app: web.Application) -> None:
             return early
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
-        return web.json_response({"model": body.get("model"), "embeddings": [embed(t) for t in texts],
-                                  "total_duration": 1000, "load_duration": 100, "prompt_eval_count": len(texts)})
+        return web.json_response(
+            {
+                "model": body.get("model"),
+                "embeddings": [embed(t) for t in texts],
+                "total_duration": 1000,
+                "load_duration": 100,
+                "prompt_eval_count": len(texts),
+            }
+        )
 
     async def embeddings_legacy(request: web.Request) -> web.Response:
         body = await fake.record(request)
@@ -525,7 +712,11 @@ def _ollama_routes(fake: FakeUpstream, app: web.Application) -> None:
 
     async def pull(request: web.Request) -> web.StreamResponse:
         body = await fake.record(request)
-        lines = [{"status": "pulling manifest"}, {"status": "verifying sha256 digest"}, {"status": "success"}]
+        lines = [
+            {"status": "pulling manifest"},
+            {"status": "verifying sha256 digest"},
+            {"status": "success"},
+        ]
         if body.get("stream", True) is False:
             return web.json_response(lines[-1])
         frames = [orjson.dumps(line) + b"\n" for line in lines]
@@ -553,10 +744,13 @@ def main() -> None:
     """Run the fake alone (the benchmark starts it in its own process)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--no-record", action="store_true", help="do not keep requests (long benchmark runs)")
+    parser.add_argument(
+        "--no-record", action="store_true", help="do not keep requests (long benchmark runs)"
+    )
     args = parser.parse_args()
     try:
         import uvloop  # type: ignore[import-not-found]
+
         uvloop.install()
     except ImportError:
         pass

@@ -30,20 +30,27 @@ def openai_error(resp: httpx.Response) -> dict:
     return body["error"]
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("POST", "/api/chat/completions", {**CHAT, "model": "no-such-model"}),  # the fast path
-    ("POST", "/api/v1/chat/completions", {**CHAT, "model": "no-such-model"}),
-    ("POST", "/api/embeddings", {"model": "no-such-model", "input": "x"}),
-    ("POST", "/openai/chat/completions", {**CHAT, "model": "no-such-model"}),  # FastAPI routes
-    ("POST", "/openai/embeddings", {"model": "no-such-model", "input": "x"}),
-    ("POST", "/ollama/v1/chat/completions", {**CHAT, "model": "no-such-model"}),
-])
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("POST", "/api/chat/completions", {**CHAT, "model": "no-such-model"}),  # the fast path
+        ("POST", "/api/v1/chat/completions", {**CHAT, "model": "no-such-model"}),
+        ("POST", "/api/embeddings", {"model": "no-such-model", "input": "x"}),
+        ("POST", "/openai/chat/completions", {**CHAT, "model": "no-such-model"}),  # FastAPI routes
+        ("POST", "/openai/embeddings", {"model": "no-such-model", "input": "x"}),
+        ("POST", "/ollama/v1/chat/completions", {**CHAT, "model": "no-such-model"}),
+    ],
+)
 def test_unknown_model_is_openai_shaped_404_everywhere(client, alice, method, path, body):
     resp = client.request(method, path, json=body, headers=alice.headers)
     assert resp.status_code == 404, resp.text
     assert resp.json()["detail"] == "Model 'no-such-model' was not found"
-    assert openai_error(resp) == {"message": "Model 'no-such-model' was not found", "type": "invalid_request_error",
-                                  "code": "model_not_found", "param": None}
+    assert openai_error(resp) == {
+        "message": "Model 'no-such-model' was not found",
+        "type": "invalid_request_error",
+        "code": "model_not_found",
+        "param": None,
+    }
     assert resp.headers["x-should-retry"] == "false"
 
 
@@ -60,12 +67,16 @@ def test_auth_errors_are_openai_shaped(client, admin, path, credential):
 
 def test_a_pending_user_is_told_it_lacks_permission(client, admin):
     pending = signup(client, "Pending")  # default role: pending
-    resp = client.post("/api/chat/completions", headers=pending.jwt_headers, json={**CHAT, "model": "gpt-4-turbo"})
+    resp = client.post(
+        "/api/chat/completions", headers=pending.jwt_headers, json={**CHAT, "model": "gpt-4-turbo"}
+    )
     assert resp.status_code == 401 and openai_error(resp)["code"] == "insufficient_permissions"
 
 
 def test_validation_errors_are_openai_shaped_and_not_retried(client, alice):
-    resp = client.post("/openai/chat/completions", json={"model": "gpt-4-turbo"}, headers=alice.headers)
+    resp = client.post(
+        "/openai/chat/completions", json={"model": "gpt-4-turbo"}, headers=alice.headers
+    )
     assert resp.status_code == 422, resp.text
     assert resp.json()["detail"][0]["loc"] == ["body", "messages"]  # FastAPI's list, as before
     error = openai_error(resp)
@@ -73,22 +84,40 @@ def test_validation_errors_are_openai_shaped_and_not_retried(client, alice):
     assert error["type"] == "invalid_request_error" and "messages" in error["message"]
     assert resp.headers["x-should-retry"] == "false"
 
-    typed = client.post("/openai/chat/completions", json={**CHAT, "model": "gpt-4-turbo", "stream": "often"},
-                        headers=alice.headers)
+    typed = client.post(
+        "/openai/chat/completions",
+        json={**CHAT, "model": "gpt-4-turbo", "stream": "often"},
+        headers=alice.headers,
+    )
     assert typed.status_code == 422 and openai_error(typed)["param"] == "stream"
 
-    bad = client.post("/api/chat/completions", json={"model": "gpt-4-turbo", "messages": "hi"}, headers=alice.headers)
+    bad = client.post(
+        "/api/chat/completions",
+        json={"model": "gpt-4-turbo", "messages": "hi"},
+        headers=alice.headers,
+    )
     assert bad.status_code == 400 and openai_error(bad)["param"] == "messages"
     assert bad.headers["x-should-retry"] == "false"
-    not_json = client.post("/api/chat/completions", content=b"{nope", headers={**alice.headers, "Content-Type": "application/json"})
+    not_json = client.post(
+        "/api/chat/completions",
+        content=b"{nope",
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
     assert not_json.status_code == 400 and openai_error(not_json)["type"] == "invalid_request_error"
 
 
 def test_upstream_errors_keep_the_upstreams_openai_fields(client, alice, fake_upstream):
     fake_upstream.fail("gpt-4o-mini", status=429, retry_after=3, message="slow down")
-    resp = client.post("/api/chat/completions", json={**CHAT, "model": "gpt-4o-mini"}, headers=alice.headers)
+    resp = client.post(
+        "/api/chat/completions", json={**CHAT, "model": "gpt-4o-mini"}, headers=alice.headers
+    )
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "3"
-    assert openai_error(resp) == {"message": "slow down", "type": "server_error", "code": "rate_limit_exceeded", "param": None}
+    assert openai_error(resp) == {
+        "message": "slow down",
+        "type": "server_error",
+        "code": "rate_limit_exceeded",
+        "param": None,
+    }
     assert "x-should-retry" not in resp.headers  # worth retrying after Retry-After
 
 
@@ -98,10 +127,16 @@ def test_other_routes_keep_open_webuis_shape(client, alice):
 
 
 def test_a_failure_mid_stream_is_an_openai_error_event(make_settings, make_client, fake_upstream):
-    client = make_client(make_settings(OPENAI_API_BASE_URLS=fake_upstream.openai_url, AIOHTTP_CLIENT_TIMEOUT=0.5))
+    client = make_client(
+        make_settings(OPENAI_API_BASE_URLS=fake_upstream.openai_url, AIOHTTP_CLIENT_TIMEOUT=0.5)
+    )
     admin = signup(client, "Admin")
     fake_upstream.fail("gpt-4o-mini", mode="drop", after=2)
-    resp = client.post("/api/chat/completions", json={**CHAT, "model": "gpt-4o-mini", "stream": True}, headers=admin.headers)
+    resp = client.post(
+        "/api/chat/completions",
+        json={**CHAT, "model": "gpt-4o-mini", "stream": True},
+        headers=admin.headers,
+    )
     evts = events(resp.text)
     assert evts[-1] == "[DONE]"
     error = evts[-2]["error"]
@@ -111,29 +146,43 @@ def test_a_failure_mid_stream_is_an_openai_error_event(make_settings, make_clien
 
 # --- the official SDK against a real server ---------------------------------------------------
 
+
 @pytest.fixture
-def rag_server(live_server_factory: Callable[..., LiveServer], fake_upstream: FakeUpstream) -> LiveServer:
+def rag_server(
+    live_server_factory: Callable[..., LiveServer], fake_upstream: FakeUpstream
+) -> LiveServer:
     # Embeddings come from the fake, told to hang: an uploaded file stays `processing`.
     return live_server_factory(
-        OPENAI_API_BASE_URLS=fake_upstream.openai_url, OPENAI_API_KEYS="sk-fake-upstream",
-        RAG_EMBEDDING_ENGINE="openai", RAG_EMBEDDING_MODEL="text-embedding-3-small",
-        RAG_OPENAI_API_BASE_URL=fake_upstream.openai_url, RAG_OPENAI_API_KEY="sk-fake-upstream",
+        OPENAI_API_BASE_URLS=fake_upstream.openai_url,
+        OPENAI_API_KEYS="sk-fake-upstream",
+        RAG_EMBEDDING_ENGINE="openai",
+        RAG_EMBEDDING_MODEL="text-embedding-3-small",
+        RAG_OPENAI_API_BASE_URL=fake_upstream.openai_url,
+        RAG_OPENAI_API_KEY="sk-fake-upstream",
         KNOWLEDGE_ADD_WAIT_SECONDS="0.2",
     )
 
 
-def test_openai_sdk_reads_error_codes_and_does_not_retry_a_conflict(rag_server: LiveServer, fake_upstream: FakeUpstream):
+def test_openai_sdk_reads_error_codes_and_does_not_retry_a_conflict(
+    rag_server: LiveServer, fake_upstream: FakeUpstream
+):
     with httpx.Client(base_url=rag_server.url, timeout=30) as http:
         admin = signup(http, "Admin")
     sent: list[str] = []
-    counting = httpx.Client(event_hooks={"request": [lambda request: sent.append(request.url.path)]}, timeout=30)
-    sdk = openai.OpenAI(base_url=f"{rag_server.url}/api", api_key=admin.api_key, http_client=counting, max_retries=2)
+    counting = httpx.Client(
+        event_hooks={"request": [lambda request: sent.append(request.url.path)]}, timeout=30
+    )
+    sdk = openai.OpenAI(
+        base_url=f"{rag_server.url}/api", api_key=admin.api_key, http_client=counting, max_retries=2
+    )
 
     with pytest.raises(openai.NotFoundError) as missing:
         sdk.chat.completions.create(model="no-such-model", messages=CHAT["messages"])
     assert missing.value.code == "model_not_found" and missing.value.type == "invalid_request_error"
     with pytest.raises(openai.AuthenticationError) as denied:
-        openai.OpenAI(base_url=f"{rag_server.url}/api", api_key="sk-wrong", max_retries=0).models.list()
+        openai.OpenAI(
+            base_url=f"{rag_server.url}/api", api_key="sk-wrong", max_retries=0
+        ).models.list()
     assert denied.value.code == "invalid_api_key"
 
     fake_upstream.fail(path="/v1/embeddings", mode="hang")
@@ -141,9 +190,14 @@ def test_openai_sdk_reads_error_codes_and_does_not_retry_a_conflict(rag_server: 
         file_id = upload(http, admin, "slow.txt", "still being embedded", background=True)["id"]
     sent.clear()
     with pytest.raises(openai.ConflictError) as conflict:
-        sdk.chat.completions.create(model="gpt-4-turbo", messages=CHAT["messages"],
-                                    extra_body={"files": [{"type": "file", "id": file_id}]})
+        sdk.chat.completions.create(
+            model="gpt-4-turbo",
+            messages=CHAT["messages"],
+            extra_body={"files": [{"type": "file", "id": file_id}]},
+        )
     assert file_id in conflict.value.message
     assert conflict.value.response.headers["x-should-retry"] == "false"
-    assert sent == ["/api/chat/completions"]  # one request: the SDK's own retries of a 409 were not made
+    assert sent == [
+        "/api/chat/completions"
+    ]  # one request: the SDK's own retries of a 409 were not made
     counting.close()

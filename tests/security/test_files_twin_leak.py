@@ -15,8 +15,11 @@ SECRET = "Alice's private note: salary review on Friday, 4,200 a month."
 
 
 def upload(client: TestClient, account: Account) -> str:
-    resp = client.post("/api/v1/files/?process_in_background=false", headers=account.headers,
-                       files={"file": ("handbook.txt", HANDBOOK, "text/plain")})
+    resp = client.post(
+        "/api/v1/files/?process_in_background=false",
+        headers=account.headers,
+        files={"file": ("handbook.txt", HANDBOOK, "text/plain")},
+    )
     assert resp.status_code == 200, resp.text
     return resp.json()["id"]
 
@@ -24,7 +27,9 @@ def upload(client: TestClient, account: Account) -> str:
 def content(client: TestClient, account: Account, file_id: str) -> str:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        status = client.get(f"/api/v1/files/{file_id}/process/status", headers=account.headers).json()
+        status = client.get(
+            f"/api/v1/files/{file_id}/process/status", headers=account.headers
+        ).json()
         if status["status"] != "pending" and status["status"] != "processing":
             break
         time.sleep(0.1)
@@ -33,17 +38,25 @@ def content(client: TestClient, account: Account, file_id: str) -> str:
     return resp.json()["content"]
 
 
-def test_edited_text_never_reaches_another_upload_of_the_same_bytes(client: TestClient, alice: Account, bob: Account):
+def test_edited_text_never_reaches_another_upload_of_the_same_bytes(
+    client: TestClient, alice: Account, bob: Account
+):
     alice_file = upload(client, alice)
-    edited = client.post(f"/api/v1/files/{alice_file}/data/content/update", headers=alice.headers,
-                         json={"content": SECRET})
+    edited = client.post(
+        f"/api/v1/files/{alice_file}/data/content/update",
+        headers=alice.headers,
+        json={"content": SECRET},
+    )
     assert edited.status_code == 200, edited.text
     assert SECRET in content(client, alice, alice_file)
 
     bob_file = upload(client, bob)
     assert SECRET not in content(client, bob, bob_file)
     assert "Employee handbook" in content(client, bob, bob_file)
-    search = client.post("/api/v1/retrieval/query/doc", headers=bob.headers,
-                         json={"collection_name": f"file-{bob_file}", "query": "salary review", "k": 5})
+    search = client.post(
+        "/api/v1/retrieval/query/doc",
+        headers=bob.headers,
+        json={"collection_name": f"file-{bob_file}", "query": "salary review", "k": 5},
+    )
     assert search.status_code == 200, search.text
     assert SECRET not in search.text

@@ -38,7 +38,10 @@ def lying_docx(padding_mb: int) -> bytes:
     inflates the whole stream in one call first: the server's memory grows by the padding."""
     real = documents.docx("Title", "Body", [["a"]])
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(real)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(real)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in source.infolist():
             body = source.read(info)
             if info.filename == "word/document.xml":
@@ -54,18 +57,18 @@ def patch_member(archive: bytes, name: str, claimed: bytes) -> bytes:
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         local = opened.getinfo(name).header_offset
     crc, size = struct.pack("<I", zlib.crc32(claimed)), struct.pack("<I", len(claimed))
-    assert data[local:local + 4] == b"PK\x03\x04"
-    data[local + 14:local + 18], data[local + 22:local + 26] = crc, size
+    assert data[local : local + 4] == b"PK\x03\x04"
+    data[local + 14 : local + 18], data[local + 22 : local + 26] = crc, size
     entry = _central_entry(archive, name)
-    data[entry + 16:entry + 20], data[entry + 24:entry + 28] = crc, size
+    data[entry + 16 : entry + 20], data[entry + 24 : entry + 28] = crc, size
     return bytes(data)
 
 
 def _central_entry(data: bytes, name: str) -> int:
     start = data.find(b"PK\x01\x02")
     while start != -1:
-        name_len = struct.unpack("<H", data[start + 28:start + 30])[0]
-        if data[start + 46:start + 46 + name_len] == name.encode():
+        name_len = struct.unpack("<H", data[start + 28 : start + 30])[0]
+        if data[start + 46 : start + 46 + name_len] == name.encode():
             return start
         start = data.find(b"PK\x01\x02", start + 46)
     raise AssertionError(f"{name} not in the central directory")
@@ -74,8 +77,10 @@ def _central_entry(data: bytes, name: str) -> int:
 def honest_bomb_xlsx(uncompressed_mb: int) -> bytes:
     """A real .xlsx plus one member that honestly declares `uncompressed_mb` MB (deflates to a few KB)."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(documents.xlsx({"S": [["x"]]}))) as source, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(documents.xlsx({"S": [["x"]]}))) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in source.infolist():
             target.writestr(info.filename, source.read(info))
         target.writestr("xl/media/blank.bin", b"\0" * (uncompressed_mb * 1024 * 1024))
@@ -86,7 +91,9 @@ def many_pages_pdf(pages: int) -> bytes:
     """A PDF with `pages` pages, written by pypdf (each page says its number)."""
     from pypdf import PdfReader, PdfWriter
 
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(documents.pdf([f"page {i}" for i in range(pages)]))))
+    writer = PdfWriter(
+        clone_from=PdfReader(io.BytesIO(documents.pdf([f"page {i}" for i in range(pages)])))
+    )
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -112,14 +119,18 @@ def hanging_extractor() -> Iterator[HangingExtractor]:
 
 
 @pytest.fixture
-def hostile(make_settings: Callable[..., Settings],
-            make_client: Callable[[Settings], TestClient]) -> tuple[TestClient, Account]:
-    client = make_client(make_settings(FILE_EXTRACTION_MAX_SIZE=1, PDF_MAX_PAGES=50, FILE_EXTRACTION_TIMEOUT=5))
+def hostile(
+    make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient]
+) -> tuple[TestClient, Account]:
+    client = make_client(
+        make_settings(FILE_EXTRACTION_MAX_SIZE=1, PDF_MAX_PAGES=50, FILE_EXTRACTION_TIMEOUT=5)
+    )
     return client, signup(client, "Admin")
 
 
-def assert_failed_in_background(client: TestClient, who: Account, name: str, data: bytes,
-                                reason: str) -> dict[str, Any]:
+def assert_failed_in_background(
+    client: TestClient, who: Account, name: str, data: bytes, reason: str
+) -> dict[str, Any]:
     file_id = upload(client, who, name, data).json()["id"]
     status = wait_done(client, who, file_id)
     assert status["status"] == "failed", status
@@ -130,7 +141,9 @@ def assert_failed_in_background(client: TestClient, who: Account, name: str, dat
     return status
 
 
-def assert_refused_in_sync(client: TestClient, who: Account, name: str, data: bytes, reason: str) -> None:
+def assert_refused_in_sync(
+    client: TestClient, who: Account, name: str, data: bytes, reason: str
+) -> None:
     before = client.get("/api/v1/files/", headers=who.headers).json()["total"]
     blobs = uploads_dir(client)
     resp = upload(client, who, name, data, process_in_background="false")
@@ -140,7 +153,9 @@ def assert_refused_in_sync(client: TestClient, who: Account, name: str, data: by
     assert uploads_dir(client) == blobs
 
 
-def test_decompression_bomb_with_lying_zip_headers_fails(hostile: tuple[TestClient, Account]) -> None:
+def test_decompression_bomb_with_lying_zip_headers_fails(
+    hostile: tuple[TestClient, Account],
+) -> None:
     client, admin = hostile
     bomb = lying_docx(padding_mb=8)
     assert len(bomb) < 64 * 1024
@@ -150,7 +165,9 @@ def test_decompression_bomb_with_lying_zip_headers_fails(hostile: tuple[TestClie
     assert_refused_in_sync(client, admin, "bomb.docx", bomb, "zip bomb")
 
 
-def test_honest_archive_beyond_the_extraction_cap_fails(hostile: tuple[TestClient, Account]) -> None:
+def test_honest_archive_beyond_the_extraction_cap_fails(
+    hostile: tuple[TestClient, Account],
+) -> None:
     client, admin = hostile
     bomb = honest_bomb_xlsx(uncompressed_mb=3)
     assert_failed_in_background(client, admin, "big.xlsx", bomb, "FILE_EXTRACTION_MAX_SIZE")
@@ -167,12 +184,16 @@ def test_pdf_page_bomb_fails_with_the_page_limit(hostile: tuple[TestClient, Acco
 
 
 def test_extraction_that_never_ends_is_stopped_and_the_worker_moves_on(
-        make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient],
-        hanging_extractor: HangingExtractor) -> None:
+    make_settings: Callable[..., Settings],
+    make_client: Callable[[Settings], TestClient],
+    hanging_extractor: HangingExtractor,
+) -> None:
     client = make_client(make_settings(FILE_EXTRACTION_TIMEOUT=1))
     admin = signup(client, "Admin")
     stuck = upload(client, admin, "stuck.hang", b"anything").json()["id"]
-    after = upload(client, admin, "after.txt", b"A small file queued behind the stuck one.").json()["id"]
+    after = upload(client, admin, "after.txt", b"A small file queued behind the stuck one.").json()[
+        "id"
+    ]
     status = wait_done(client, admin, stuck)
     assert status["status"] == "failed" and "FILE_EXTRACTION_TIMEOUT" in status["error"], status
     assert wait_done(client, admin, after)["status"] == "completed"

@@ -18,13 +18,22 @@ from tests.conftest import Account, signup
 from tests.fakes.upstream import FakeUpstream
 from wayline.core.settings import Settings
 
-BIG = "\n\n".join(f"Section {i}: " + "the rotor blade flaps about its hinge " * 24 for i in range(300))
+BIG = "\n\n".join(
+    f"Section {i}: " + "the rotor blade flaps about its hinge " * 24 for i in range(300)
+)
 SMALL = "A small note about gliders and thermals."
 
 
-def remote_settings(make_settings: Callable[..., Settings], fake: FakeUpstream, **extra: Any) -> Settings:
-    return make_settings(RAG_EMBEDDING_ENGINE="openai", RAG_EMBEDDING_MODEL="text-embedding-3-small",
-                         RAG_OPENAI_API_BASE_URL=fake.openai_url, RAG_OPENAI_API_KEY="sk-fake-upstream", **extra)
+def remote_settings(
+    make_settings: Callable[..., Settings], fake: FakeUpstream, **extra: Any
+) -> Settings:
+    return make_settings(
+        RAG_EMBEDDING_ENGINE="openai",
+        RAG_EMBEDDING_MODEL="text-embedding-3-small",
+        RAG_OPENAI_API_BASE_URL=fake.openai_url,
+        RAG_OPENAI_API_KEY="sk-fake-upstream",
+        **extra,
+    )
 
 
 def status(client: TestClient, who: Account, file_id: str) -> dict[str, Any]:
@@ -50,8 +59,11 @@ class Gate:
 
 
 @pytest.fixture
-def gated(make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient],
-          fake_upstream: FakeUpstream) -> Iterator[tuple[TestClient, Account, Gate]]:
+def gated(
+    make_settings: Callable[..., Settings],
+    make_client: Callable[[Settings], TestClient],
+    fake_upstream: FakeUpstream,
+) -> Iterator[tuple[TestClient, Account, Gate]]:
     client = make_client(remote_settings(make_settings, fake_upstream))
     admin = signup(client, "Admin")
     embedder = client.app.state.ingestion.embedder
@@ -73,16 +85,22 @@ def gated(make_settings: Callable[..., Settings], make_client: Callable[[Setting
         embedder.embed_documents = original
 
 
-def test_small_file_behind_a_big_one_completes_first(gated: tuple[TestClient, Account, Gate]) -> None:
+def test_small_file_behind_a_big_one_completes_first(
+    gated: tuple[TestClient, Account, Gate],
+) -> None:
     client, admin, gate = gated
     big = upload(client, admin, "big.txt", BIG.encode()).json()["id"]
-    wait_for(lambda: status(client, admin, big)["progress"]["total"] > 0, "the big file to be chunked")
+    wait_for(
+        lambda: status(client, admin, big)["progress"]["total"] > 0, "the big file to be chunked"
+    )
     total = status(client, admin, big)["progress"]["total"]
     assert total >= 250  # several embedding groups
 
     small = upload(client, admin, "small.txt", SMALL.encode()).json()["id"]
-    wait_for(lambda: status(client, admin, small)["progress"]["total"] > 0,
-             "the small file to be taken up while the big one is embedding")
+    wait_for(
+        lambda: status(client, admin, small)["progress"]["total"] > 0,
+        "the small file to be taken up while the big one is embedding",
+    )
     gate.allow(1)  # the big file's first group goes through; the small file is next in line
     assert wait_done(client, admin, small)["status"] == "completed"
     behind = status(client, admin, big)
@@ -94,9 +112,11 @@ def test_small_file_behind_a_big_one_completes_first(gated: tuple[TestClient, Ac
     assert len(chunks(client, big)) == total and len(chunks(client, small)) == 1
 
 
-def test_transient_embedding_error_is_retried(make_settings: Callable[..., Settings],
-                                              make_client: Callable[[Settings], TestClient],
-                                              fake_upstream: FakeUpstream) -> None:
+def test_transient_embedding_error_is_retried(
+    make_settings: Callable[..., Settings],
+    make_client: Callable[[Settings], TestClient],
+    fake_upstream: FakeUpstream,
+) -> None:
     client = make_client(remote_settings(make_settings, fake_upstream))
     admin = signup(client, "Admin")
     fake_upstream.fail(path="/v1/embeddings", status=503, message="model is loading", times=1)
@@ -107,20 +127,26 @@ def test_transient_embedding_error_is_retried(make_settings: Callable[..., Setti
     assert [t for t, _ in chunks(client, resp.json()["id"])] == [SMALL]
 
 
-def test_rate_limit_is_retried_after_the_upstream_says(make_settings: Callable[..., Settings],
-                                                       make_client: Callable[[Settings], TestClient],
-                                                       fake_upstream: FakeUpstream) -> None:
+def test_rate_limit_is_retried_after_the_upstream_says(
+    make_settings: Callable[..., Settings],
+    make_client: Callable[[Settings], TestClient],
+    fake_upstream: FakeUpstream,
+) -> None:
     client = make_client(remote_settings(make_settings, fake_upstream))
     admin = signup(client, "Admin")
-    fake_upstream.fail(path="/v1/embeddings", status=429, message="slow down", retry_after=0, times=2)
+    fake_upstream.fail(
+        path="/v1/embeddings", status=429, message="slow down", retry_after=0, times=2
+    )
     file_id = upload(client, admin, "notes.txt", SMALL.encode()).json()["id"]
     assert wait_done(client, admin, file_id)["status"] == "completed"
     assert len(fake_upstream.requests_to("/v1/embeddings")) == 3
 
 
 def test_persistent_transient_errors_fail_after_the_configured_attempts(
-        make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient],
-        fake_upstream: FakeUpstream) -> None:
+    make_settings: Callable[..., Settings],
+    make_client: Callable[[Settings], TestClient],
+    fake_upstream: FakeUpstream,
+) -> None:
     client = make_client(remote_settings(make_settings, fake_upstream, RAG_EMBEDDING_RETRIES=3))
     admin = signup(client, "Admin")
     fake_upstream.fail(path="/v1/embeddings", status=502, message="bad gateway upstream")
@@ -132,11 +158,15 @@ def test_persistent_transient_errors_fail_after_the_configured_attempts(
 
 
 def test_permanent_embedding_error_fails_at_once_with_the_upstream_message(
-        make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient],
-        fake_upstream: FakeUpstream) -> None:
+    make_settings: Callable[..., Settings],
+    make_client: Callable[[Settings], TestClient],
+    fake_upstream: FakeUpstream,
+) -> None:
     client = make_client(remote_settings(make_settings, fake_upstream))
     admin = signup(client, "Admin")
-    fake_upstream.fail(path="/v1/embeddings", status=400, message="input is too long for this model")
+    fake_upstream.fail(
+        path="/v1/embeddings", status=400, message="input is too long for this model"
+    )
     file_id = upload(client, admin, "notes.txt", SMALL.encode()).json()["id"]
     failed = wait_done(client, admin, file_id)
     assert failed["status"] == "failed" and "input is too long for this model" in failed["error"]

@@ -25,16 +25,24 @@ def disposition_name(header: str) -> str:
 
 
 @pytest.mark.parametrize("name", NAMES, ids=["latin", "cjk", "emoji", "mixed"])
-def test_long_multibyte_file_name_round_trips(client: TestClient, alice: Account, name: str) -> None:
+def test_long_multibyte_file_name_round_trips(
+    client: TestClient, alice: Account, name: str
+) -> None:
     assert len(name) >= 300 and len(name.encode()) > 255
-    resp = upload(client, alice, name, b"Notes about very long file names.", process_in_background="false")
+    resp = upload(
+        client, alice, name, b"Notes about very long file names.", process_in_background="false"
+    )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["filename"] == name and body["meta"]["name"] == name
     file_id = body["id"]
 
     got = client.get(f"/api/v1/files/{file_id}", headers=alice.headers).json()
-    assert got["filename"] == name and got["meta"]["name"] == name and got["data"]["status"] == "completed"
+    assert (
+        got["filename"] == name
+        and got["meta"]["name"] == name
+        and got["data"]["status"] == "completed"
+    )
     listed = client.get("/api/v1/files/", headers=alice.headers).json()["items"]
     assert [f["filename"] for f in listed] == [name]
     assert {m["name"] for _, m in chunks(client, file_id)} == {name}
@@ -52,8 +60,15 @@ def test_long_name_in_the_background_and_twice(client: TestClient, alice: Accoun
     name = NAMES[2]
     first = upload(client, alice, name, b"Same name, first upload.").json()["id"]
     second = upload(client, alice, name, b"Same name, second upload.").json()["id"]
-    assert wait_done(client, alice, first)["status"] == wait_done(client, alice, second)["status"] == "completed"
+    assert (
+        wait_done(client, alice, first)["status"]
+        == wait_done(client, alice, second)["status"]
+        == "completed"
+    )
     stored = uploads_dir(client)
     assert len(stored) == 2 and all(len(p.name.encode()) <= 255 for p in stored)
-    names = {client.get(f"/api/v1/files/{i}", headers=alice.headers).json()["filename"] for i in (first, second)}
+    names = {
+        client.get(f"/api/v1/files/{i}", headers=alice.headers).json()["filename"]
+        for i in (first, second)
+    }
     assert names == {name}

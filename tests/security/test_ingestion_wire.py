@@ -14,7 +14,8 @@ from wayline.core.settings import Settings
 
 
 def test_failed_file_reports_data_error_until_it_is_processed_again(
-        make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient]) -> None:
+    make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient]
+) -> None:
     client = make_client(make_settings(PDF_MAX_PAGES=3))
     alice = signup(client, "Alice")
     file_id = upload(client, alice, "long.pdf", many_pages_pdf(4)).json()["id"]
@@ -26,8 +27,11 @@ def test_failed_file_reports_data_error_until_it_is_processed_again(
     listed = client.get("/api/v1/files/", headers=alice.headers).json()["items"]
     assert [f["data"] for f in listed] == [{"status": "failed", "error": status["error"]}]
 
-    fixed = client.post("/api/v1/retrieval/process/file", json={"file_id": file_id, "content": "The text, typed in."},
-                        headers=alice.headers)
+    fixed = client.post(
+        "/api/v1/retrieval/process/file",
+        json={"file_id": file_id, "content": "The text, typed in."},
+        headers=alice.headers,
+    )
     assert fixed.status_code == 200, fixed.text
     again = client.get(f"/api/v1/files/{file_id}", headers=alice.headers).json()
     assert again["data"] == {"status": "completed", "content": "The text, typed in."}

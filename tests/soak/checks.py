@@ -23,20 +23,14 @@ DONE = ("completed", "failed")
 
 # Each query counts rows that must not exist.
 ORPHAN_QUERIES = {
-    "chunks whose file row is gone":
-        "SELECT count(*) FROM chunk c WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.id = c.file_id)",
-    "collection links whose file row is gone":
-        "SELECT count(*) FROM knowledge_file k WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.id = k.file_id)",
-    "collection links whose collection is gone":
-        "SELECT count(*) FROM knowledge_file k "
-        "WHERE NOT EXISTS (SELECT 1 FROM knowledge n WHERE n.id = k.knowledge_id)",
-    "completed files without chunks":
-        "SELECT count(*) FROM file f WHERE f.status = 'completed' "
-        "AND NOT EXISTS (SELECT 1 FROM chunk c WHERE c.file_id = f.id)",
-    "chunks of files that are not completed":
-        "SELECT count(*) FROM chunk c JOIN file f ON f.id = c.file_id WHERE f.status <> 'completed'",
-    "failed files without an error":
-        "SELECT count(*) FROM file f WHERE f.status = 'failed' AND (f.error IS NULL OR f.error = '')",
+    "chunks whose file row is gone": "SELECT count(*) FROM chunk c WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.id = c.file_id)",
+    "collection links whose file row is gone": "SELECT count(*) FROM knowledge_file k WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.id = k.file_id)",
+    "collection links whose collection is gone": "SELECT count(*) FROM knowledge_file k "
+    "WHERE NOT EXISTS (SELECT 1 FROM knowledge n WHERE n.id = k.knowledge_id)",
+    "completed files without chunks": "SELECT count(*) FROM file f WHERE f.status = 'completed' "
+    "AND NOT EXISTS (SELECT 1 FROM chunk c WHERE c.file_id = f.id)",
+    "chunks of files that are not completed": "SELECT count(*) FROM chunk c JOIN file f ON f.id = c.file_id WHERE f.status <> 'completed'",
+    "failed files without an error": "SELECT count(*) FROM file f WHERE f.status = 'failed' AND (f.error IS NULL OR f.error = '')",
 }
 SQLITE_ONLY = {
     # Every chunk_fts row must match its chunk (external-content FTS5, kept by triggers).
@@ -54,14 +48,21 @@ async def settle_uploads(world: World, timeout: float) -> None:
         owner = users[upload.owner]
         async with gate:
             if upload.deleted:
-                await owner.call("final_deleted_get", "GET", f"/api/v1/files/{upload.id}", expect=(404,))
+                await owner.call(
+                    "final_deleted_get", "GET", f"/api/v1/files/{upload.id}", expect=(404,)
+                )
                 return
             while True:
-                resp = await owner.call("final_status", "GET", f"/api/v1/files/{upload.id}/process/status")
+                resp = await owner.call(
+                    "final_status", "GET", f"/api/v1/files/{upload.id}/process/status"
+                )
                 if resp is None or resp.status_code != 200:
                     if resp is not None and resp.status_code == 404:
-                        world.metrics.fail("lost", "final_status", f"acknowledged upload {upload.id} of user "
-                                                                   f"{upload.owner} is gone")
+                        world.metrics.fail(
+                            "lost",
+                            "final_status",
+                            f"acknowledged upload {upload.id} of user {upload.owner} is gone",
+                        )
                     return
                 state = resp.json()
                 if state["status"] in DONE or time.monotonic() > deadline:
@@ -81,8 +82,12 @@ async def check_last_edit(metrics: Metrics, owner: SimUser, upload: Upload) -> N
         return
     content = resp.json().get("content") or ""
     if content != upload.edited:
-        metrics.fail("lost", "final_content", f"upload {upload.id} of user {upload.owner}: its acknowledged "
-                                              f"content update was replaced by {clip(content)}")
+        metrics.fail(
+            "lost",
+            "final_content",
+            f"upload {upload.id} of user {upload.owner}: its acknowledged "
+            f"content update was replaced by {clip(content)}",
+        )
 
 
 def check_outcome(metrics: Metrics, upload: Upload, state: dict[str, Any]) -> None:
@@ -93,9 +98,15 @@ def check_outcome(metrics: Metrics, upload: Upload, state: dict[str, Any]) -> No
     elif status == "failed" and not (error or "").strip():
         metrics.fail("failed_without_error", "final_status", f"{where}: {state}")
     elif status == "failed" and upload.readable:
-        metrics.fail("ingest_failed", "final_status", f"{where} (a valid text file) failed: {clip(error or '')}")
+        metrics.fail(
+            "ingest_failed",
+            "final_status",
+            f"{where} (a valid text file) failed: {clip(error or '')}",
+        )
     elif status == "completed" and not upload.readable:
-        metrics.fail("unexpected_outcome", "final_status", f"{where} (binary bytes) ended completed")
+        metrics.fail(
+            "unexpected_outcome", "final_status", f"{where} (binary bytes) ended completed"
+        )
 
 
 def check_database(metrics: Metrics, world: World, database_url: str) -> dict[str, int]:
@@ -113,7 +124,7 @@ def check_database(metrics: Metrics, world: World, database_url: str) -> dict[st
                 try:
                     conn.execute(sql)
                     counts[name] = 0
-                except Exception as exc:  # noqa: BLE001 - the error is the finding
+                except Exception as exc:
                     counts[name] = 1
                     metrics.fail("orphan", "database", f"{name}: {exc}")
             violations = conn.execute("PRAGMA foreign_key_check").fetchall()
@@ -132,21 +143,33 @@ def check_database(metrics: Metrics, world: World, database_url: str) -> dict[st
         foreign = found - {owner_canary.get(user_id)}
         if user_id in owner_canary and foreign:
             mixed += 1
-            metrics.fail("cross_user", "database", f"file {file_id} of user {user_id} stores {sorted(foreign)} "
-                                                   f"(of users {[world.canary_owner.get(c) for c in sorted(foreign)]})")
+            metrics.fail(
+                "cross_user",
+                "database",
+                f"file {file_id} of user {user_id} stores {sorted(foreign)} "
+                f"(of users {[world.canary_owner.get(c) for c in sorted(foreign)]})",
+            )
     counts["stored texts with another user's canary"] = mixed
     return counts
 
 
 def check_blobs(metrics: Metrics, database_url: str, uploads_dir: Path) -> dict[str, int]:
     with connect(database_url) as (conn, _):
-        paths = {row[0] for row in conn.execute("SELECT path FROM file WHERE path <> ''").fetchall()}
-    on_disk = {p.name for p in uploads_dir.iterdir() if p.is_file()} if uploads_dir.exists() else set()
+        paths = {
+            row[0] for row in conn.execute("SELECT path FROM file WHERE path <> ''").fetchall()
+        }
+    on_disk = (
+        {p.name for p in uploads_dir.iterdir() if p.is_file()} if uploads_dir.exists() else set()
+    )
     missing, extra = sorted(paths - on_disk), sorted(on_disk - paths)
     if missing:
-        metrics.fail("lost", "blobs", f"{len(missing)} file rows without their stored bytes: {missing[:10]}")
+        metrics.fail(
+            "lost", "blobs", f"{len(missing)} file rows without their stored bytes: {missing[:10]}"
+        )
     if extra:
-        metrics.fail("orphan", "blobs", f"{len(extra)} stored blobs without a file row: {extra[:10]}")
+        metrics.fail(
+            "orphan", "blobs", f"{len(extra)} stored blobs without a file row: {extra[:10]}"
+        )
     return {"file rows without their blob": len(missing), "blobs without a file row": len(extra)}
 
 

@@ -38,12 +38,16 @@ class Metrics:
         return dict(grouped)
 
     def table(self) -> str:
-        lines = [f"{'operation':<24} {'count':>7} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}  statuses"]
+        lines = [
+            f"{'operation':<24} {'count':>7} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}  statuses"
+        ]
         for op in sorted(self.latencies):
             data = sorted(self.latencies[op])
             statuses = " ".join(f"{code}:{n}" for code, n in sorted(self.statuses[op].items()))
-            lines.append(f"{op:<24} {len(data):>7} {pct(data, 0.50):>9.1f} {pct(data, 0.99):>9.1f} "
-                         f"{data[-1] * 1000:>9.1f}  {statuses}")
+            lines.append(
+                f"{op:<24} {len(data):>7} {pct(data, 0.50):>9.1f} {pct(data, 0.99):>9.1f} "
+                f"{data[-1] * 1000:>9.1f}  {statuses}"
+            )
         return "\n".join(lines)
 
 

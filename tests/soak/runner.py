@@ -35,15 +35,20 @@ def server_env(fake_openai_url: str, embedder: str = "fake") -> dict[str, str]:
 
     `embedder="local"` keeps the bundled MiniLM instead (CPU-bound: far fewer uploads finish)."""
     env = {
-        "OPENAI_API_BASE_URLS": fake_openai_url, "OPENAI_API_KEYS": "sk-soak",
+        "OPENAI_API_BASE_URLS": fake_openai_url,
+        "OPENAI_API_KEYS": "sk-soak",
         "ENABLE_OLLAMA_API": "false",
         # A chat naming a collection waits for its pending files; keep that wait inside the run.
         "KNOWLEDGE_ADD_WAIT_SECONDS": "20",
         "LOG_LEVEL": "WARNING",
     }
     if embedder == "fake":
-        env |= {"RAG_EMBEDDING_ENGINE": "openai", "RAG_EMBEDDING_MODEL": "text-embedding-3-small",
-                "RAG_OPENAI_API_BASE_URL": fake_openai_url, "RAG_OPENAI_API_KEY": "sk-soak"}
+        env |= {
+            "RAG_EMBEDDING_ENGINE": "openai",
+            "RAG_EMBEDDING_MODEL": "text-embedding-3-small",
+            "RAG_OPENAI_API_BASE_URL": fake_openai_url,
+            "RAG_OPENAI_API_KEY": "sk-soak",
+        }
     return env
 
 
@@ -62,9 +67,14 @@ class SoakResult:
     def report(self, limit: int = 40) -> str:
         m = self.metrics
         requests = sum(len(v) for v in m.latencies.values())
-        lines = [f"soak: {self.config.users} users, {self.config.seconds:.0f} s of load, {requests} requests "
-                 f"({requests / self.elapsed:.0f}/s over {self.elapsed:.1f} s incl. sign-up and checks)", "",
-                 m.table(), "", "database and disk checks (each must be 0):"]
+        lines = [
+            f"soak: {self.config.users} users, {self.config.seconds:.0f} s of load, {requests} requests "
+            f"({requests / self.elapsed:.0f}/s over {self.elapsed:.1f} s incl. sign-up and checks)",
+            "",
+            m.table(),
+            "",
+            "database and disk checks (each must be 0):",
+        ]
         lines += [f"  {name:<48} {count}" for name, count in self.counts.items()]
         lines.append("")
         if not m.failures:
@@ -81,7 +91,9 @@ class SoakResult:
         return "\n".join(lines)
 
 
-async def run_soak(base_url: str, database_url: str, data_dir: Path, config: SoakConfig) -> SoakResult:
+async def run_soak(
+    base_url: str, database_url: str, data_dir: Path, config: SoakConfig
+) -> SoakResult:
     started = time.monotonic()
     metrics = Metrics()
     world = World(metrics, deadline=float("inf"))
@@ -99,13 +111,20 @@ async def run_soak(base_url: str, database_url: str, data_dir: Path, config: Soa
     try:
         # The first sign-up (the admin) only promotes the others: an admin may read every file,
         # so it cannot take part in the cross-user canary checks.
-        admin = SimUser(World(metrics, deadline=0), -1, client(), "soak-admin@example.com", "soak-admin-pw")
+        admin = SimUser(
+            World(metrics, deadline=0), -1, client(), "soak-admin@example.com", "soak-admin-pw"
+        )
         admin.ip = "10.255.0.1"
         admin_token = await sign_up(admin, "Soak Admin", None)
         if admin_token is None:
             raise RuntimeError(f"the admin sign-up failed: {metrics.failures}")
-        users = [SimUser(world, i, client(), f"soak-{i}@example.com", f"soak-pw-{i}") for i in range(config.users)]
-        ready = await asyncio.gather(*(sign_up(u, f"Soak User {i}", admin_token) for i, u in enumerate(users)))
+        users = [
+            SimUser(world, i, client(), f"soak-{i}@example.com", f"soak-pw-{i}")
+            for i in range(config.users)
+        ]
+        ready = await asyncio.gather(
+            *(sign_up(u, f"Soak User {i}", admin_token) for i, u in enumerate(users))
+        )
         active = [u for u, token in zip(users, ready) if token is not None]
 
         world.deadline = time.monotonic() + config.seconds
@@ -120,15 +139,25 @@ async def run_soak(base_url: str, database_url: str, data_dir: Path, config: Soa
 
 async def sign_up(user: SimUser, name: str, admin_token: str | None) -> str | None:
     """Sign `user` up, have the admin make it a `user` if it is pending, and give it an API key."""
-    resp = await user.call("signup", "POST", "/api/v1/auths/signup", token="",
-                           json={"name": name, "email": user.email, "password": user.password})
+    resp = await user.call(
+        "signup",
+        "POST",
+        "/api/v1/auths/signup",
+        token="",
+        json={"name": name, "email": user.email, "password": user.password},
+    )
     if resp is None or resp.status_code != 200:
         return None
     body = resp.json()
     user.user_id, token = body["id"], body["token"]
     if admin_token is not None and body["role"] != "user":
-        promoted = await user.call("promote", "POST", "/api/v1/users/update/role", token=admin_token,
-                                   json={"id": user.user_id, "role": "user"})
+        promoted = await user.call(
+            "promote",
+            "POST",
+            "/api/v1/users/update/role",
+            token=admin_token,
+            json={"id": user.user_id, "role": "user"},
+        )
         if promoted is None or promoted.status_code != 200:
             return None
     key = await user.call("api_key_default", "POST", "/api/v1/auths/api_key", token=token)
@@ -140,8 +169,13 @@ async def sign_up(user: SimUser, name: str, admin_token: str | None) -> str | No
 
 _RECORD = re.compile(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|ERROR:|WARNING:|INFO:)")
 _FRAME = re.compile(r'File "[^"]*/(wayline/[^"]+)", line (\d+), in (\w+)')
-_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:: .*)?$", re.MULTILINE)  # "pkg.mod.SomeError: …"
-_MIDDLEWARE = {"wayline/apidocs/aliases.py", "wayline/core/limits.py"}  # on every request's path: noise
+_EXCEPTION = re.compile(
+    r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:: .*)?$", re.MULTILINE
+)  # "pkg.mod.SomeError: …"
+_MIDDLEWARE = {
+    "wayline/apidocs/aliases.py",
+    "wayline/core/limits.py",
+}  # on every request's path: noise
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -155,10 +189,17 @@ def server_log_errors(log_path: Path) -> list[str]:
         if "Traceback (most recent call last)" not in record:
             continue
         header = _ID.sub("<id>", record.split("\n", 1)[0].split(" ", 2)[-1]).strip()
-        frames = tuple(dict.fromkeys(f"{path}:{line} {fn}" for path, line, fn in _FRAME.findall(record)
-                                     if path not in _MIDDLEWARE))
+        frames = tuple(
+            dict.fromkeys(
+                f"{path}:{line} {fn}"
+                for path, line, fn in _FRAME.findall(record)
+                if path not in _MIDDLEWARE
+            )
+        )
         exceptions = [e for e in _EXCEPTION.findall(record) if "Enable tracemalloc" not in e]
         key = (header, frames, exceptions[-1][:200] if exceptions else "?")
         groups[key] = groups.get(key, 0) + 1
-    return [f"x{count} {header}\n    " + "\n    ".join(frames) + f"\n    => {exc}"
-            for (header, frames, exc), count in sorted(groups.items(), key=lambda kv: -kv[1])]
+    return [
+        f"x{count} {header}\n    " + "\n    ".join(frames) + f"\n    => {exc}"
+        for (header, frames, exc), count in sorted(groups.items(), key=lambda kv: -kv[1])
+    ]

@@ -22,7 +22,9 @@ USERS = int(os.environ.get("WAYLINE_SOAK_USERS", "10"))
 SECONDS = float(os.environ.get("WAYLINE_SOAK_SECONDS", "10"))
 
 
-async def test_many_users_at_once_nothing_lost_nothing_leaked(live_server_factory, fake_upstream, database_url):
+async def test_many_users_at_once_nothing_lost_nothing_leaked(
+    live_server_factory, fake_upstream, database_url
+):
     live = live_server_factory(**server_env(fake_upstream.openai_url))
     data_dir = Path(live.env["DATA_DIR"])
     config = SoakConfig(users=USERS, seconds=SECONDS, settle_seconds=60, request_timeout=60)

@@ -11,13 +11,21 @@ def test_matches_langchain_on_a_small_case() -> None:
     # RecursiveCharacterTextSplitter(chunk_size=7, chunk_overlap=3).split_text(...) gives exactly this.
     assert [c for c, _ in recursive_split("aaa bbb ccc ddd", 7, 3)] == ["aaa bbb", "ccc", "ddd"]
     assert [c for c, _ in recursive_split("one two three four five six", 12, 6)] == [
-        "one two", "two three", "three four", "four five", "five six"]
+        "one two",
+        "two three",
+        "three four",
+        "four five",
+        "five six",
+    ]
 
 
 def test_paragraphs_first_then_lines_then_words() -> None:
     text = "first paragraph here\n\nsecond paragraph here\nwith a second line"
     assert [c for c, _ in recursive_split(text, 25, 0)] == [
-        "first paragraph here", "second paragraph here", "with a second line"]
+        "first paragraph here",
+        "second paragraph here",
+        "with a second line",
+    ]
 
 
 def test_size_overlap_and_start_index() -> None:
@@ -26,7 +34,7 @@ def test_size_overlap_and_start_index() -> None:
     assert len(out) > 10
     for chunk, start in out:
         assert len(chunk) <= 1000
-        assert text[start:start + len(chunk)] == chunk
+        assert text[start : start + len(chunk)] == chunk
     for (a, sa), (b, sb) in zip(out, out[1:]):
         assert sb < sa + len(a)  # consecutive chunks overlap
         assert sa + len(a) - sb <= 100
@@ -44,19 +52,33 @@ def test_overlap_must_be_smaller_than_size() -> None:
 
 
 def test_markdown_headers_split_sections_and_keep_headings() -> None:
-    text = "intro line\n# Title\nabout title\n## Sub\nabout sub\n```\n# not a header\n```\n# Next\nend"
+    text = (
+        "intro line\n# Title\nabout title\n## Sub\nabout sub\n```\n# not a header\n```\n# Next\nend"
+    )
     sections = markdown_sections(text)
     assert [(s.strip().splitlines()[0], heads) for s, _, heads in sections] == [
-        ("intro line", []), ("# Title", ["Title"]), ("## Sub", ["Title", "Sub"]), ("# Next", ["Next"])]
+        ("intro line", []),
+        ("# Title", ["Title"]),
+        ("## Sub", ["Title", "Sub"]),
+        ("# Next", ["Next"]),
+    ]
     assert "# not a header" in sections[2][0]
     pieces = split_pieces([Piece(text, {"page": 3})], 1000, 100, markdown=True)
-    assert [p.meta.get("headings", []) for p in pieces] == [[], ["Title"], ["Title", "Sub"], ["Next"]]
+    assert [p.meta.get("headings", []) for p in pieces] == [
+        [],
+        ["Title"],
+        ["Title", "Sub"],
+        ["Next"],
+    ]
     for p in pieces:
         assert p.meta["page"] == 3
-        assert text[p.meta["start_index"]:].startswith(p.text)
+        assert text[p.meta["start_index"] :].startswith(p.text)
 
 
 def test_markdown_pass_can_be_turned_off() -> None:
     text = "# A\nalpha\n# B\nbeta"
     assert [p.text for p in split_pieces([Piece(text)], 1000, 100, markdown=False)] == [text]
-    assert [p.text for p in split_pieces([Piece(text)], 1000, 100, markdown=True)] == ["# A\nalpha", "# B\nbeta"]
+    assert [p.text for p in split_pieces([Piece(text)], 1000, 100, markdown=True)] == [
+        "# A\nalpha",
+        "# B\nbeta",
+    ]

@@ -22,7 +22,9 @@ def test_lean_encoder_matches_sentence_transformers() -> None:
 
     path = model_path("")
     assert supports(path)
-    reference = SentenceTransformer(path, device="cpu").encode(TEXTS, normalize_embeddings=True, convert_to_tensor=True)
+    reference = SentenceTransformer(path, device="cpu").encode(
+        TEXTS, normalize_embeddings=True, convert_to_tensor=True
+    )
     mine = BertEncoder(path).encode(TEXTS)
     assert mine.shape == (4, 384)
     assert torch.allclose(mine, reference, atol=1e-5)

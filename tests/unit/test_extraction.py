@@ -15,12 +15,19 @@ def texts(data: bytes, name: str, ctype: str | None = None) -> list[str]:
 def test_pdf_pages_carry_page_numbers() -> None:
     pieces = extract(documents.pdf(["page one text", "page two text"]), "a.pdf")
     assert [(p.text, p.meta["page"], p.meta["page_label"]) for p in pieces] == [
-        ("page one text", 0, "1"), ("page two text", 1, "2")]
+        ("page one text", 0, "1"),
+        ("page two text", 1, "2"),
+    ]
 
 
 def test_docx_heading_paragraph_and_table_in_order() -> None:
     [text] = texts(documents.docx("Heading", "Body text.", [["a", "b"], ["1", "2"]]), "d.docx")
-    assert text.index("# Heading") < text.index("Body text.") < text.index("a | b") < text.index("1 | 2")
+    assert (
+        text.index("# Heading")
+        < text.index("Body text.")
+        < text.index("a | b")
+        < text.index("1 | 2")
+    )
 
 
 def test_xlsx_every_sheet_and_pptx_every_slide() -> None:

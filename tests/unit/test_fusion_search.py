@@ -52,7 +52,9 @@ def run(coro):
 
 def test_hybrid_fuses_both_lists_then_cuts_to_k() -> None:
     index = Index([A, B, C], [D, B, A])
-    out = run(HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=2, candidates=50)))
+    out = run(
+        HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=2, candidates=50))
+    )
     assert [r.hit.text for r in out] == ["a", "b"]
     assert index.calls == [("dense", 50), ("bm25", 50)]
     assert out[0].relevance < 1.0 and out[0].relevance > out[1].relevance
@@ -62,7 +64,9 @@ def test_vector_only_and_bm25_only_modes() -> None:
     index = Index([A, B], [D, C])
     search = HybridSearch(index, Embedder())
     dense = run(search.search(None, ["f"], "q", SearchParams(k=5, hybrid=False)))
-    assert [r.hit.text for r in dense] == ["a", "b"] and dense[0].relevance == 0.5  # the cosine itself
+    assert [r.hit.text for r in dense] == ["a", "b"] and dense[
+        0
+    ].relevance == 0.5  # the cosine itself
     bm25 = run(search.search(None, ["f"], "q", SearchParams(k=5, bm25_weight=1.0)))
     assert [r.hit.text for r in bm25] == ["d", "c"]
     assert ("dense", 50) not in index.calls[2:]  # BM25-only never embeds or runs the vector search
@@ -70,13 +74,19 @@ def test_vector_only_and_bm25_only_modes() -> None:
 
 def test_threshold_applies_to_normalised_relevance() -> None:
     index = Index([A, B], [A, C])
-    out = run(HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=5, threshold=0.99)))
+    out = run(
+        HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=5, threshold=0.99))
+    )
     assert [r.hit.text for r in out] == ["a"]  # first in both lists: relevance 1.0
 
 
 def test_identical_chunks_from_two_files_count_once() -> None:
     twin1, twin2 = hit(10, "same", "h1", 0), hit(11, "same", "h1", 0)
-    out = run(HybridSearch(Index([twin1, twin2, B], []), Embedder()).search(None, ["f"], "q", SearchParams(k=5, hybrid=False)))
+    out = run(
+        HybridSearch(Index([twin1, twin2, B], []), Embedder()).search(
+            None, ["f"], "q", SearchParams(k=5, hybrid=False)
+        )
+    )
     assert [r.hit.chunk_id for r in out] == [10, B.chunk_id]
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from wayline.retrieval.context import (
-    DEFAULT_RAG_TEMPLATE, build_context, inject, last_user_query, render_template,
+    DEFAULT_RAG_TEMPLATE,
+    build_context,
+    inject,
+    last_user_query,
+    render_template,
 )
 
 SOURCES = [
@@ -21,7 +25,9 @@ SOURCES = [
 
 
 def test_default_template_is_open_webuis() -> None:
-    assert DEFAULT_RAG_TEMPLATE.startswith("### Task:\nRespond to the user query using the provided context")
+    assert DEFAULT_RAG_TEMPLATE.startswith(
+        "### Task:\nRespond to the user query using the provided context"
+    )
     assert DEFAULT_RAG_TEMPLATE.rstrip().endswith("<context>\n{{CONTEXT}}\n</context>")
 
 
@@ -35,15 +41,18 @@ def test_sources_numbered_by_distinct_document_with_escaped_names() -> None:
 
 
 def test_empty_template_means_default_and_context_is_inserted() -> None:
-    out = render_template("", "<source id=\"1\">x</source>", "q?")
+    out = render_template("", '<source id="1">x</source>', "q?")
     assert out.startswith("### Task:")
-    assert "<context>\n<source id=\"1\">x</source>\n</context>" in out
+    assert '<context>\n<source id="1">x</source>\n</context>' in out
 
 
 def test_both_placeholder_spellings_and_query_text_in_context_is_not_substituted() -> None:
     template = "C={{CONTEXT}} Q={{QUERY}} c=[context] q=[query]"
     out = render_template(template, "doc mentions {{QUERY}} and [query]", "what?")
-    assert out == "C=doc mentions {{QUERY}} and [query] Q=what? c=doc mentions {{QUERY}} and [query] q=what?"
+    assert (
+        out
+        == "C=doc mentions {{QUERY}} and [query] Q=what? c=doc mentions {{QUERY}} and [query] q=what?"
+    )
 
 
 def test_prepended_to_last_user_message() -> None:
@@ -60,7 +69,15 @@ def test_prepended_to_last_user_message() -> None:
 
 
 def test_prepended_to_text_part_of_multimodal_message() -> None:
-    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}, {"type": "text", "text": "hi"}]}]
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": "x"}},
+                {"type": "text", "text": "hi"},
+            ],
+        }
+    ]
     inject(messages, "RAG", system=False)
     assert messages[0]["content"][1] == {"type": "text", "text": "RAG\nhi"}
     assert messages[0]["content"][0]["type"] == "image_url"
@@ -79,7 +96,10 @@ def test_query_is_the_last_user_message_text() -> None:
     messages = [
         {"role": "user", "content": "old"},
         {"role": "assistant", "content": "a"},
-        {"role": "user", "content": [{"type": "text", "text": "new"}, {"type": "text", "text": "question"}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "new"}, {"type": "text", "text": "question"}],
+        },
     ]
     assert last_user_query(messages) == "new\nquestion"
     assert last_user_query([{"role": "assistant", "content": "x"}]) == ""

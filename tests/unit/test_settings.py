@@ -11,7 +11,8 @@ from wayline.core.settings import Settings, parse_duration
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("4w", 4 * 604800), ("30m", 1800), ("1.5h", 5400), ("250ms", 0.25), ("-1", None)]
+    ("text", "seconds"),
+    [("4w", 4 * 604800), ("30m", 1800), ("1.5h", 5400), ("250ms", 0.25), ("-1", None)],
 )
 def test_jwt_durations(text, seconds):
     assert parse_duration(text) == seconds
@@ -50,7 +51,9 @@ def test_secret_key_alias_and_generation(tmp_path: Path, monkeypatch):
     monkeypatch.delenv("WEBUI_JWT_SECRET_KEY")
     generated = Settings(DATA_DIR=tmp_path).secret_key
     assert len(generated) >= 32
-    assert Settings(DATA_DIR=tmp_path).secret_key == generated  # persisted, so restarts keep sessions
+    assert (
+        Settings(DATA_DIR=tmp_path).secret_key == generated
+    )  # persisted, so restarts keep sessions
 
 
 def test_invalid_connection_config_is_named():
@@ -62,7 +65,9 @@ def test_cli_refuses_several_workers_without_redis(tmp_path: Path):
     proc = subprocess.run(
         [sys.executable, "-m", "wayline", "serve", "--workers", "2"],
         env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "REDIS_URL": ""},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode != 0
     assert "REDIS_URL" in proc.stderr

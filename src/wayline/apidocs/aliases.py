@@ -22,8 +22,11 @@ class AliasMiddleware:
         if scope["type"] in ("http", "websocket"):
             path: str = scope["path"]
             for alias, canonical in self.aliases.items():
-                if path.startswith(alias + "/") and path not in (f"{alias}/docs", f"{alias}/openapi.json"):
-                    new_path = canonical + path[len(alias):]
+                if path.startswith(alias + "/") and path not in (
+                    f"{alias}/docs",
+                    f"{alias}/openapi.json",
+                ):
+                    new_path = canonical + path[len(alias) :]
                     scope = {**scope, "path": new_path, "raw_path": new_path.encode()}
                     break
         await self.app(scope, receive, send)

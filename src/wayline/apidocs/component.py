@@ -26,7 +26,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     if enabled:
         import swagger_ui_bundle
 
-        app.mount(ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+        app.mount(
+            ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui"
+        )
         default_openapi = app.openapi
 
         def openapi() -> dict:

@@ -42,9 +42,18 @@ def build_router(app: FastAPI, enabled: bool) -> APIRouter:
                 cache[service.name] = build_document(app, service)
             return JSONResponse(cache[service.name])
 
-        router.add_api_route(service.docs_path, page, methods=["GET"], name=f"docs_{service.name.lower()}")
-        if service.base or not enabled:  # FastAPI serves the main `/openapi.json` itself when enabled
-            router.add_api_route(service.openapi_path, document, methods=["GET"], name=f"openapi_{service.name.lower()}")
+        router.add_api_route(
+            service.docs_path, page, methods=["GET"], name=f"docs_{service.name.lower()}"
+        )
+        if (
+            service.base or not enabled
+        ):  # FastAPI serves the main `/openapi.json` itself when enabled
+            router.add_api_route(
+                service.openapi_path,
+                document,
+                methods=["GET"],
+                name=f"openapi_{service.name.lower()}",
+            )
 
     for service in SERVICES:
         add(service)

@@ -51,8 +51,10 @@ SERVICES: tuple[DocService, ...] = (
     DocService("WebUI", "/api/v1", "/api/v1"),
     DocService("Ollama", "/ollama", "/ollama"),
     DocService("OpenAI", "/openai", "/openai"),
-    *(DocService(name, alias, canonical, alias) for name, (alias, canonical) in
-      zip(("Images", "Audio", "RAG"), ALIASES.items())),
+    *(
+        DocService(name, alias, canonical, alias)
+        for name, (alias, canonical) in zip(("Images", "Audio", "RAG"), ALIASES.items())
+    ),
 )
 
 _BEARER = {"bearer": {"type": "http", "scheme": "bearer", "description": "JWT or `sk-` API key"}}
@@ -70,8 +72,12 @@ def build_document(app: FastAPI, service: DocService) -> dict[str, Any]:
         return app.openapi()
     # FastAPI keeps included routers nested; `iter_route_contexts` yields each route with its full path.
     routes = [
-        r for r in iter_route_contexts(app.routes)
-        if isinstance(r.original_route, APIRoute) and r.include_in_schema and r.path and service.covers(r.path)
+        r
+        for r in iter_route_contexts(app.routes)
+        if isinstance(r.original_route, APIRoute)
+        and r.include_in_schema
+        and r.path
+        and service.covers(r.path)
     ]
     document = get_openapi(
         title=f"Wayline — {service.name} API",
@@ -81,6 +87,7 @@ def build_document(app: FastAPI, service: DocService) -> dict[str, Any]:
     )
     if service.alias:
         document["paths"] = {
-            service.alias + path[len(service.canonical):]: item for path, item in document.get("paths", {}).items()
+            service.alias + path[len(service.canonical) :]: item
+            for path, item in document.get("paths", {}).items()
         }
     return add_bearer(document)

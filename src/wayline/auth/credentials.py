@@ -131,14 +131,18 @@ class Authenticator:
         async with self._db.sessionmaker() as session:
             row = (
                 await session.execute(
-                    select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == hash_api_key(token))
+                    select(ApiKey, User)
+                    .join(User, User.id == ApiKey.user_id)
+                    .where(ApiKey.key_hash == hash_api_key(token))
                 )
             ).first()
             if row is None:
                 raise errors.Unauthorized(errors.INVALID_TOKEN)
             key, user = row
         await self._touch(key.id)
-        return Principal(UserInfo.of(user), "api_key", token, token_expires_at=key.expires_at, api_key_id=key.id)
+        return Principal(
+            UserInfo.of(user), "api_key", token, token_expires_at=key.expires_at, api_key_id=key.id
+        )
 
     async def _touch(self, key_id: str) -> None:
         """Record `last_used_at` in its own short transaction that starts with the write:
@@ -146,8 +150,10 @@ class Authenticator:
         locked") on a busy SQLite, where a write-first transaction waits its turn."""
         try:
             async with self._db.write() as session:
-                await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=int(time.time())))
-        except Exception:  # noqa: BLE001 - bookkeeping must never fail a request
+                await session.execute(
+                    update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=int(time.time()))
+                )
+        except Exception:
             log.warning("could not record API key use", exc_info=True)
 
     async def _load_jwt(self, token: str) -> Principal:
@@ -158,6 +164,11 @@ class Authenticator:
             user = await session.get(User, claims.user_id)
             if user is None:
                 raise errors.Unauthorized(errors.INVALID_TOKEN)
-            if claims.epoch != user.token_epoch or await session.get(RevokedToken, claims.jti) is not None:
+            if (
+                claims.epoch != user.token_epoch
+                or await session.get(RevokedToken, claims.jti) is not None
+            ):
                 raise errors.Unauthorized("Invalid token")
-        return Principal(UserInfo.of(user), "jwt", token, jti=claims.jti, token_expires_at=claims.expires_at)
+        return Principal(
+            UserInfo.of(user), "jwt", token, jti=claims.jti, token_expires_at=claims.expires_at
+        )

@@ -14,7 +14,11 @@ class ApiKeyRepository:
         self.user_id = user_id
 
     async def list(self) -> list[ApiKey]:
-        stmt = select(ApiKey).where(ApiKey.user_id == self.user_id).order_by(ApiKey.created_at, ApiKey.id)
+        stmt = (
+            select(ApiKey)
+            .where(ApiKey.user_id == self.user_id)
+            .order_by(ApiKey.created_at, ApiKey.id)
+        )
         return list((await self.session.execute(stmt)).scalars())
 
     async def default(self) -> ApiKey | None:
@@ -39,4 +43,8 @@ async def revoke_token(session: AsyncSession, jti: str, expires_at: int | None) 
 
 async def purge_expired_revocations(session: AsyncSession, now: int) -> None:
     """A revoked JWT past its own expiry is rejected anyway; its row is no longer needed."""
-    await session.execute(delete(RevokedToken).where(RevokedToken.expires_at.is_not(None), RevokedToken.expires_at < now))
+    await session.execute(
+        delete(RevokedToken).where(
+            RevokedToken.expires_at.is_not(None), RevokedToken.expires_at < now
+        )
+    )

@@ -26,7 +26,9 @@ from wayline.users.schemas import UserResponse
 router = APIRouter(prefix="/api/v1/auths", tags=["auths"])
 
 
-def _service(session: SessionDep, settings: SettingsDep, authenticator: AuthenticatorDep) -> AuthService:
+def _service(
+    session: SessionDep, settings: SettingsDep, authenticator: AuthenticatorDep
+) -> AuthService:
     return AuthService(session, settings, authenticator)
 
 
@@ -35,26 +37,35 @@ Service = Annotated[AuthService, Depends(_service)]
 
 def _set_cookie(response: Response, settings: SettingsDep, session: SessionUserResponse) -> None:
     response.set_cookie(
-        "token", session.token, httponly=True, secure=settings.WEBUI_AUTH_COOKIE_SECURE,
+        "token",
+        session.token,
+        httponly=True,
+        secure=settings.WEBUI_AUTH_COOKIE_SECURE,
         samesite=settings.WEBUI_AUTH_COOKIE_SAME_SITE,
         max_age=None if session.expires_at is None else int(settings.jwt_expires_seconds or 0),
     )
 
 
 @router.post("/signup", response_model=SessionUserResponse)
-async def signup(form: SignupForm, service: Service, response: Response, settings: SettingsDep) -> SessionUserResponse:
+async def signup(
+    form: SignupForm, service: Service, response: Response, settings: SettingsDep
+) -> SessionUserResponse:
     session = await service.signup(form)
     _set_cookie(response, settings, session)
     return session
 
 
 @router.post("/signin", response_model=SessionUserResponse)
-async def signin(form: SigninForm, service: Service, response: Response, settings: SettingsDep, request: Request) -> SessionUserResponse:
+async def signin(
+    form: SigninForm, service: Service, response: Response, settings: SettingsDep, request: Request
+) -> SessionUserResponse:
     state = request.app.state
     # The peer address; behind a proxy listed in FORWARDED_ALLOW_IPS uvicorn has already
     # replaced it with the client's address from X-Forwarded-For.
     address = request.client.host if request.client else None
-    session = await service.signin(form, address, state.signin_limiter, state.signin_address_limiter)
+    session = await service.signin(
+        form, address, state.signin_limiter, state.signin_address_limiter
+    )
     _set_cookie(response, settings, session)
     return session
 
@@ -84,7 +95,9 @@ async def update_password(form: UpdatePasswordForm, user: CurrentUser, service: 
 
 
 @router.post("/update/profile", response_model=UserResponse)
-async def update_profile(form: UpdateProfileForm, user: VerifiedUser, service: Service) -> UserResponse:
+async def update_profile(
+    form: UpdateProfileForm, user: VerifiedUser, service: Service
+) -> UserResponse:
     return UserResponse.of(await service.update_profile(user, form))
 
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
-
 import time
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -90,7 +89,9 @@ class ApiKeyCreateForm(StrictForm):
                 raise ValueError("give expires_at or expires_in_days, not both")
             current = int(time.time())
             if not current < self.expires_at <= current + _CENTURY:
-                raise ValueError("expires_at must be a future Unix time in seconds (within 100 years)")
+                raise ValueError(
+                    "expires_at must be a future Unix time in seconds (within 100 years)"
+                )
         return self
 
 

@@ -27,7 +27,14 @@ from wayline.core import errors
 from wayline.core.clock import new_id, now
 from wayline.core.db import begin_write
 from wayline.core.ratelimit import RateLimiter
-from wayline.core.security import create_jwt, hash_api_key, hash_password, mask_api_key, new_api_key, verify_password
+from wayline.core.security import (
+    create_jwt,
+    hash_api_key,
+    hash_password,
+    mask_api_key,
+    new_api_key,
+    verify_password,
+)
 from wayline.core.settings import Settings
 from wayline.users.repository import UserRepository
 from wayline.users.schemas import UserInfo
@@ -40,22 +47,40 @@ def permissions_for(user: UserInfo, settings: Settings) -> dict:
     """What the UI may offer this user; Wayline lets every verified user use workspace features."""
     verified = user.is_verified
     return {
-        "workspace": {"models": user.is_admin, "knowledge": verified, "prompts": verified, "tools": user.is_admin},
+        "workspace": {
+            "models": user.is_admin,
+            "knowledge": verified,
+            "prompts": verified,
+            "tools": user.is_admin,
+        },
         "sharing": {"public_models": user.is_admin, "public_knowledge": verified},
         "chat": {"file_upload": verified, "stt": verified, "tts": verified},
-        "features": {"api_keys": settings.ENABLE_API_KEYS and verified, "image_generation": settings.ENABLE_IMAGE_GENERATION},
+        "features": {
+            "api_keys": settings.ENABLE_API_KEYS and verified,
+            "image_generation": settings.ENABLE_IMAGE_GENERATION,
+        },
     }
 
 
-def session_response(user: UserInfo, token: str, expires_at: int | None, settings: Settings) -> SessionUserResponse:
+def session_response(
+    user: UserInfo, token: str, expires_at: int | None, settings: Settings
+) -> SessionUserResponse:
     return SessionUserResponse(
-        token=token, expires_at=expires_at, id=user.id, email=user.email, name=user.name,
-        role=user.role, profile_image_url=user.profile_image_url, permissions=permissions_for(user, settings),
+        token=token,
+        expires_at=expires_at,
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        profile_image_url=user.profile_image_url,
+        permissions=permissions_for(user, settings),
     )
 
 
 class AuthService:
-    def __init__(self, session: AsyncSession, settings: Settings, authenticator: Authenticator) -> None:
+    def __init__(
+        self, session: AsyncSession, settings: Settings, authenticator: Authenticator
+    ) -> None:
         self.session = session
         self.settings = settings
         self.authenticator = authenticator
@@ -63,12 +88,13 @@ class AuthService:
 
     # --- sessions -----------------------------------------------------------
     def session_response(self, user: UserInfo) -> SessionUserResponse:
-        token, claims = create_jwt(self.settings.secret_key, user.id, user.token_epoch, self.settings.jwt_expires_seconds)
+        token, claims = create_jwt(
+            self.settings.secret_key, user.id, user.token_epoch, self.settings.jwt_expires_seconds
+        )
         return self._response(user, token, claims.expires_at)
 
     def _response(self, user: UserInfo, token: str, expires_at: int | None) -> SessionUserResponse:
         return session_response(user, token, expires_at, self.settings)
-
 
     async def create_user(self, form: SignupForm, role: str) -> UserInfo:
         """Insert an account in one write transaction (the caller commits)."""
@@ -77,15 +103,23 @@ class AuthService:
         await begin_write(self.session)
         return await self._insert_user(form, email, role, password_hash)
 
-    async def _insert_user(self, form: SignupForm, email: str, role: str, password_hash: str) -> UserInfo:
+    async def _insert_user(
+        self, form: SignupForm, email: str, role: str, password_hash: str
+    ) -> UserInfo:
         if await self.users.by_email(email) is not None:
             raise errors.BadRequest(errors.EMAIL_TAKEN)
         stamp = now()
         user = User(
-            id=new_id(), email=email, name=form.name.strip(), role=role,
+            id=new_id(),
+            email=email,
+            name=form.name.strip(),
+            role=role,
             profile_image_url=form.profile_image_url or "/user.png",
-            password_hash=password_hash, token_epoch=0,
-            created_at=stamp, updated_at=stamp, last_active_at=stamp,
+            password_hash=password_hash,
+            token_epoch=0,
+            created_at=stamp,
+            updated_at=stamp,
+            last_active_at=stamp,
         )
         self.session.add(user)
         try:
@@ -115,18 +149,34 @@ class AuthService:
         await self.session.commit()
         return self.session_response(user)
 
-    async def signin(self, form: SigninForm, client_address: str | None = None,
-                     limiter: RateLimiter | None = None, address_limiter: RateLimiter | None = None) -> SessionUserResponse:
-        if address_limiter is not None and client_address and not await address_limiter.hit(f"signin-ip:{client_address}"):
-            raise errors.TooManyRequests("Too many sign-in attempts from this address. Please try again later.")
+    async def signin(
+        self,
+        form: SigninForm,
+        client_address: str | None = None,
+        limiter: RateLimiter | None = None,
+        address_limiter: RateLimiter | None = None,
+    ) -> SessionUserResponse:
+        if (
+            address_limiter is not None
+            and client_address
+            and not await address_limiter.hit(f"signin-ip:{client_address}")
+        ):
+            raise errors.TooManyRequests(
+                "Too many sign-in attempts from this address. Please try again later."
+            )
         if limiter is not None and not await limiter.hit(f"signin:{form.email}"):
             raise errors.TooManyRequests("Too many sign-in attempts. Please try again later.")
         row = await self.users.by_email(form.email)
         await self.session.commit()  # end the read: the hash check below takes ~0.1 s
-        if not await verify_password(form.password, row.password_hash if row else None) or row is None:
+        if (
+            not await verify_password(form.password, row.password_hash if row else None)
+            or row is None
+        ):
             raise errors.BadRequest(errors.INVALID_CRED)
         await begin_write(self.session)
-        await self.session.execute(update(User).where(User.id == row.id).values(last_active_at=now()))
+        await self.session.execute(
+            update(User).where(User.id == row.id).values(last_active_at=now())
+        )
         await self.session.commit()
         return self.session_response(UserInfo.of(row))
 
@@ -141,8 +191,15 @@ class AuthService:
         user = await self.create_user(form, form.role)
         await self.session.commit()
         token = self.session_response(user)
-        return {"token": token.token, "token_type": "Bearer", "id": user.id, "email": user.email,
-                "name": user.name, "role": user.role, "profile_image_url": user.profile_image_url}
+        return {
+            "token": token.token,
+            "token_type": "Bearer",
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "role": user.role,
+            "profile_image_url": user.profile_image_url,
+        }
 
     async def update_password(self, user: UserInfo, form: UpdatePasswordForm) -> bool:
         row = await self.users.get(user.id)
@@ -154,13 +211,16 @@ class AuthService:
         # Compare-and-set on the old hash: of two concurrent changes with the same old
         # password, one wins and the other is told the password is no longer correct.
         result = await self.session.execute(
-            update(User).where(User.id == user.id, User.password_hash == row.password_hash)
+            update(User)
+            .where(User.id == user.id, User.password_hash == row.password_hash)
             .values(password_hash=new_hash, token_epoch=User.token_epoch + 1, updated_at=now())
         )
         await self.session.commit()
         if not result.rowcount:
             raise errors.BadRequest("Incorrect password")
-        await self.authenticator.invalidate("password")  # every existing session of this user stops working
+        await self.authenticator.invalidate(
+            "password"
+        )  # every existing session of this user stops working
         return True
 
     async def update_profile(self, user: UserInfo, form: UpdateProfileForm) -> UserInfo:
@@ -168,7 +228,11 @@ class AuthService:
         row = await self.users.get(user.id)
         if row is None:
             raise errors.Unauthorized(errors.INVALID_TOKEN)
-        row.name, row.profile_image_url, row.updated_at = form.name.strip(), form.profile_image_url, now()
+        row.name, row.profile_image_url, row.updated_at = (
+            form.name.strip(),
+            form.profile_image_url,
+            now(),
+        )
         await self.session.commit()
         await self.authenticator.invalidate("profile")
         return UserInfo.of(row)
@@ -184,7 +248,9 @@ class AuthService:
         s = self.settings
         if not (s.WEBUI_ADMIN_EMAIL and s.WEBUI_ADMIN_PASSWORD) or await self.users.count() > 0:
             return
-        form = SignupForm(name=s.WEBUI_ADMIN_NAME, email=s.WEBUI_ADMIN_EMAIL, password=s.WEBUI_ADMIN_PASSWORD)
+        form = SignupForm(
+            name=s.WEBUI_ADMIN_NAME, email=s.WEBUI_ADMIN_EMAIL, password=s.WEBUI_ADMIN_PASSWORD
+        )
         try:
             await self.create_user(form, "admin")
             await self.session.commit()
@@ -197,10 +263,20 @@ class AuthService:
         if not self.settings.ENABLE_API_KEYS or not user.is_verified:
             raise errors.Forbidden(errors.API_KEY_CREATION_NOT_ALLOWED)
 
-    async def _insert_key(self, user: UserInfo, name: str, is_default: bool, expires_at: int | None) -> tuple[ApiKey, str]:
+    async def _insert_key(
+        self, user: UserInfo, name: str, is_default: bool, expires_at: int | None
+    ) -> tuple[ApiKey, str]:
         key = new_api_key()
-        row = ApiKey(id=new_id(), user_id=user.id, name=name, key_hash=hash_api_key(key), masked=mask_api_key(key),
-                     is_default=is_default, expires_at=expires_at, created_at=now())
+        row = ApiKey(
+            id=new_id(),
+            user_id=user.id,
+            name=name,
+            key_hash=hash_api_key(key),
+            masked=mask_api_key(key),
+            is_default=is_default,
+            expires_at=expires_at,
+            created_at=now(),
+        )
         self.session.add(row)
         return row, key
 
@@ -258,8 +334,15 @@ class AuthService:
 
 
 def _key_info(row: ApiKey) -> ApiKeyInfo:
-    return ApiKeyInfo(id=row.id, name=row.name, masked=row.masked, is_default=row.is_default,
-                      created_at=row.created_at, expires_at=row.expires_at, last_used_at=row.last_used_at)
+    return ApiKeyInfo(
+        id=row.id,
+        name=row.name,
+        masked=row.masked,
+        is_default=row.is_default,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+    )
 
 
 def _email_or_400(value: str) -> str:

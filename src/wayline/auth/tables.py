@@ -10,7 +10,9 @@ class ApiKey(Base):
     __tablename__ = "api_key"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(256))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     masked: Mapped[str] = mapped_column(String(64))

@@ -10,7 +10,9 @@ from wayline.users.schemas import UserInfo
 
 
 class ChatAugmenter(Protocol):
-    async def augment(self, user: UserInfo, body: dict[str, Any], files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def augment(
+        self, user: UserInfo, body: dict[str, Any], files: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         """Inject context into `body["messages"]` in place; return Open WebUI `sources` dicts.
 
         Raises WaylineErrors (e.g. NotFound, Forbidden) for ids the user cannot read."""

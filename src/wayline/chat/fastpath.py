@@ -15,7 +15,7 @@ from starlette.routing import Route
 from wayline.auth.deps import current_principal, verified_user
 
 
-async def _user(request: Request):  # noqa: ANN202 - UserInfo
+async def _user(request: Request):
     return await verified_user(await current_principal(request))
 
 
@@ -32,7 +32,9 @@ async def embeddings(request: Request) -> Response:
 async def list_models(request: Request) -> Response:
     user = await _user(request)
     refresh = request.query_params.get("refresh", "").lower() in ("1", "true", "yes", "on")
-    return Response(await request.app.state.models.list_body(user, refresh), media_type="application/json")
+    return Response(
+        await request.app.state.models.list_body(user, refresh), media_type="application/json"
+    )
 
 
 ROUTES = [

@@ -8,15 +8,45 @@ from wayline.providers.ollama import _OPTION_MAP
 
 # Wayline/Open WebUI-only request fields: never forwarded upstream.
 WAYLINE_FIELDS = (
-    "files", "params", "features", "tool_ids", "metadata", "chat_id", "id", "session_id", "background_tasks",
-    "variables", "model_item", "message_ids", "parent_id", "user_message", "parent_message",
-    "assistant_message_id", "regeneration_message_id", "folder_id", "chat_variables", "automation_id",
-    "filter_ids", "skill_ids", "terminal_id", "tool_servers",
+    "files",
+    "params",
+    "features",
+    "tool_ids",
+    "metadata",
+    "chat_id",
+    "id",
+    "session_id",
+    "background_tasks",
+    "variables",
+    "model_item",
+    "message_ids",
+    "parent_id",
+    "user_message",
+    "parent_message",
+    "assistant_message_id",
+    "regeneration_message_id",
+    "folder_id",
+    "chat_variables",
+    "automation_id",
+    "filter_ids",
+    "skill_ids",
+    "terminal_id",
+    "tool_servers",
 )
 # Params copied to the top level of an OpenAI-type request when the client did not set them.
 OPENAI_PARAMS = (
-    "temperature", "top_p", "min_p", "max_tokens", "max_completion_tokens", "frequency_penalty",
-    "presence_penalty", "reasoning_effort", "seed", "stop", "logit_bias", "response_format",
+    "temperature",
+    "top_p",
+    "min_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "frequency_penalty",
+    "presence_penalty",
+    "reasoning_effort",
+    "seed",
+    "stop",
+    "logit_bias",
+    "response_format",
 )
 OLLAMA_PARAMS = tuple(_OPTION_MAP) + ("keep_alive", "think", "format", "response_format")
 

@@ -11,18 +11,48 @@ router = APIRouter(tags=["chat"])
 
 # The body is parsed with orjson, not pydantic (unknown fields pass through untouched),
 # so its shape is declared here for the OpenAPI document only.
-_CHAT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["model", "messages"], "additionalProperties": True,
-    "properties": {
-        "model": {"type": "string"}, "stream": {"type": "boolean"},
-        "messages": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
-        "files": {"type": "array", "items": {"type": "object"}}, "params": {"type": "object"},
-    },
-}}}}}
-_EMBED_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["model", "input"], "additionalProperties": True,
-    "properties": {"model": {"type": "string"}, "input": {"oneOf": [{"type": "string"}, {"type": "array"}]}},
-}}}}}
+_CHAT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["model", "messages"],
+                    "additionalProperties": True,
+                    "properties": {
+                        "model": {"type": "string"},
+                        "stream": {"type": "boolean"},
+                        "messages": {
+                            "type": "array",
+                            "items": {"type": "object", "additionalProperties": True},
+                        },
+                        "files": {"type": "array", "items": {"type": "object"}},
+                        "params": {"type": "object"},
+                    },
+                }
+            }
+        },
+    }
+}
+_EMBED_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["model", "input"],
+                    "additionalProperties": True,
+                    "properties": {
+                        "model": {"type": "string"},
+                        "input": {"oneOf": [{"type": "string"}, {"type": "array"}]},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 @router.post("/api/chat/completions", openapi_extra=_CHAT_BODY)

@@ -46,7 +46,9 @@ class ChatService:
         entry = await self.registry.resolve(body.get("model"), user)
         messages = body.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            raise errors.BadRequest("'messages' must be a list of message objects", param="messages")
+            raise errors.BadRequest(
+                "'messages' must be a list of message objects", param="messages"
+            )
 
         extras = {key: body.pop(key) for key in WAYLINE_FIELDS if key in body}
         changed = bool(extras)
@@ -84,7 +86,9 @@ class ChatService:
         if loaded is not None:
             return loaded.instance
         async with self._core.db.sessionmaker() as session:
-            row = (await session.execute(select(FunctionRow).where(FunctionRow.id == function_id))).scalar_one_or_none()
+            row = (
+                await session.execute(select(FunctionRow).where(FunctionRow.id == function_id))
+            ).scalar_one_or_none()
         if row is None or not row.is_active:
             raise errors.NotFound(errors.model_not_found(function_id))
         return runtime.instance(row.id, row.content, row.valves, row.updated_at).instance
@@ -98,24 +102,35 @@ class ChatService:
         return await embed(self._http, entry, body)
 
 
-
 async def embed(http: Any, entry: ModelEntry, body: dict[str, Any]) -> Response:
     conn = entry.pick()
     if entry.kind == "pipe" or conn is None:
         raise errors.BadRequest(f"Model '{entry.id}' does not support embeddings")
     if entry.kind == "openai":
         payload = {**body, "model": entry.upstream_id}
-        resp = (await http.request("POST", f"{conn.url}/embeddings", json=payload, headers=conn.headers)).raise_for_status()
+        resp = (
+            await http.request("POST", f"{conn.url}/embeddings", json=payload, headers=conn.headers)
+        ).raise_for_status()
         return Response(resp.body, media_type="application/json")
     inputs = body["input"]
-    resp = (await http.request(
-        "POST", f"{conn.url}/api/embed", json={"model": entry.upstream_id, "input": inputs}, headers=conn.headers,
-    )).raise_for_status()
+    resp = (
+        await http.request(
+            "POST",
+            f"{conn.url}/api/embed",
+            json={"model": entry.upstream_id, "input": inputs},
+            headers=conn.headers,
+        )
+    ).raise_for_status()
     data = resp.json()
     vectors = data.get("embeddings") or []
     tokens = int(data.get("prompt_eval_count") or 0)
-    return upstream.json_response({
-        "object": "list", "model": entry.id,
-        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    })
+    return upstream.json_response(
+        {
+            "object": "list",
+            "model": entry.id,
+            "data": [
+                {"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)
+            ],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )

@@ -38,10 +38,16 @@ def sse_event(obj: Any) -> bytes:
 
 def sources_event(chat_id: str | None, model: str, sources: list[dict[str, Any]]) -> bytes:
     """The sources, as a valid (empty-choices) `chat.completion.chunk` so strict clients accept it."""
-    return sse_event({
-        "id": chat_id or ollama.new_chat_id(), "object": "chat.completion.chunk", "created": int(time.time()),
-        "model": model, "choices": [], "sources": sources,
-    })
+    return sse_event(
+        {
+            "id": chat_id or ollama.new_chat_id(),
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [],
+            "sources": sources,
+        }
+    )
 
 
 def error_event(exc: BaseException) -> bytes:
@@ -49,7 +55,13 @@ def error_event(exc: BaseException) -> bytes:
     with its `code`/`type`), plus Open WebUI's `detail`."""
     if isinstance(exc, WaylineError):
         status, detail = exc.status_code, redact(exc.detail)
-        error = openai_error(status, detail, code=exc.code, param=exc.param, error_type=getattr(exc, "error_type", None))
+        error = openai_error(
+            status,
+            detail,
+            code=exc.code,
+            param=exc.param,
+            error_type=getattr(exc, "error_type", None),
+        )
     else:
         error = openai_error(502, redact(f"{type(exc).__name__}: {exc}"))
     return sse_event({"error": {**error, "detail": error["message"]}})
@@ -59,10 +71,14 @@ def with_sources(data: Any, sources: list[dict[str, Any]] | None) -> Any:
     return {"sources": sources, **data} if sources is not None and isinstance(data, dict) else data
 
 
-async def _open(http: UpstreamClient, url: str, *, data: bytes, headers: dict[str, str]) -> tuple[UpstreamStream, AsyncExitStack]:
+async def _open(
+    http: UpstreamClient, url: str, *, data: bytes, headers: dict[str, str]
+) -> tuple[UpstreamStream, AsyncExitStack]:
     stack = AsyncExitStack()
     try:
-        upstream = await stack.enter_async_context(http.stream("POST", url, data=data, headers=headers))
+        upstream = await stack.enter_async_context(
+            http.stream("POST", url, data=data, headers=headers)
+        )
         await upstream.raise_for_status()
     except BaseException:
         await stack.aclose()
@@ -76,8 +92,13 @@ def _streaming(gen: AsyncIterator[bytes]) -> StreamingResponse:
 
 # --- OpenAI-compatible -----------------------------------------------------------------
 
+
 async def openai_chat(
-    http: UpstreamClient, entry: ModelEntry, data: bytes, stream: bool, sources: list[dict[str, Any]] | None,
+    http: UpstreamClient,
+    entry: ModelEntry,
+    data: bytes,
+    stream: bool,
+    sources: list[dict[str, Any]] | None,
 ) -> Response:
     conn = entry.connection
     assert conn is not None
@@ -94,12 +115,17 @@ async def openai_chat(
             body = await upstream.read()
         finally:
             await stack.aclose()
-        return Response(body, status_code=upstream.status, media_type=upstream.headers.get("Content-Type"))
+        return Response(
+            body, status_code=upstream.status, media_type=upstream.headers.get("Content-Type")
+        )
     return _streaming(_relay_sse(upstream, stack, entry.id, sources))
 
 
 async def _relay_sse(
-    upstream: UpstreamStream, stack: AsyncExitStack, model: str, sources: list[dict[str, Any]] | None,
+    upstream: UpstreamStream,
+    stack: AsyncExitStack,
+    model: str,
+    sources: list[dict[str, Any]] | None,
 ) -> AsyncIterator[bytes]:
     tail = b"\n\n"
     try:
@@ -107,7 +133,9 @@ async def _relay_sse(
         async for chunk in upstream.iter_chunks():
             if pending_sources:
                 found = _ID.search(chunk)
-                yield sources_event(found.group(1).decode() if found else None, model, sources or [])
+                yield sources_event(
+                    found.group(1).decode() if found else None, model, sources or []
+                )
                 pending_sources = False
             yield chunk
             tail = chunk[-2:]
@@ -121,22 +149,32 @@ async def _relay_sse(
 
 # --- Ollama -----------------------------------------------------------------------------
 
+
 async def ollama_chat(
-    http: UpstreamClient, entry: ModelEntry, body: dict[str, Any], stream: bool, sources: list[dict[str, Any]] | None,
+    http: UpstreamClient,
+    entry: ModelEntry,
+    body: dict[str, Any],
+    stream: bool,
+    sources: list[dict[str, Any]] | None,
 ) -> Response:
     conn = entry.pick()
     assert conn is not None
     payload = orjson.dumps(ollama.to_ollama_chat(body, entry.upstream_id))
     url = f"{conn.url}/api/chat"
     if not stream:
-        resp = (await http.request("POST", url, data=payload, headers=conn.headers)).raise_for_status()
+        resp = (
+            await http.request("POST", url, data=payload, headers=conn.headers)
+        ).raise_for_status()
         return json_response(with_sources(ollama.from_ollama_chat(resp.json(), entry.id), sources))
     upstream, stack = await _open(http, url, data=payload, headers=conn.headers)
     return _streaming(_relay_ndjson(upstream, stack, entry.id, sources))
 
 
 async def _relay_ndjson(
-    upstream: UpstreamStream, stack: AsyncExitStack, model: str, sources: list[dict[str, Any]] | None,
+    upstream: UpstreamStream,
+    stack: AsyncExitStack,
+    model: str,
+    sources: list[dict[str, Any]] | None,
 ) -> AsyncIterator[bytes]:
     translator = ollama.StreamTranslator(model)
     try:

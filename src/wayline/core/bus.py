@@ -51,7 +51,7 @@ class LocalBus:
                 result = handler(message)
                 if asyncio.iscoroutine(result):
                     await result
-            except Exception:  # noqa: BLE001 - one bad handler must not silence the others
+            except Exception:
                 log.exception("bus handler for %s failed", topic)
 
     async def start(self) -> None:

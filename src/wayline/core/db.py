@@ -19,10 +19,15 @@ from types import ModuleType
 from typing import Any
 
 from sqlalchemy import MetaData, event, text
-from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from wayline.core.settings import Settings
 
@@ -67,8 +72,15 @@ def _sqlite_dbapi() -> Any:
 
     sqlite = _sqlite_module()
     dbapi = AsyncAdapt_aiosqlite_dbapi(aiosqlite, sqlite)
-    for name in ("DatabaseError", "Error", "IntegrityError", "NotSupportedError",
-                 "OperationalError", "ProgrammingError", "InterfaceError"):
+    for name in (
+        "DatabaseError",
+        "Error",
+        "IntegrityError",
+        "NotSupportedError",
+        "OperationalError",
+        "ProgrammingError",
+        "InterfaceError",
+    ):
         setattr(dbapi, name, getattr(sqlite, name))
     return dbapi
 
@@ -98,8 +110,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
             return await conn
 
         engine = create_async_engine(
-            f"sqlite+aiosqlite:///{path}", async_creator=creator,
-            poolclass=AsyncAdaptedQueuePool, pool_size=8, max_overflow=8, module=_sqlite_dbapi(),
+            f"sqlite+aiosqlite:///{path}",
+            async_creator=creator,
+            poolclass=AsyncAdaptedQueuePool,
+            pool_size=8,
+            max_overflow=8,
+            module=_sqlite_dbapi(),
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -167,7 +183,7 @@ class Database:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
-        except Exception:  # noqa: BLE001 - readiness reports any failure as "not ready"
+        except Exception:
             log.warning("database ping failed", exc_info=True)
             return False
 
@@ -214,18 +230,22 @@ async def _take_turn(turns: asyncio.Lock) -> bool:
     handling decides), so a unit of work that wrongly nests two writes stalls, never hangs."""
     try:
         await asyncio.wait_for(turns.acquire(), TURN_WAIT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("waited %.0f s for a write turn; going ahead without one", TURN_WAIT)
         return False
     return True
 
 
-def _release_at_transaction_end(session: AsyncSession, turns: asyncio.Lock) -> Callable[[Any, Any], None]:
+def _release_at_transaction_end(
+    session: AsyncSession, turns: asyncio.Lock
+) -> Callable[[Any, Any], None]:
     held = True
 
     def release(_: Any, transaction: Any) -> None:
         nonlocal held
-        if held and (transaction is None or transaction.parent is None):  # the root: commit, rollback, close
+        if held and (
+            transaction is None or transaction.parent is None
+        ):  # the root: commit, rollback, close
             held = False
             turns.release()
 

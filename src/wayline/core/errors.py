@@ -82,7 +82,11 @@ class WaylineError(Exception):
     code: str | None = None  # OpenAI's `error.code`; None = derived from the status when rendered
 
     def __init__(
-        self, detail: Any = None, *, headers: dict[str, str] | None = None, code: str | None = None,
+        self,
+        detail: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
         param: str | None = None,
     ) -> None:
         self.detail = self.default_detail if detail is None else detail
@@ -147,8 +151,14 @@ class UpstreamError(WaylineError):
     when the upstream spoke OpenAI's error shape, its `type`, `code` and `param`)."""
 
     def __init__(
-        self, status_code: int, detail: Any, *, headers: dict[str, str] | None = None, code: str | None = None,
-        error_type: str | None = None, param: str | None = None,
+        self,
+        status_code: int,
+        detail: Any,
+        *,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+        error_type: str | None = None,
+        param: str | None = None,
     ) -> None:
         self.status_code = status_code
         self.error_type = error_type
@@ -169,10 +179,16 @@ class UpstreamTimeout(UpstreamError):
 
 # Routes OpenAI clients call: their errors carry OpenAI's `error` object beside Open WebUI's
 # `detail`, so an OpenAI SDK exposes `.code` / `.type` / `.param`.
-OPENAI_PATHS = frozenset({
-    "/api/chat/completions", "/api/v1/chat/completions", "/api/embeddings", "/api/v1/embeddings",
-    "/api/models", "/api/v1/models",
-})
+OPENAI_PATHS = frozenset(
+    {
+        "/api/chat/completions",
+        "/api/v1/chat/completions",
+        "/api/embeddings",
+        "/api/v1/embeddings",
+        "/api/models",
+        "/api/v1/models",
+    }
+)
 OPENAI_PREFIXES = ("/openai/", "/ollama/v1/")
 
 # `scheme://user:password@` inside any text: the credentials part is what must never be shown.
@@ -198,7 +214,11 @@ def speaks_openai(path: str) -> bool:
 def _message(detail: Any) -> str:
     if isinstance(detail, str):
         return detail
-    if isinstance(detail, list) and detail and all(isinstance(e, dict) and "msg" in e for e in detail):
+    if (
+        isinstance(detail, list)
+        and detail
+        and all(isinstance(e, dict) and "msg" in e for e in detail)
+    ):
         return "; ".join(f"{_param(e.get('loc', [])) or 'body'}: {e['msg']}" for e in detail)
     return json.dumps(detail, default=str)
 
@@ -215,7 +235,12 @@ def _param(loc: list[Any]) -> str | None:
 
 
 def openai_error(
-    status: int, detail: Any, *, code: str | None = None, param: str | None = None, error_type: str | None = None,
+    status: int,
+    detail: Any,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    error_type: str | None = None,
 ) -> dict[str, Any]:
     """OpenAI's error object, following OpenAI's own conventions: client errors are
     `invalid_request_error`, 429 is `requests` / `rate_limit_exceeded`, 5xx `server_error`."""
@@ -226,8 +251,19 @@ def openai_error(
             code = "invalid_api_key"
         elif status == 429:
             code = "rate_limit_exceeded"
-    default_type = "server_error" if status >= 500 else "requests" if status == 429 else "invalid_request_error"
-    return {"message": _message(detail), "type": error_type or default_type, "code": code, "param": param}
+    default_type = (
+        "server_error"
+        if status >= 500
+        else "requests"
+        if status == 429
+        else "invalid_request_error"
+    )
+    return {
+        "message": _message(detail),
+        "type": error_type or default_type,
+        "code": code,
+        "param": param,
+    }
 
 
 def _retry_can_fix(status: int, upstream: bool) -> bool:
@@ -238,8 +274,15 @@ def _retry_can_fix(status: int, upstream: bool) -> bool:
 
 
 def error_response(
-    path: str, status: int, detail: Any, *, headers: dict[str, str] | None = None, code: str | None = None,
-    param: str | None = None, error_type: str | None = None, upstream: bool = False,
+    path: str,
+    status: int,
+    detail: Any,
+    *,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
+    param: str | None = None,
+    error_type: str | None = None,
+    upstream: bool = False,
 ) -> JSONResponse:
     """The one error body: `{"detail"}` everywhere, plus OpenAI's `{"error"}` on OpenAI routes.
     Usable from ASGI middleware too (a Response is an ASGI app)."""
@@ -272,8 +315,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _wayline(request: Request, exc: WaylineError) -> JSONResponse:
         upstream = exc if isinstance(exc, UpstreamError) else None
         return error_response(
-            request.url.path, exc.status_code, exc.detail, headers=exc.headers, code=exc.code, param=exc.param,
-            error_type=upstream.error_type if upstream else None, upstream=upstream is not None,
+            request.url.path,
+            exc.status_code,
+            exc.detail,
+            headers=exc.headers,
+            code=exc.code,
+            param=exc.param,
+            error_type=upstream.error_type if upstream else None,
+            upstream=upstream is not None,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -281,7 +330,11 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = _validation_detail(exc)
         first = detail[0] if detail else {"type": "", "loc": []}
         return error_response(
-            request.url.path, 422, detail, code=_validation_code(str(first["type"] or "")), param=_param(first["loc"]),
+            request.url.path,
+            422,
+            detail,
+            code=_validation_code(str(first["type"] or "")),
+            param=_param(first["loc"]),
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -289,7 +342,9 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail
         if exc.status_code == 404 and detail == "Not Found":
             detail = NOT_FOUND
-        return error_response(request.url.path, exc.status_code, detail, headers=getattr(exc, "headers", None))
+        return error_response(
+            request.url.path, exc.status_code, detail, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -35,38 +35,57 @@ class AccessGrant(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
-def granted(resource_type: str, resource_id: ColumnElement, user_id: str, permissions: Sequence[str]) -> ColumnElement[bool]:
+def granted(
+    resource_type: str, resource_id: ColumnElement, user_id: str, permissions: Sequence[str]
+) -> ColumnElement[bool]:
     """True where a grant gives `user_id` (or everyone) one of `permissions` on the row's resource."""
     g = AccessGrant
     return exists().where(
         g.resource_type == resource_type,
         g.resource_id == resource_id,
         g.permission.in_(permissions),
-        or_(and_(g.principal_type == "user", g.principal_id.in_([user_id, EVERYONE])), g.principal_type == "anyone"),
+        or_(
+            and_(g.principal_type == "user", g.principal_id.in_([user_id, EVERYONE])),
+            g.principal_type == "anyone",
+        ),
     )
 
 
-async def grants_of(session: AsyncSession, resource_type: str, resource_ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+async def grants_of(
+    session: AsyncSession, resource_type: str, resource_ids: Sequence[str]
+) -> dict[str, list[dict[str, str]]]:
     out: dict[str, list[dict[str, str]]] = {i: [] for i in resource_ids}
     if not resource_ids:
         return out
     g = AccessGrant
     stmt = (
         select(g.resource_id, g.principal_type, g.principal_id, g.permission)
-        .where(g.resource_type == resource_type, g.resource_id.in_(resource_ids)).order_by(g.created_at, g.id)
+        .where(g.resource_type == resource_type, g.resource_id.in_(resource_ids))
+        .order_by(g.created_at, g.id)
     )
     for rid, ptype, pid, perm in (await session.execute(stmt)).all():
         out[rid].append({"principal_type": ptype, "principal_id": pid, "permission": perm})
     return out
 
 
-async def replace_grants(session: AsyncSession, resource_type: str, resource_id: str, grants: Iterable[Grant]) -> None:
+async def replace_grants(
+    session: AsyncSession, resource_type: str, resource_id: str, grants: Iterable[Grant]
+) -> None:
     """Make `grants` the resource's whole grant list (de-duplicated, order kept), in the caller's transaction."""
     g = AccessGrant
-    await session.execute(delete(g).where(g.resource_type == resource_type, g.resource_id == resource_id))
+    await session.execute(
+        delete(g).where(g.resource_type == resource_type, g.resource_id == resource_id)
+    )
     rows = [
-        {"id": new_id(), "resource_type": resource_type, "resource_id": resource_id, "principal_type": ptype,
-         "principal_id": pid, "permission": perm, "created_at": now()}
+        {
+            "id": new_id(),
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "principal_type": ptype,
+            "principal_id": pid,
+            "permission": perm,
+            "created_at": now(),
+        }
         for ptype, pid, perm in dict.fromkeys(grants)
     ]
     if rows:

@@ -17,7 +17,6 @@ and error messages name the host without them.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -28,7 +27,13 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import aiohttp
 import orjson
 
-from wayline.core.errors import BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable, redact
+from wayline.core.errors import (
+    BadRequest,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    redact,
+)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -115,7 +120,7 @@ async def _translate(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     try:
         async for item in source:
             yield item
-    except asyncio.TimeoutError as exc:
+    except TimeoutError as exc:
         raise UpstreamTimeout() from exc
     except aiohttp.ClientError as exc:
         raise UpstreamUnavailable(f"Upstream connection lost: {redact(str(exc))}") from exc
@@ -132,12 +137,18 @@ def upstream_error(status: int, body: bytes, headers: Mapping[str, str]) -> Upst
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace").strip()
-        return UpstreamError(status, text[:2000] or f"Upstream returned HTTP {status}", headers=relayed or None)
+        return UpstreamError(
+            status, text[:2000] or f"Upstream returned HTTP {status}", headers=relayed or None
+        )
     err = data.get("error") if isinstance(data, dict) else None
     if isinstance(err, dict) and err.get("message"):
         return UpstreamError(
-            status, err["message"], headers=relayed or None, code=_text(err.get("code")),
-            error_type=_text(err.get("type")), param=_text(err.get("param")),
+            status,
+            err["message"],
+            headers=relayed or None,
+            code=_text(err.get("code")),
+            error_type=_text(err.get("type")),
+            param=_text(err.get("param")),
         )
     if isinstance(err, str):
         detail: Any = err
@@ -212,7 +223,12 @@ class UpstreamClient:
             url, headers = _with_url_credentials(url, headers)
         with _translate_errors(url):
             async with self.session.request(
-                method, url, data=body, headers=headers, params=params, timeout=self._timeout_for(timeout)
+                method,
+                url,
+                data=body,
+                headers=headers,
+                params=params,
+                timeout=self._timeout_for(timeout),
             ) as resp:
                 return UpstreamResponse(resp.status, resp.headers, await resp.read())
 
@@ -233,7 +249,12 @@ class UpstreamClient:
             url, headers = _with_url_credentials(url, headers)
         with _translate_errors(url):
             resp = await self.session.request(
-                method, url, data=body, headers=headers, params=params, timeout=self._timeout_for(timeout)
+                method,
+                url,
+                data=body,
+                headers=headers,
+                params=params,
+                timeout=self._timeout_for(timeout),
             )
         try:
             yield UpstreamStream(resp)
@@ -248,12 +269,16 @@ def _translate_errors(url: str) -> Iterator[None]:
     """aiohttp's transport failures become our 504 / 502, naming the upstream host."""
     try:
         yield
-    except asyncio.TimeoutError as exc:
+    except TimeoutError as exc:
         raise UpstreamTimeout(f"Upstream {_host(url)} timed out") from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamUnavailable(f"Upstream {_host(url)} is unreachable: {redact(str(exc))}") from exc
+        raise UpstreamUnavailable(
+            f"Upstream {_host(url)} is unreachable: {redact(str(exc))}"
+        ) from exc
     except ValueError as exc:  # aiohttp's refusals of a malformed URL or header (not ClientErrors)
-        raise UpstreamUnavailable(f"Upstream {_host(url)} cannot be called: {redact(str(exc))}") from exc
+        raise UpstreamUnavailable(
+            f"Upstream {_host(url)} cannot be called: {redact(str(exc))}"
+        ) from exc
 
 
 def _host(url: str) -> str:

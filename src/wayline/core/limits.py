@@ -29,8 +29,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Bodies that legitimately carry more than the default cap: chat messages with inline images.
 LARGE_BODY_PATHS = (
-    "/api/chat/completions", "/api/v1/chat/completions", "/api/embeddings", "/api/v1/embeddings",
-    "/openai/", "/ollama/",
+    "/api/chat/completions",
+    "/api/v1/chat/completions",
+    "/api/embeddings",
+    "/api/v1/embeddings",
+    "/openai/",
+    "/ollama/",
 )
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -120,7 +124,13 @@ class BodyLimitMiddleware:
         body = b"".join(chunks)
         if content_type.endswith(b"json"):
             if json_too_deep(body, self.max_depth):
-                await _reject(scope, receive, send, 422, depth_detail(_body_loc(body, self.max_depth), self.max_depth))
+                await _reject(
+                    scope,
+                    receive,
+                    send,
+                    422,
+                    depth_detail(_body_loc(body, self.max_depth), self.max_depth),
+                )
                 return
             if b"\\u0000" in body and _JSON_NUL.search(body):
                 await _reject(scope, receive, send, 422, NUL_DETAIL)

@@ -58,5 +58,11 @@ class RedisRateLimiter:
         await self._redis.aclose()
 
 
-def create_rate_limiter(redis_url: str, prefix: str, limit: int, window: float) -> LocalRateLimiter | RedisRateLimiter:
-    return RedisRateLimiter(redis_url, prefix, limit, window) if redis_url else LocalRateLimiter(limit, window)
+def create_rate_limiter(
+    redis_url: str, prefix: str, limit: int, window: float
+) -> LocalRateLimiter | RedisRateLimiter:
+    return (
+        RedisRateLimiter(redis_url, prefix, limit, window)
+        if redis_url
+        else LocalRateLimiter(limit, window)
+    )

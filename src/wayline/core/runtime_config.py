@@ -49,17 +49,25 @@ class RuntimeConfig:
             return cached  # type: ignore[return-value]
         async with self._db.sessionmaker() as session:
             row = await session.get(RuntimeConfigRow, section)
-        value = type(default).model_validate({**default.model_dump(), **row.data}) if row else default
+        value = (
+            type(default).model_validate({**default.model_dump(), **row.data}) if row else default
+        )
         self._cache[section] = value
         return value
 
     async def _write(self, section: str, data: dict[str, Any]) -> None:
         async with self._db.write() as session:
-            row = (await session.execute(
-                select(RuntimeConfigRow).where(RuntimeConfigRow.section == section).with_for_update()
-            )).scalar_one_or_none()
+            row = (
+                await session.execute(
+                    select(RuntimeConfigRow)
+                    .where(RuntimeConfigRow.section == section)
+                    .with_for_update()
+                )
+            ).scalar_one_or_none()
             if row is None:
-                session.add(RuntimeConfigRow(section=section, version=1, data=data, updated_at=now()))
+                session.add(
+                    RuntimeConfigRow(section=section, version=1, data=data, updated_at=now())
+                )
             else:
                 row.version += 1
                 row.data = data
@@ -69,7 +77,9 @@ class RuntimeConfig:
         data = value.model_dump(mode="json")
         try:
             await self._write(section, data)
-        except IntegrityError:  # two first writes of a section raced (PostgreSQL); the row exists now
+        except (
+            IntegrityError
+        ):  # two first writes of a section raced (PostgreSQL); the row exists now
             await self._write(section, data)
         await self._bus.publish(_TOPIC, {"section": section})
         return value

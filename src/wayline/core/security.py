@@ -33,7 +33,9 @@ API_KEY_PREFIX = "sk-"
 
 # argon2 takes ~0.1 s of CPU and releases the GIL: hashing runs in a small pool of its own,
 # so a burst of sign-ins queues there while /health and chat keep the event loop.
-_hash_pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="argon2")
+_hash_pool = ThreadPoolExecutor(
+    max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="argon2"
+)
 
 
 def _hash_password(password: str) -> str:
@@ -52,7 +54,9 @@ async def hash_password(password: str) -> str:
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:
-    return await asyncio.get_running_loop().run_in_executor(_hash_pool, _verify_password, password, password_hash)
+    return await asyncio.get_running_loop().run_in_executor(
+        _hash_pool, _verify_password, password, password_hash
+    )
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,18 @@ class TokenClaims:
     expires_at: int | None
 
 
-def create_jwt(secret: str, user_id: str, epoch: int, expires_in: float | None) -> tuple[str, TokenClaims]:
+def create_jwt(
+    secret: str, user_id: str, epoch: int, expires_in: float | None
+) -> tuple[str, TokenClaims]:
     issued = int(time.time())
     expires_at = None if expires_in is None else issued + int(expires_in)
-    claims: dict[str, Any] = {"id": user_id, "jti": uuid.uuid4().hex, "iat": issued, "ep": epoch, "typ": "session"}
+    claims: dict[str, Any] = {
+        "id": user_id,
+        "jti": uuid.uuid4().hex,
+        "iat": issued,
+        "ep": epoch,
+        "typ": "session",
+    }
     if expires_at is not None:
         claims["exp"] = expires_at
     token = jwt.encode(claims, secret, algorithm="HS256")

@@ -177,11 +177,16 @@ class Settings(BaseSettings):
     def database_url(self) -> str:
         """The SQLAlchemy async URL; Open WebUI-style `postgresql://` URLs get the asyncpg driver."""
         url = self.DATABASE_URL or f"sqlite:///{(self.DATA_DIR / 'wayline.db').resolve()}"
-        for plain in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+        for plain in (
+            "postgresql://",
+            "postgres://",
+            "postgresql+psycopg2://",
+            "postgresql+psycopg://",
+        ):
             if url.startswith(plain):
-                return "postgresql+asyncpg://" + url[len(plain):]
+                return "postgresql+asyncpg://" + url[len(plain) :]
         if url.startswith("sqlite:///"):
-            return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
         return url
 
     @property
@@ -219,7 +224,11 @@ class Settings(BaseSettings):
 
     @property
     def allowed_file_extensions(self) -> list[str]:
-        return [e.strip().lower().lstrip(".") for e in re.split(r"[;,]", self.RAG_ALLOWED_FILE_EXTENSIONS) if e.strip()]
+        return [
+            e.strip().lower().lstrip(".")
+            for e in re.split(r"[;,]", self.RAG_ALLOWED_FILE_EXTENSIONS)
+            if e.strip()
+        ]
 
     @property
     def file_max_bytes(self) -> int | None:

@@ -17,18 +17,34 @@ def create_embedder(settings: Settings, http: UpstreamClient) -> Embedder:
     if engine == "local":
         from wayline.embeddings.local import LocalEmbedder
 
-        return LocalEmbedder(settings.RAG_EMBEDDING_MODEL, threads=settings.EMBEDDING_THREADS, **common)
+        return LocalEmbedder(
+            settings.RAG_EMBEDDING_MODEL, threads=settings.EMBEDDING_THREADS, **common
+        )
     from wayline.embeddings.remote import OllamaEmbedder, OpenAIEmbedder
 
     attempts = max(1, settings.RAG_EMBEDDING_RETRIES)
     if engine == "ollama":
-        base = settings.RAG_OLLAMA_BASE_URL or (settings.ollama_base_urls or ["http://localhost:11434"])[0]
-        return OllamaEmbedder(http, base, settings.RAG_OLLAMA_API_KEY, settings.RAG_EMBEDDING_MODEL,
-                              attempts=attempts, **common)
+        base = (
+            settings.RAG_OLLAMA_BASE_URL
+            or (settings.ollama_base_urls or ["http://localhost:11434"])[0]
+        )
+        return OllamaEmbedder(
+            http,
+            base,
+            settings.RAG_OLLAMA_API_KEY,
+            settings.RAG_EMBEDDING_MODEL,
+            attempts=attempts,
+            **common,
+        )
     if engine == "openai":
-        base = settings.RAG_OPENAI_API_BASE_URL or (settings.openai_base_urls or ["https://api.openai.com/v1"])[0]
+        base = (
+            settings.RAG_OPENAI_API_BASE_URL
+            or (settings.openai_base_urls or ["https://api.openai.com/v1"])[0]
+        )
         key = settings.RAG_OPENAI_API_KEY or (settings.openai_api_keys or [""])[0]
-        return OpenAIEmbedder(http, base, key, settings.RAG_EMBEDDING_MODEL, attempts=attempts, **common)
+        return OpenAIEmbedder(
+            http, base, key, settings.RAG_EMBEDDING_MODEL, attempts=attempts, **common
+        )
     raise ValueError(f"unknown RAG_EMBEDDING_ENGINE {engine!r}: use local, ollama or openai")
 
 

@@ -27,4 +27,4 @@ def normalise(vector: Sequence[float]) -> list[float]:
 
 def batches(items: Sequence[str], size: int) -> list[Sequence[str]]:
     size = max(1, size)
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -25,11 +25,16 @@ def supports(path: str) -> bool:
         pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
     except (OSError, ValueError):
         return False
-    return (config.get("model_type") == "bert" and config.get("hidden_act") == "gelu"
-            and config.get("position_embedding_type", "absolute") == "absolute"
-            and pooling.get("pooling_mode_mean_tokens") and not pooling.get("pooling_mode_cls_token")
-            and not pooling.get("pooling_mode_max_tokens") and (folder / "model.safetensors").is_file()
-            and (folder / "tokenizer.json").is_file())
+    return (
+        config.get("model_type") == "bert"
+        and config.get("hidden_act") == "gelu"
+        and config.get("position_embedding_type", "absolute") == "absolute"
+        and pooling.get("pooling_mode_mean_tokens")
+        and not pooling.get("pooling_mode_cls_token")
+        and not pooling.get("pooling_mode_max_tokens")
+        and (folder / "model.safetensors").is_file()
+        and (folder / "tokenizer.json").is_file()
+    )
 
 
 class BertEncoder:
@@ -41,7 +46,11 @@ class BertEncoder:
         folder = Path(path)
         config = json.loads((folder / "config.json").read_text())
         try:
-            max_len = int(json.loads((folder / "sentence_bert_config.json").read_text()).get("max_seq_length", 256))
+            max_len = int(
+                json.loads((folder / "sentence_bert_config.json").read_text()).get(
+                    "max_seq_length", 256
+                )
+            )
         except (OSError, ValueError):
             max_len = 256
         self.max_len = min(max_len, int(config.get("max_position_embeddings", 512)))
@@ -49,7 +58,10 @@ class BertEncoder:
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.dimensions = int(config["hidden_size"])
-        self.w = {k.removeprefix("bert."): v for k, v in load_file(str(folder / "model.safetensors")).items()}
+        self.w = {
+            k.removeprefix("bert."): v
+            for k, v in load_file(str(folder / "model.safetensors")).items()
+        }
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_len)
         self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
@@ -59,7 +71,9 @@ class BertEncoder:
         return self.torch.nn.functional.linear(x, self.w[name + ".weight"], self.w[name + ".bias"])
 
     def _norm(self, x: Any, name: str) -> Any:
-        return self.torch.nn.functional.layer_norm(x, (x.shape[-1],), self.w[name + ".weight"], self.w[name + ".bias"], self.eps)
+        return self.torch.nn.functional.layer_norm(
+            x, (x.shape[-1],), self.w[name + ".weight"], self.w[name + ".bias"], self.eps
+        )
 
     def encode(self, texts: Sequence[str]) -> Any:
         """Normalised mean-pooled embeddings of one batch, as a (n, dim) float32 tensor."""
@@ -70,9 +84,11 @@ class BertEncoder:
         batch, length = ids.shape
         w = self.w
         with torch.inference_mode():
-            x = (w["embeddings.word_embeddings.weight"][ids]
-                 + w["embeddings.position_embeddings.weight"][:length].unsqueeze(0)
-                 + w["embeddings.token_type_embeddings.weight"][0])
+            x = (
+                w["embeddings.word_embeddings.weight"][ids]
+                + w["embeddings.position_embeddings.weight"][:length].unsqueeze(0)
+                + w["embeddings.token_type_embeddings.weight"][0]
+            )
             x = self._norm(x, "embeddings.LayerNorm")
             attn_mask = mask[:, None, None, :]  # (b, 1, 1, L): padded keys are ignored
             head_dim = x.shape[-1] // self.heads
@@ -87,12 +103,19 @@ class BertEncoder:
                 v = split(self._linear(x, p + "attention.self.value"))
                 # Attention in slices of 8 sequences: the (heads × L × L) score tensors are the
                 # biggest transient allocation, and slicing caps them without slowing the matmuls.
-                ctx = torch.cat([
-                    F.scaled_dot_product_attention(q[s:s + 8], k[s:s + 8], v[s:s + 8], attn_mask=attn_mask[s:s + 8])
-                    for s in range(0, batch, 8)
-                ])
+                ctx = torch.cat(
+                    [
+                        F.scaled_dot_product_attention(
+                            q[s : s + 8], k[s : s + 8], v[s : s + 8], attn_mask=attn_mask[s : s + 8]
+                        )
+                        for s in range(0, batch, 8)
+                    ]
+                )
                 ctx = ctx.transpose(1, 2).reshape(batch, length, -1)
-                x = self._norm(self._linear(ctx, p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
+                x = self._norm(
+                    self._linear(ctx, p + "attention.output.dense") + x,
+                    p + "attention.output.LayerNorm",
+                )
                 h = F.gelu(self._linear(x, p + "intermediate.dense"))
                 x = self._norm(self._linear(h, p + "output.dense") + x, p + "output.LayerNorm")
             m = mask.unsqueeze(-1).to(x.dtype)

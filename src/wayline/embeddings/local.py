@@ -53,16 +53,25 @@ class _SentenceTransformer:
         self.dimensions = int(self.model.get_sentence_embedding_dimension())
 
     def encode(self, texts: Sequence[str]) -> Any:
-        return self.model.encode(list(texts), batch_size=len(texts), normalize_embeddings=True,
-                                 convert_to_tensor=True, show_progress_bar=False)
+        return self.model.encode(
+            list(texts),
+            batch_size=len(texts),
+            normalize_embeddings=True,
+            convert_to_tensor=True,
+            show_progress_bar=False,
+        )
 
 
 def load_model(path: str, threads: int = 0) -> Any:
     with _LOCK:
         model = _MODELS.get(path)
         if model is None:
-            for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                                ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
+            for name, value in (
+                ("HF_HUB_OFFLINE", "1"),
+                ("TRANSFORMERS_OFFLINE", "1"),
+                ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+                ("TRANSFORMERS_VERBOSITY", "error"),
+            ):
                 os.environ.setdefault(name, value)
             import torch
 
@@ -79,8 +88,15 @@ def load_model(path: str, threads: int = 0) -> Any:
 class LocalEmbedder:
     engine = "local"
 
-    def __init__(self, model: str, *, batch_size: int = 32, threads: int = 0,
-                 query_prefix: str = "", content_prefix: str = "") -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        batch_size: int = 32,
+        threads: int = 0,
+        query_prefix: str = "",
+        content_prefix: str = "",
+    ) -> None:
         self.name = model or "sentence-transformers/all-MiniLM-L6-v2"
         self._path = model_path(model)
         # Forward passes of at most 16 texts: measured on this 2-core machine, 16 × 256 tokens is as
@@ -107,14 +123,16 @@ class LocalEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(order), self._batch_size):
-            batch = order[start:start + self._batch_size]
+            batch = order[start : start + self._batch_size]
             vectors = model.encode([texts[i] for i in batch]).tolist()
             for i, vector in zip(batch, vectors):
                 out[i] = vector
         return out
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        prefixed = [self._content_prefix + t for t in texts] if self._content_prefix else list(texts)
+        prefixed = (
+            [self._content_prefix + t for t in texts] if self._content_prefix else list(texts)
+        )
         return await asyncio.to_thread(self.encode_sync, prefixed)
 
     async def embed_query(self, text: str) -> list[float]:

@@ -45,8 +45,14 @@ async def with_retries(call: Callable[[], Awaitable[T]], attempts: int) -> T:
             if attempt >= attempts or not is_transient(exc):
                 raise
             wait = retry_wait(attempt, exc)
-            log.warning("embedding call failed (%s: %s); attempt %d of %d in %.1f s",
-                        exc.status_code, exc.detail, attempt + 1, attempts, wait)
+            log.warning(
+                "embedding call failed (%s: %s); attempt %d of %d in %.1f s",
+                exc.status_code,
+                exc.detail,
+                attempt + 1,
+                attempts,
+                wait,
+            )
             await asyncio.sleep(wait)
     raise AssertionError("unreachable")
 
@@ -54,8 +60,18 @@ async def with_retries(call: Callable[[], Awaitable[T]], attempts: int) -> T:
 class _RemoteEmbedder:
     engine = ""
 
-    def __init__(self, http: UpstreamClient, base_url: str, api_key: str, model: str, *,
-                 batch_size: int = 32, query_prefix: str = "", content_prefix: str = "", attempts: int = 4) -> None:
+    def __init__(
+        self,
+        http: UpstreamClient,
+        base_url: str,
+        api_key: str,
+        model: str,
+        *,
+        batch_size: int = 32,
+        query_prefix: str = "",
+        content_prefix: str = "",
+        attempts: int = 4,
+    ) -> None:
         self._http = http
         self._attempts = attempts
         self._base_url = base_url.rstrip("/")
@@ -97,7 +113,9 @@ class OllamaEmbedder(_RemoteEmbedder):
 
     async def _call(self, texts: Sequence[str]) -> list[list[float]]:
         resp = await self._http.request(
-            "POST", f"{self._base_url}/api/embed", json={"model": self.name, "input": list(texts)},
+            "POST",
+            f"{self._base_url}/api/embed",
+            json={"model": self.name, "input": list(texts)},
             headers=self._headers(),
         )
         data = resp.raise_for_status().json()
@@ -112,7 +130,9 @@ class OpenAIEmbedder(_RemoteEmbedder):
 
     async def _call(self, texts: Sequence[str]) -> list[list[float]]:
         resp = await self._http.request(
-            "POST", f"{self._base_url}/embeddings", json={"model": self.name, "input": list(texts)},
+            "POST",
+            f"{self._base_url}/embeddings",
+            json={"model": self.name, "input": list(texts)},
             headers=self._headers(),
         )
         data = resp.raise_for_status().json()

@@ -19,7 +19,9 @@ _REGISTRY: list[Extractor] = []
 def register(extractor: Extractor) -> None:
     if not _REGISTRY:
         _builtin()
-    _REGISTRY.insert(0, extractor)  # a plug-in registered later wins over the built-in for its extensions
+    _REGISTRY.insert(
+        0, extractor
+    )  # a plug-in registered later wins over the built-in for its extensions
 
 
 def unregister(extractor: Extractor) -> None:
@@ -30,8 +32,17 @@ def unregister(extractor: Extractor) -> None:
 def _builtin() -> None:
     from wayline.extraction import html, office, pdf, tabular
 
-    _REGISTRY.extend([pdf.PdfExtractor(), office.DocxExtractor(), office.XlsxExtractor(), office.PptxExtractor(),
-                      html.HtmlExtractor(), tabular.CsvExtractor(), TextExtractor()])
+    _REGISTRY.extend(
+        [
+            pdf.PdfExtractor(),
+            office.DocxExtractor(),
+            office.XlsxExtractor(),
+            office.PptxExtractor(),
+            html.HtmlExtractor(),
+            tabular.CsvExtractor(),
+            TextExtractor(),
+        ]
+    )
 
 
 def extension_of(filename: str) -> str:
@@ -53,14 +64,25 @@ def find_extractor(filename: str, content_type: str | None) -> Extractor | None:
     return None
 
 
-def extract(data: bytes, filename: str, content_type: str | None = None,
-            limits: ExtractionLimits = DEFAULT_LIMITS) -> list[Piece]:
+def extract(
+    data: bytes,
+    filename: str,
+    content_type: str | None = None,
+    limits: ExtractionLimits = DEFAULT_LIMITS,
+) -> list[Piece]:
     """Text pieces of a file; raises `UnsupportedType` (415) or `Unreadable` (422) with a readable reason."""
-    return extract_with(find_extractor(filename, content_type), data, filename, content_type, limits)
+    return extract_with(
+        find_extractor(filename, content_type), data, filename, content_type, limits
+    )
 
 
-def extract_with(extractor: Extractor | None, data: bytes, filename: str, content_type: str | None,
-                 limits: ExtractionLimits) -> list[Piece]:
+def extract_with(
+    extractor: Extractor | None,
+    data: bytes,
+    filename: str,
+    content_type: str | None,
+    limits: ExtractionLimits,
+) -> list[Piece]:
     """`extract` with the extractor already chosen (None: sniff the bytes as text)."""
     if not data:
         raise Unreadable("The file is empty")
@@ -80,14 +102,29 @@ def extract_with(extractor: Extractor | None, data: bytes, filename: str, conten
         except ExtractionError:
             raise
         except MemoryError:
-            raise Unreadable(f"'{os.path.basename(filename)}' needs more memory to extract than is available") from None
-        except Exception as exc:  # noqa: BLE001 - a library choking on a corrupt file is the file's fault
-            raise Unreadable(f"Could not read '{os.path.basename(filename)}': {type(exc).__name__}: {exc}"[:500]) from exc
+            raise Unreadable(
+                f"'{os.path.basename(filename)}' needs more memory to extract than is available"
+            ) from None
+        except Exception as exc:
+            raise Unreadable(
+                f"Could not read '{os.path.basename(filename)}': {type(exc).__name__}: {exc}"[:500]
+            ) from exc
     pieces = [p for p in pieces if p.text.strip()]
     if not pieces:
         raise Unreadable("No text could be extracted from the file (it is empty after extraction)")
     return pieces
 
 
-__all__ = ["ExtractionError", "ExtractionLimits", "Extractor", "Piece", "Unreadable", "UnsupportedType", "extract",
-           "extract_with", "find_extractor", "register", "unregister"]
+__all__ = [
+    "ExtractionError",
+    "ExtractionLimits",
+    "Extractor",
+    "Piece",
+    "Unreadable",
+    "UnsupportedType",
+    "extract",
+    "extract_with",
+    "find_extractor",
+    "register",
+    "unregister",
+]

@@ -64,7 +64,7 @@ def _split(text: str, separators: tuple[str, ...], size: int, overlap: int) -> l
             separator = sep
             break
         if sep in text:
-            separator, rest = sep, separators[i + 1:]
+            separator, rest = sep, separators[i + 1 :]
             break
     chunks: list[str] = []
     good: list[str] = []
@@ -108,10 +108,16 @@ def markdown_sections(text: str) -> list[tuple[str, int, list[str]]]:
             sections.append((offset, [t[1] for t in trail]))
         offset += len(line)
     bounds = [s[0] for s in sections[1:]] + [len(text)]
-    return [(text[start:end], start, heads) for (start, heads), end in zip(sections, bounds) if text[start:end].strip()]
+    return [
+        (text[start:end], start, heads)
+        for (start, heads), end in zip(sections, bounds)
+        if text[start:end].strip()
+    ]
 
 
-def split_pieces(pieces: list[Piece], size: int = 1000, overlap: int = 100, markdown: bool = True) -> list[Piece]:
+def split_pieces(
+    pieces: list[Piece], size: int = 1000, overlap: int = 100, markdown: bool = True
+) -> list[Piece]:
     """Split extracted pieces (e.g. PDF pages) into chunks carrying `start_index` (and `headings`)."""
     out: list[Piece] = []
     for piece in pieces:

@@ -26,33 +26,53 @@ from wayline.extraction.limits import ExtractionLimits
 _METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 _CONTEXT = multiprocessing.get_context(_METHOD)
 # Imported once by the forkserver, inherited by every child it forks.
-_CONTEXT.set_forkserver_preload(["wayline.extraction", "wayline.extraction.isolation", "wayline.extraction.pdf",
-                                 "wayline.extraction.office", "wayline.extraction.html", "pypdf", "docx",
-                                 "openpyxl", "pptx", "bs4", "charset_normalizer"])
+_CONTEXT.set_forkserver_preload(
+    [
+        "wayline.extraction",
+        "wayline.extraction.isolation",
+        "wayline.extraction.pdf",
+        "wayline.extraction.office",
+        "wayline.extraction.html",
+        "pypdf",
+        "docx",
+        "openpyxl",
+        "pptx",
+        "bs4",
+        "charset_normalizer",
+    ]
+)
 
 
-async def extract_isolated(source: bytes | Path, filename: str, content_type: str | None,
-                           limits: ExtractionLimits) -> list[Piece]:
+async def extract_isolated(
+    source: bytes | Path, filename: str, content_type: str | None, limits: ExtractionLimits
+) -> list[Piece]:
     """`extract` of the bytes (or of the file at `source`) in a child process; a child still
     running after `limits.timeout` is killed (422)."""
     if not source:
         raise Unreadable("The file is empty")
     extractor = find_extractor(filename, content_type)
     reader, writer = _CONTEXT.Pipe(duplex=False)
-    child = _CONTEXT.Process(target=_run_child, args=(writer, extractor, source, filename, content_type, limits),
-                             name="wayline-extract", daemon=True)
+    child = _CONTEXT.Process(
+        target=_run_child,
+        args=(writer, extractor, source, filename, content_type, limits),
+        name="wayline-extract",
+        daemon=True,
+    )
     try:
         await asyncio.to_thread(child.start)
         writer.close()  # the child holds the only writing end now: its death reads as end-of-file
         if not await _readable(reader, limits.timeout):
             raise Unreadable(
                 f"Extracting the text of '{os.path.basename(filename)}' took longer than "
-                f"FILE_EXTRACTION_TIMEOUT={limits.timeout:g} s; the file is too complex to process")
+                f"FILE_EXTRACTION_TIMEOUT={limits.timeout:g} s; the file is too complex to process"
+            )
         outcome = await asyncio.to_thread(reader.recv)
     except EOFError:
         await asyncio.to_thread(child.join, 5)
-        raise Unreadable(f"Extracting '{os.path.basename(filename)}' failed: the extraction process died "
-                         f"(exit code {child.exitcode}), most likely out of memory") from None
+        raise Unreadable(
+            f"Extracting '{os.path.basename(filename)}' failed: the extraction process died "
+            f"(exit code {child.exitcode}), most likely out of memory"
+        ) from None
     finally:
         writer.close()
         reader.close()
@@ -78,21 +98,32 @@ async def _readable(connection: Connection, timeout: float) -> bool:
     try:
         await asyncio.wait_for(ready, timeout)
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     finally:
         loop.remove_reader(connection.fileno())
-        os.set_blocking(connection.fileno(), True)  # uvloop leaves a watched fd non-blocking; `recv` blocks
+        os.set_blocking(
+            connection.fileno(), True
+        )  # uvloop leaves a watched fd non-blocking; `recv` blocks
 
 
-def _run_child(writer: Connection, extractor: Extractor | None, source: bytes | Path, filename: str,
-               content_type: str | None, limits: ExtractionLimits) -> None:
+def _run_child(
+    writer: Connection,
+    extractor: Extractor | None,
+    source: bytes | Path,
+    filename: str,
+    content_type: str | None,
+    limits: ExtractionLimits,
+) -> None:
     try:
         data = source.read_bytes() if isinstance(source, Path) else source
-        outcome: tuple[Any, ...] = ("ok", extract_with(extractor, data, filename, content_type, limits))
+        outcome: tuple[Any, ...] = (
+            "ok",
+            extract_with(extractor, data, filename, content_type, limits),
+        )
     except ExtractionError as exc:
         outcome = (exc.status, exc.message)
-    except BaseException as exc:  # noqa: BLE001 - anything else is still the file's failure, reported readably
+    except BaseException as exc:
         reason = f"Could not read '{os.path.basename(filename)}': {type(exc).__name__}: {exc}"
         outcome = (Unreadable.status, reason[:500])
     writer.send(outcome)

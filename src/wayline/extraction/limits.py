@@ -19,8 +19,11 @@ class ExtractionLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExtractionLimits:
-        return cls(pdf_max_pages=settings.PDF_MAX_PAGES, unzipped_max_bytes=settings.FILE_EXTRACTION_MAX_SIZE * MB,
-                   timeout=settings.FILE_EXTRACTION_TIMEOUT)
+        return cls(
+            pdf_max_pages=settings.PDF_MAX_PAGES,
+            unzipped_max_bytes=settings.FILE_EXTRACTION_MAX_SIZE * MB,
+            timeout=settings.FILE_EXTRACTION_TIMEOUT,
+        )
 
 
 DEFAULT_LIMITS = ExtractionLimits()

@@ -17,7 +17,9 @@ def _cells(values: list[object]) -> str:
 
 class DocxExtractor:
     extensions = frozenset({"docx"})
-    content_types = frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"})
+    content_types = frozenset(
+        {"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+    )
 
     def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
         archive = safe_archive(data, "DOCX", limits)
@@ -57,10 +59,15 @@ class XlsxExtractor:
         pieces = []
         try:
             for sheet in book.worksheets:
-                rows = [_cells(list(row)) for row in sheet.iter_rows(values_only=True)
-                        if any(v is not None and str(v).strip() for v in row)]
+                rows = [
+                    _cells(list(row))
+                    for row in sheet.iter_rows(values_only=True)
+                    if any(v is not None and str(v).strip() for v in row)
+                ]
                 if rows:
-                    pieces.append(Piece(f"Sheet: {sheet.title}\n" + "\n".join(rows), {"sheet": sheet.title}))
+                    pieces.append(
+                        Piece(f"Sheet: {sheet.title}\n" + "\n".join(rows), {"sheet": sheet.title})
+                    )
         finally:
             book.close()
         return pieces
@@ -68,7 +75,9 @@ class XlsxExtractor:
 
 class PptxExtractor:
     extensions = frozenset({"pptx"})
-    content_types = frozenset({"application/vnd.openxmlformats-officedocument.presentationml.presentation"})
+    content_types = frozenset(
+        {"application/vnd.openxmlformats-officedocument.presentationml.presentation"}
+    )
 
     def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
         archive = safe_archive(data, "PPTX", limits)

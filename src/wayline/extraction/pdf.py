@@ -29,17 +29,23 @@ class PdfExtractor:
                 # An empty user password (owner-password-only PDFs) still opens; anything else cannot.
                 try:
                     opened = reader.decrypt("")
-                except Exception:  # noqa: BLE001 - unsupported cipher counts as "cannot open"
+                except Exception:
                     opened = 0
                 if not opened:
-                    raise Unreadable("The PDF is encrypted (password-protected); remove the password and upload it again")
+                    raise Unreadable(
+                        "The PDF is encrypted (password-protected); remove the password and upload it again"
+                    )
             total = len(reader.pages)
             if total > limits.pdf_max_pages:
-                raise Unreadable(f"The PDF has {total} pages; the limit is PDF_MAX_PAGES={limits.pdf_max_pages}")
+                raise Unreadable(
+                    f"The PDF has {total} pages; the limit is PDF_MAX_PAGES={limits.pdf_max_pages}"
+                )
             pieces = []
             for i, page in enumerate(reader.pages):
                 text = page.extract_text() or ""
-                pieces.append(Piece(text, {"page": i, "page_label": str(i + 1), "total_pages": total}))
+                pieces.append(
+                    Piece(text, {"page": i, "page_label": str(i + 1), "total_pages": total})
+                )
         except PdfReadError as exc:
             raise Unreadable(f"The PDF is corrupt or unreadable: {exc}") from exc
         return pieces

@@ -25,8 +25,10 @@ class CsvExtractor:
             return [Piece(delimiter.join(header))]
         blocks = []
         for row in body:
-            pairs = [f"{(header[i] if i < len(header) else f'column {i + 1}').strip()}: {value.strip()}"
-                     for i, value in enumerate(row)]
+            pairs = [
+                f"{(header[i] if i < len(header) else f'column {i + 1}').strip()}: {value.strip()}"
+                for i, value in enumerate(row)
+            ]
             if any(v.strip() for v in row):
                 blocks.append("\n".join(pairs))
         return [Piece("\n\n".join(blocks))]

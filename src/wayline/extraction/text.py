@@ -18,16 +18,32 @@ _CODE = (
     "sql graphql gql proto thrift css scss sass less vue svelte astro tf hcl toml ini cfg conf env properties "
     "gradle cmake make mk dockerfile gitignore editorconfig lock log diff patch tex bib srt vtt"
 )
-TEXT_EXTENSIONS = frozenset(("txt text md markdown mdx rst adoc org json jsonl ndjson yaml yml xml svg " + _CODE).split())
-TEXT_TYPES = frozenset({"application/json", "application/xml", "application/x-yaml", "application/yaml",
-                        "application/javascript", "application/x-sh", "application/sql", "application/x-ndjson"})
+TEXT_EXTENSIONS = frozenset(
+    ("txt text md markdown mdx rst adoc org json jsonl ndjson yaml yml xml svg " + _CODE).split()
+)
+TEXT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/xml",
+        "application/x-yaml",
+        "application/yaml",
+        "application/javascript",
+        "application/x-sh",
+        "application/sql",
+        "application/x-ndjson",
+    }
+)
 
 
 def decode_text(data: bytes, *, strict: bool = True) -> str:
     """Decode bytes as text (BOM, UTF-8, then charset detection); raise if it is not text."""
     if not data.strip():
         raise Unreadable("The file is empty")
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+    for bom, codec in (
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    ):
         if data.startswith(bom):
             return data.decode(codec, errors="replace")
     if b"\x00" in data[:8192]:
@@ -35,7 +51,7 @@ def decode_text(data: bytes, *, strict: bool = True) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        best = from_bytes(data[:1 << 20]).best()
+        best = from_bytes(data[: 1 << 20]).best()
         if best is None:
             raise UnsupportedType("The file is not text in any known encoding") from None
         text = data.decode(best.encoding, errors="replace")

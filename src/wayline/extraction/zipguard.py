@@ -44,14 +44,17 @@ def safe_archive(data: bytes, kind: str, limits: ExtractionLimits) -> io.BytesIO
     total = 0
     with source, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
         for info in members:
-            with target.open(_stored(info), "w", force_zip64=limit >= zipfile.ZIP64_LIMIT) as member:
+            with target.open(
+                _stored(info), "w", force_zip64=limit >= zipfile.ZIP64_LIMIT
+            ) as member:
                 for block in _member_blocks(data, info, kind):
                     total += len(block)
                     if total > limit:
                         raise Unreadable(
                             f"The {kind} expands to more than {_mb(limit)} when uncompressed (the limit is "
                             f"FILE_EXTRACTION_MAX_SIZE={_mb(limits.unzipped_max_bytes)}, or 100 times the file's "
-                            "size when that is smaller); refusing a possible zip bomb")
+                            "size when that is smaller); refusing a possible zip bomb"
+                        )
                     member.write(block)
     out.seek(0)
     return out
@@ -67,21 +70,29 @@ def _stored(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
 def _member_blocks(data: bytes, info: zipfile.ZipInfo, kind: str) -> Iterator[bytes]:
     """The member's real bytes, block by block; refuses it as soon as they disagree with its headers."""
     if info.flag_bits & 0x1:
-        raise Unreadable(f"The {kind} is encrypted (password-protected); remove the password and upload it again")
-    mismatch = f"The {kind} is corrupt: '{info.filename}' does not match its zip headers (size or CRC)"
+        raise Unreadable(
+            f"The {kind} is encrypted (password-protected); remove the password and upload it again"
+        )
+    mismatch = (
+        f"The {kind} is corrupt: '{info.filename}' does not match its zip headers (size or CRC)"
+    )
     raw = _raw_member(data, info, kind)
     if info.compress_type == zipfile.ZIP_STORED:
-        blocks: Iterator[bytes] = (raw[i:i + STEP] for i in range(0, len(raw), STEP))
+        blocks: Iterator[bytes] = (raw[i : i + STEP] for i in range(0, len(raw), STEP))
     elif info.compress_type == zipfile.ZIP_DEFLATED:
         blocks = _inflate(raw, mismatch)
     else:
-        raise Unreadable(f"The {kind} uses a zip compression method Office files do not use ({info.compress_type})")
+        raise Unreadable(
+            f"The {kind} uses a zip compression method Office files do not use ({info.compress_type})"
+        )
     size, crc = 0, 0
     for block in blocks:
         size += len(block)
         if size > info.file_size:
-            raise Unreadable(f"The {kind} is corrupt or a zip bomb: '{info.filename}' holds more data than its "
-                             f"zip headers declare ({info.file_size} bytes)")
+            raise Unreadable(
+                f"The {kind} is corrupt or a zip bomb: '{info.filename}' holds more data than its "
+                f"zip headers declare ({info.file_size} bytes)"
+            )
         crc = zlib.crc32(block, crc)
         yield block
     if size != info.file_size or crc != info.CRC:
@@ -90,14 +101,16 @@ def _member_blocks(data: bytes, info: zipfile.ZipInfo, kind: str) -> Iterator[by
 
 def _raw_member(data: bytes, info: zipfile.ZipInfo, kind: str) -> memoryview:
     start = info.header_offset
-    header = data[start:start + _LOCAL_HEADER.size]
+    header = data[start : start + _LOCAL_HEADER.size]
     if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
         raise Unreadable(f"The {kind} is corrupt (bad zip entry for '{info.filename}')")
     *_, name_length, extra_length = _LOCAL_HEADER.unpack(header)
     begin = start + _LOCAL_HEADER.size + name_length + extra_length
     if begin + info.compress_size > len(data):
-        raise Unreadable(f"The {kind} is truncated ('{info.filename}' runs past the end of the file)")
-    return memoryview(data)[begin:begin + info.compress_size]
+        raise Unreadable(
+            f"The {kind} is truncated ('{info.filename}' runs past the end of the file)"
+        )
+    return memoryview(data)[begin : begin + info.compress_size]
 
 
 def _inflate(raw: memoryview, corrupt: str) -> Iterator[bytes]:
@@ -105,7 +118,7 @@ def _inflate(raw: memoryview, corrupt: str) -> Iterator[bytes]:
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
         for start in range(0, len(raw), STEP):
-            pending: bytes | memoryview = raw[start:start + STEP]
+            pending: bytes | memoryview = raw[start : start + STEP]
             while pending and not inflater.eof:
                 yield inflater.decompress(pending, STEP)
                 pending = inflater.unconsumed_tail

@@ -30,7 +30,7 @@ def safe_name(filename: str) -> str:
     name = name.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot be stored
     if len(name) > MAX_NAME_CHARS:
         stem, ext = _split_extension(name)
-        name = stem[:MAX_NAME_CHARS - len(ext)] + ext
+        name = stem[: MAX_NAME_CHARS - len(ext)] + ext
     return name or "file"
 
 

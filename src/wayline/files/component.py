@@ -29,7 +29,9 @@ async def lifespan(app: FastAPI, core: Core) -> AsyncIterator[None]:
     embedder = create_embedder(settings, core.http)
     index = create_vector_index(settings.VECTOR_DB, core.db.dialect)
     blobs = LocalBlobStore(settings.DATA_DIR / "uploads")
-    runner = IngestionRunner(core.db, settings, embedder, index, blobs, workers=settings.INGEST_WORKERS)
+    runner = IngestionRunner(
+        core.db, settings, embedder, index, blobs, workers=settings.INGEST_WORKERS
+    )
     app.state.embedder = embedder
     app.state.vector_index = index
     app.state.blob_store = blobs

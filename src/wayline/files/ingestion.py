@@ -62,9 +62,25 @@ class Prepared:
 
 
 class IngestionRunner:
-    def __init__(self, db: Database, settings: Settings, embedder: Embedder, index: VectorIndex,
-                 blobs: BlobStore, *, workers: int = 1, stale_seconds: int = 15, poll_seconds: float = 2.0) -> None:
-        self.db, self.settings, self.embedder, self.index, self.blobs = db, settings, embedder, index, blobs
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        embedder: Embedder,
+        index: VectorIndex,
+        blobs: BlobStore,
+        *,
+        workers: int = 1,
+        stale_seconds: int = 15,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self.db, self.settings, self.embedder, self.index, self.blobs = (
+            db,
+            settings,
+            embedder,
+            index,
+            blobs,
+        )
         self.limits = ExtractionLimits.from_settings(settings)
         self.worker_id = claim_token()
         self.stale_seconds = stale_seconds
@@ -119,7 +135,9 @@ class IngestionRunner:
             event = self._waiters.setdefault(file_id, asyncio.Event())
             with contextlib.suppress(asyncio.TimeoutError):
                 # Short timeout: the job may be running in another replica.
-                await asyncio.wait_for(event.wait(), min(0.5, remaining) if remaining is not None else 0.5)
+                await asyncio.wait_for(
+                    event.wait(), min(0.5, remaining) if remaining is not None else 0.5
+                )
 
     async def status(self, file_id: str) -> str:
         async with self.db.sessionmaker() as session:
@@ -133,12 +151,24 @@ class IngestionRunner:
     def prepare(self, row: File, pieces: Sequence[Piece]) -> Prepared:
         content = "\n\n".join(p.text for p in pieces)
         text_hash = hashlib.sha256(content.encode()).hexdigest()
-        chunks = split_pieces(list(pieces), self.settings.CHUNK_SIZE, self.settings.CHUNK_OVERLAP,
-                              self.settings.ENABLE_MARKDOWN_HEADER_TEXT_SPLITTER)
+        chunks = split_pieces(
+            list(pieces),
+            self.settings.CHUNK_SIZE,
+            self.settings.CHUNK_OVERLAP,
+            self.settings.ENABLE_MARKDOWN_HEADER_TEXT_SPLITTER,
+        )
         if not chunks:
-            raise Unreadable("No text could be extracted from the file (it is empty after extraction)")
-        base = {"file_id": row.id, "name": row.filename, "source": row.filename, "created_by": row.user_id,
-                "hash": text_hash, "embedding_config": {"engine": self.embedder.engine, "model": self.embedder.name}}
+            raise Unreadable(
+                "No text could be extracted from the file (it is empty after extraction)"
+            )
+        base = {
+            "file_id": row.id,
+            "name": row.filename,
+            "source": row.filename,
+            "created_by": row.user_id,
+            "hash": text_hash,
+            "embedding_config": {"engine": self.embedder.engine, "model": self.embedder.name},
+        }
         for chunk in chunks:
             chunk.meta = {**base, **chunk.meta}
         return Prepared(content, text_hash, chunks)
@@ -155,7 +185,7 @@ class IngestionRunner:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors: list[Any] = [None] * len(texts)
         for start in range(0, len(order), self._group):
-            members = order[start:start + self._group]
+            members = order[start : start + self._group]
             async with self._embedding_turns:
                 group = await self.embedder.embed_documents([texts[i] for i in members])
             for i, vector in zip(members, np.asarray(group, dtype=np.float32)):
@@ -189,13 +219,16 @@ class IngestionRunner:
         while True:
             try:
                 self._wake.clear()
-                while len(self._jobs) < self._max_jobs and (file_id := await self._claim_next()) is not None:
+                while (
+                    len(self._jobs) < self._max_jobs
+                    and (file_id := await self._claim_next()) is not None
+                ):
                     self._start_job(file_id)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the dispatcher must survive a bad moment (e.g. DB restart)
+            except Exception:
                 log.exception("ingestion dispatcher error")
                 await asyncio.sleep(self.poll_seconds)
 
@@ -220,7 +253,9 @@ class IngestionRunner:
 
     async def _claim(self, file_id: str) -> bool:
         async with self.db.write() as session:
-            return await FileRepository(session).claim(file_id, self.worker_id, self._stale_before())
+            return await FileRepository(session).claim(
+                file_id, self.worker_id, self._stale_before()
+            )
 
     async def _update(self, file_id: str, **values: Any) -> bool:
         async with self.db.write() as session:
@@ -242,7 +277,7 @@ class IngestionRunner:
             await self._fail(file_id, exc.message, exc.status)
         except WaylineError as exc:  # e.g. the embedding upstream failed
             await self._fail(file_id, f"Embedding failed: {exc.detail}", 502)
-        except Exception as exc:  # noqa: BLE001 - record any failure on the row, never leave it processing
+        except Exception as exc:
             log.exception("ingestion of %s failed", file_id)
             await self._fail(file_id, f"Processing failed: {type(exc).__name__}: {exc}"[:500], 422)
         finally:
@@ -270,8 +305,12 @@ class IngestionRunner:
                 if not await self._update(file_id, claimed_at=now()):
                     raise IngestionRunner._Lost() from None  # deleted while queued: nothing to do
                 raise
-            pieces = await extract_isolated(source, row.filename, (row.meta or {}).get("content_type"), self.limits)
-            del source  # bytes from a store without paths are not needed while chunks wait their turn
+            pieces = await extract_isolated(
+                source, row.filename, (row.meta or {}).get("content_type"), self.limits
+            )
+            del (
+                source
+            )  # bytes from a store without paths are not needed while chunks wait their turn
         prepared = await asyncio.to_thread(self.prepare, row, pieces)
         total = len(prepared.chunks)
         if not await self._update(file_id, progress_total=total, progress_done=0, claimed_at=now()):
@@ -288,22 +327,38 @@ class IngestionRunner:
 
         async def commit(session: Any) -> None:
             # `require_claim`: the claim is re-checked by the same transaction that writes the chunks.
-            await self._commit_chunks(session, row, prepared, vectors, signature, require_claim=True)
+            await self._commit_chunks(
+                session, row, prepared, vectors, signature, require_claim=True
+            )
 
         await self._write(commit)
 
-    async def _commit_chunks(self, session: Any, row: File, prepared: Prepared, vectors: list[Any],
-                             signature: str | None = None, require_claim: bool = False,
-                             edited: bool = False) -> None:
+    async def _commit_chunks(
+        self,
+        session: Any,
+        row: File,
+        prepared: Prepared,
+        vectors: list[Any],
+        signature: str | None = None,
+        require_claim: bool = False,
+        edited: bool = False,
+    ) -> None:
         data = {**(row.data or {}), "index_signature": signature or self.signature()}
         if edited:
             # The text no longer comes from the uploaded bytes: without a signature this file is
             # never a twin, so an upload of the same bytes (by anyone) cannot copy the edited text.
             data.pop("index_signature")
         values = dict(
-            status=COMPLETED, content=prepared.content, hash=prepared.hash, error=None, error_status=None,
-            progress_done=len(prepared.chunks), progress_total=len(prepared.chunks), claimed_by=None,
-            updated_at=now(), meta={**(row.meta or {}), "collection_name": f"file-{row.id}"},
+            status=COMPLETED,
+            content=prepared.content,
+            hash=prepared.hash,
+            error=None,
+            error_status=None,
+            progress_done=len(prepared.chunks),
+            progress_total=len(prepared.chunks),
+            claimed_by=None,
+            updated_at=now(),
+            meta={**(row.meta or {}), "collection_name": f"file-{row.id}"},
             data=data,
         )
         repo = FileRepository(session)
@@ -315,9 +370,14 @@ class IngestionRunner:
                 setattr(row, key, value)
             await session.flush()
         await self.index.delete_file(session, row.id)
-        await self.index.add_chunks(session, row.id, [
-            NewChunk(i, c.text, c.meta, v) for i, (c, v) in enumerate(zip(prepared.chunks, vectors, strict=True))
-        ])
+        await self.index.add_chunks(
+            session,
+            row.id,
+            [
+                NewChunk(i, c.text, c.meta, v)
+                for i, (c, v) in enumerate(zip(prepared.chunks, vectors, strict=True))
+            ],
+        )
 
     async def _write(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run `work` in one write transaction and commit. With BEGIN IMMEDIATE a writer waits for
@@ -345,28 +405,52 @@ class IngestionRunner:
             return False
         total = await self.index.count(session, twin.id)
         ok = await repo.update_claimed(
-            row.id, self.worker_id, status=COMPLETED, content=twin.content, hash=twin.hash, error=None,
-            error_status=None, progress_done=total, progress_total=total, claimed_by=None, updated_at=now(),
+            row.id,
+            self.worker_id,
+            status=COMPLETED,
+            content=twin.content,
+            hash=twin.hash,
+            error=None,
+            error_status=None,
+            progress_done=total,
+            progress_total=total,
+            claimed_by=None,
+            updated_at=now(),
             meta={**(row.meta or {}), "collection_name": f"file-{row.id}"},
             data={**(row.data or {}), "index_signature": signature},
         )
         if not ok:  # the claim was lost: nothing to do, nothing written
             return True
         await self.index.delete_file(session, row.id)
-        await self.index.copy_file(session, twin.id, row.id,
-                                   {"file_id": row.id, "name": row.filename, "source": row.filename,
-                                    "created_by": row.user_id})
+        await self.index.copy_file(
+            session,
+            twin.id,
+            row.id,
+            {
+                "file_id": row.id,
+                "name": row.filename,
+                "source": row.filename,
+                "created_by": row.user_id,
+            },
+        )
         return True
 
     async def _fail(self, file_id: str, message: str, status: int) -> None:
         async def record(session: Any) -> None:
             if await FileRepository(session).update_claimed(
-                file_id, self.worker_id, status=FAILED, error=message or "Processing failed", error_status=status,
-                hash=None, content=None, claimed_by=None, updated_at=now(),
+                file_id,
+                self.worker_id,
+                status=FAILED,
+                error=message or "Processing failed",
+                error_status=status,
+                hash=None,
+                content=None,
+                claimed_by=None,
+                updated_at=now(),
             ):
                 await self.index.delete_file(session, file_id)
 
         try:
             await self._write(record)
-        except Exception:  # noqa: BLE001 - the claim goes stale and another attempt records it
+        except Exception:
             log.exception("could not record the failure of %s", file_id)

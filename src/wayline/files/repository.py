@@ -28,16 +28,32 @@ class FileRepository:
 
     async def list_for(self, user: UserInfo, offset: int, limit: int) -> tuple[list[File], int]:
         scope = [] if user.is_admin else [File.user_id == user.id]
-        total = (await self.session.execute(select(func.count()).select_from(File).where(*scope))).scalar_one()
-        rows = (await self.session.execute(
-            select(File).where(*scope).order_by(File.updated_at.desc(), File.id).offset(offset).limit(limit)
-        )).scalars().all()
+        total = (
+            await self.session.execute(select(func.count()).select_from(File).where(*scope))
+        ).scalar_one()
+        rows = (
+            (
+                await self.session.execute(
+                    select(File)
+                    .where(*scope)
+                    .order_by(File.updated_at.desc(), File.id)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
         return list(rows), int(total)
 
     async def get_many(self, file_ids: Sequence[str]) -> list[File]:
         if not file_ids:
             return []
-        return list((await self.session.execute(select(File).where(File.id.in_(list(file_ids))))).scalars().all())
+        return list(
+            (await self.session.execute(select(File).where(File.id.in_(list(file_ids)))))
+            .scalars()
+            .all()
+        )
 
     def add(self, row: File) -> None:
         self.session.add(row)
@@ -51,14 +67,22 @@ class FileRepository:
     # --- job claims ------------------------------------------------------------
     @staticmethod
     def _claimable(stale_before: int, dead: Sequence[str]) -> Any:
-        taken_over = or_(File.claimed_at < stale_before, File.claimed_by.in_(list(dead))) if dead else File.claimed_at < stale_before
+        taken_over = (
+            or_(File.claimed_at < stale_before, File.claimed_by.in_(list(dead)))
+            if dead
+            else File.claimed_at < stale_before
+        )
         return or_(File.status == PENDING, and_(File.status == PROCESSING, taken_over))
 
     async def processing_claimants(self) -> list[str]:
-        rows = await self.session.execute(select(File.claimed_by).where(File.status == PROCESSING).distinct())
+        rows = await self.session.execute(
+            select(File.claimed_by).where(File.status == PROCESSING).distinct()
+        )
         return [r for r in rows.scalars().all() if r]
 
-    async def claimable_ids(self, stale_before: int, dead: Sequence[str] = (), limit: int = 1) -> list[str]:
+    async def claimable_ids(
+        self, stale_before: int, dead: Sequence[str] = (), limit: int = 1
+    ) -> list[str]:
         stmt = (
             select(File.id)
             .where(self._claimable(stale_before, dead))
@@ -69,29 +93,53 @@ class FileRepository:
             stmt = stmt.with_for_update(skip_locked=True)
         return list((await self.session.execute(stmt)).scalars().all())
 
-    async def claim(self, file_id: str, worker: str, stale_before: int, dead: Sequence[str] = ()) -> bool:
+    async def claim(
+        self, file_id: str, worker: str, stale_before: int, dead: Sequence[str] = ()
+    ) -> bool:
         """Compare-and-set the claim: only one worker (in any replica) wins a pending or stale job."""
         result = await self.session.execute(
             update(File)
             .where(File.id == file_id, self._claimable(stale_before, dead))
-            .values(status=PROCESSING, claimed_by=worker, claimed_at=now(), error=None, error_status=None,
-                    progress_done=0, progress_total=0, updated_at=now())
+            .values(
+                status=PROCESSING,
+                claimed_by=worker,
+                claimed_at=now(),
+                error=None,
+                error_status=None,
+                progress_done=0,
+                progress_total=0,
+                updated_at=now(),
+            )
         )
         return result.rowcount == 1
 
     async def update_claimed(self, file_id: str, worker: str, **values: Any) -> bool:
         """Update a job row only while `worker` still holds its claim (it may have been deleted or taken over)."""
         result = await self.session.execute(
-            update(File).where(File.id == file_id, File.claimed_by == worker, File.status == PROCESSING).values(**values)
+            update(File)
+            .where(File.id == file_id, File.claimed_by == worker, File.status == PROCESSING)
+            .values(**values)
         )
         return result.rowcount == 1
 
-    async def find_indexed_twin(self, file_hash: str, exclude_id: str, signature: str) -> File | None:
+    async def find_indexed_twin(
+        self, file_hash: str, exclude_id: str, signature: str
+    ) -> File | None:
         """A completed file with identical bytes indexed the same way, whose chunks can be reused."""
-        rows = (await self.session.execute(
-            select(File).where(File.file_hash == file_hash, File.status == COMPLETED, File.id != exclude_id)
-            .order_by(File.updated_at.desc()).limit(20)
-        )).scalars().all()
+        rows = (
+            (
+                await self.session.execute(
+                    select(File)
+                    .where(
+                        File.file_hash == file_hash, File.status == COMPLETED, File.id != exclude_id
+                    )
+                    .order_by(File.updated_at.desc())
+                    .limit(20)
+                )
+            )
+            .scalars()
+            .all()
+        )
         for row in rows:
             if (row.data or {}).get("index_signature") == signature:
                 return row

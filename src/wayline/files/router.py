@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from starlette.datastructures import UploadFile
-from starlette.types import Message as AsgiMessage, Receive
+from starlette.types import Message as AsgiMessage
+from starlette.types import Receive
 
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core import errors
@@ -19,18 +20,44 @@ from wayline.core.deps import SessionDep
 from wayline.files.blobstore import too_large_detail
 from wayline.files.repository import FileRepository
 from wayline.files.schemas import (
-    ContentForm, ContentResponse, FileList, FileModelResponse, FileStatus, FileUploadResponse, Message,
+    ContentForm,
+    ContentResponse,
+    FileList,
+    FileModelResponse,
+    FileStatus,
+    FileUploadResponse,
+    Message,
 )
-from wayline.files.service import MAX_METADATA_BYTES, FileService, FilesRuntime, parse_metadata, status_of
+from wayline.files.service import (
+    MAX_METADATA_BYTES,
+    FileService,
+    FilesRuntime,
+    parse_metadata,
+    status_of,
+)
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
 
-MULTIPART_SLACK = MAX_METADATA_BYTES + 64 * 1024  # the metadata field and multipart framing on top of the file
-_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"],
-    "properties": {"file": {"type": "string", "format": "binary"},
-                   "metadata": {"type": "string", "description": "JSON object"}},
-}}}}}
+MULTIPART_SLACK = (
+    MAX_METADATA_BYTES + 64 * 1024
+)  # the metadata field and multipart framing on top of the file
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "metadata": {"type": "string", "description": "JSON object"},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 def get_runtime(request: Request) -> FilesRuntime:
@@ -62,8 +89,11 @@ def _counting(receive: Receive, limit: int) -> Receive:
 
 @router.post("/", response_model=FileUploadResponse, openapi_extra=_UPLOAD_BODY)
 async def upload_file(
-    request: Request, user: VerifiedUser, service: Service,
-    process: bool = True, process_in_background: bool = True,
+    request: Request,
+    user: VerifiedUser,
+    service: Service,
+    process: bool = True,
+    process_in_background: bool = True,
 ) -> dict[str, Any]:
     max_bytes = service.runtime.settings.file_max_bytes
     if max_bytes is not None:
@@ -75,19 +105,33 @@ async def upload_file(
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise errors.Unprocessable("Field 'file' is required: send a multipart/form-data body with a 'file' part")
+            raise errors.Unprocessable(
+                "Field 'file' is required: send a multipart/form-data body with a 'file' part"
+            )
         metadata = parse_metadata(form.get("metadata"), service.runtime.settings.MAX_JSON_DEPTH)
         content_type = upload.content_type
         if not content_type or content_type == "application/octet-stream":
             content_type = mimetypes.guess_type(upload.filename or "")[0] or content_type
-        return await service.upload(user, upload.filename or "file", upload.file, content_type, metadata,
-                                    process, process_in_background)
+        return await service.upload(
+            user,
+            upload.filename or "file",
+            upload.file,
+            content_type,
+            metadata,
+            process,
+            process_in_background,
+        )
     finally:
         await form.close()
 
 
 @router.get("/", response_model=FileList)
-async def list_files(user: VerifiedUser, service: Service, page: int = Query(1, ge=1, le=1_000_000), content: bool = True) -> dict[str, Any]:
+async def list_files(
+    user: VerifiedUser,
+    service: Service,
+    page: int = Query(1, ge=1, le=1_000_000),
+    content: bool = True,
+) -> dict[str, Any]:
     return await service.list(user, page, content)
 
 
@@ -102,7 +146,9 @@ async def get_file(file_id: str, user: VerifiedUser, service: Service) -> dict[s
 
 
 @router.get("/{file_id}/process/status", response_model=FileStatus)
-async def process_status(file_id: str, request: Request, user: VerifiedUser, service: Service, stream: bool = False) -> Any:
+async def process_status(
+    file_id: str, request: Request, user: VerifiedUser, service: Service, stream: bool = False
+) -> Any:
     first = await service.status(user, file_id)
     if not stream:
         return first
@@ -124,8 +170,11 @@ async def process_status(file_id: str, request: Request, user: VerifiedUser, ser
             async with db.sessionmaker() as session:
                 current = status_of(await FileRepository(session).get(file_id))
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/{file_id}/data/content", response_model=ContentResponse)
@@ -134,22 +183,36 @@ async def get_data_content(file_id: str, user: VerifiedUser, service: Service) -
 
 
 @router.post("/{file_id}/data/content/update", response_model=ContentResponse)
-async def update_data_content(file_id: str, form: ContentForm, user: VerifiedUser, service: Service) -> dict[str, str]:
+async def update_data_content(
+    file_id: str, form: ContentForm, user: VerifiedUser, service: Service
+) -> dict[str, str]:
     return await service.update_content(user, file_id, form.content)
 
 
 @router.get("/{file_id}/content")
-async def get_file_content(file_id: str, user: VerifiedUser, service: Service, attachment: bool = False) -> Any:
+async def get_file_content(
+    file_id: str, user: VerifiedUser, service: Service, attachment: bool = False
+) -> Any:
     row = await service.get_row(user, file_id)
     path = await service.runtime.blobs.get_path(row.path)
-    content_type = (row.meta or {}).get("content_type") or mimetypes.guess_type(row.filename)[0] or "application/octet-stream"
+    content_type = (
+        (row.meta or {}).get("content_type")
+        or mimetypes.guess_type(row.filename)[0]
+        or "application/octet-stream"
+    )
     if path is None:
         if row.content is None:
             raise errors.NotFound()
         return PlainTextResponse(row.content)
-    inline = not attachment and (content_type == "application/pdf" or content_type.startswith("text/plain"))
-    return FileResponse(path, media_type=content_type, filename=row.filename,
-                        content_disposition_type="inline" if inline else "attachment")
+    inline = not attachment and (
+        content_type == "application/pdf" or content_type.startswith("text/plain")
+    )
+    return FileResponse(
+        path,
+        media_type=content_type,
+        filename=row.filename,
+        content_disposition_type="inline" if inline else "attachment",
+    )
 
 
 @router.delete("/{file_id}", response_model=Message)

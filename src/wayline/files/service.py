@@ -66,8 +66,15 @@ def to_wire(row: File, *, content: bool = True) -> dict[str, Any]:
     if content and row.status == COMPLETED and row.content is not None:
         data["content"] = row.content
     return {
-        "id": row.id, "user_id": row.user_id, "hash": row.hash, "filename": row.filename, "path": row.path,
-        "data": data, "meta": dict(row.meta or {}), "created_at": row.created_at, "updated_at": row.updated_at,
+        "id": row.id,
+        "user_id": row.user_id,
+        "hash": row.hash,
+        "filename": row.filename,
+        "path": row.path,
+        "data": data,
+        "meta": dict(row.meta or {}),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
     }
 
 
@@ -81,7 +88,9 @@ def parse_metadata(raw: Any, max_depth: int) -> dict[str, Any]:
     if not isinstance(raw, str):
         raise errors.BadRequest("Invalid metadata: send it as a JSON string form field, not a file")
     if len(raw.encode("utf-8", "replace")) > MAX_METADATA_BYTES:
-        raise errors.Unprocessable(f"Invalid metadata: larger than {MAX_METADATA_BYTES // 1024} KiB")
+        raise errors.Unprocessable(
+            f"Invalid metadata: larger than {MAX_METADATA_BYTES // 1024} KiB"
+        )
     try:
         value = json.loads(raw)
     except RecursionError:  # deeper than the parser goes, far beyond the limit
@@ -93,7 +102,9 @@ def parse_metadata(raw: Any, max_depth: int) -> dict[str, Any]:
         raise errors.BadRequest("Invalid metadata: expected a JSON object")
     file_hash = value.get("file_hash")
     if file_hash is not None and not (isinstance(file_hash, str) and len(file_hash) <= 128):
-        raise errors.Unprocessable("Invalid metadata: 'file_hash' must be a string of at most 128 characters")
+        raise errors.Unprocessable(
+            "Invalid metadata: 'file_hash' must be a string of at most 128 characters"
+        )
     return value
 
 
@@ -105,21 +116,50 @@ async def get_readable_file(session: AsyncSession, user: UserInfo, file_id: str)
     return row
 
 
-async def create_file(session: AsyncSession, runtime: FilesRuntime, user: UserInfo, filename: str,
-                      source: BinaryIO, *, content_type: str | None, metadata: dict[str, Any] | None = None,
-                      process: bool = True) -> File:
+async def create_file(
+    session: AsyncSession,
+    runtime: FilesRuntime,
+    user: UserInfo,
+    filename: str,
+    source: BinaryIO,
+    *,
+    content_type: str | None,
+    metadata: dict[str, Any] | None = None,
+    process: bool = True,
+) -> File:
     """Store bytes and insert the file row (status `pending` when `process`); the caller submits the job."""
     name = safe_name(filename)
     file_id = new_id()
-    path, size, digest = await runtime.blobs.put(blob_key(file_id, name), source, runtime.settings.file_max_bytes)
+    path, size, digest = await runtime.blobs.put(
+        blob_key(file_id, name), source, runtime.settings.file_max_bytes
+    )
     metadata = metadata or {}
     stamp = now()
     row = File(
-        id=file_id, user_id=user.id, hash=None, file_hash=digest, filename=name, path=path,
-        meta={"name": name, "content_type": content_type, "size": size,
-              "file_hash": metadata.get("file_hash") or digest, "data": metadata},
-        data={}, content=None, status=PENDING if process else "", error=None, error_status=None,
-        progress_done=0, progress_total=0, claimed_by=None, claimed_at=None, created_at=stamp, updated_at=stamp,
+        id=file_id,
+        user_id=user.id,
+        hash=None,
+        file_hash=digest,
+        filename=name,
+        path=path,
+        meta={
+            "name": name,
+            "content_type": content_type,
+            "size": size,
+            "file_hash": metadata.get("file_hash") or digest,
+            "data": metadata,
+        },
+        data={},
+        content=None,
+        status=PENDING if process else "",
+        error=None,
+        error_status=None,
+        progress_done=0,
+        progress_total=0,
+        claimed_by=None,
+        claimed_at=None,
+        created_at=stamp,
+        updated_at=stamp,
     )
     try:
         await begin_write(session)
@@ -131,14 +171,27 @@ async def create_file(session: AsyncSession, runtime: FilesRuntime, user: UserIn
     return row
 
 
-async def create_text_file(session: AsyncSession, runtime: FilesRuntime, user: UserInfo, name: str, text: str,
-                           metadata: dict[str, Any] | None = None) -> File:
+async def create_text_file(
+    session: AsyncSession,
+    runtime: FilesRuntime,
+    user: UserInfo,
+    name: str,
+    text: str,
+    metadata: dict[str, Any] | None = None,
+) -> File:
     """A file row from raw text (for `/api/v1/retrieval/process/text`); submitted for indexing."""
     if not text.strip():
         raise errors.BadRequest(errors.EMPTY_CONTENT)
     filename = name if "." in name else f"{name}.txt"
-    row = await create_file(session, runtime, user, filename, io.BytesIO(text.encode()),
-                            content_type="text/plain", metadata=metadata)
+    row = await create_file(
+        session,
+        runtime,
+        user,
+        filename,
+        io.BytesIO(text.encode()),
+        content_type="text/plain",
+        metadata=metadata,
+    )
     await runtime.ingestion.submit(row.id)
     return row
 
@@ -149,13 +202,29 @@ class FileService:
         self.runtime = runtime
         self.repo = FileRepository(session)
 
-    async def upload(self, user: UserInfo, filename: str, source: BinaryIO, content_type: str | None,
-                     metadata: dict[str, Any], process: bool, background: bool) -> dict[str, Any]:
+    async def upload(
+        self,
+        user: UserInfo,
+        filename: str,
+        source: BinaryIO,
+        content_type: str | None,
+        metadata: dict[str, Any],
+        process: bool,
+        background: bool,
+    ) -> dict[str, Any]:
         allowed = self.runtime.settings.allowed_file_extensions
         if process and allowed and extension_of(filename) not in allowed:
             raise errors.BadRequest(f"File type {extension_of(filename)} is not allowed")
-        row = await create_file(self.session, self.runtime, user, filename, source,
-                                content_type=content_type, metadata=metadata, process=process)
+        row = await create_file(
+            self.session,
+            self.runtime,
+            user,
+            filename,
+            source,
+            content_type=content_type,
+            metadata=metadata,
+            process=process,
+        )
         if process and background:
             await self.runtime.ingestion.submit(row.id)
         elif process:
@@ -166,7 +235,9 @@ class FileService:
                 # A synchronous failure answers 4xx and leaves nothing behind.
                 await begin_write(self.session)
                 await self._delete(row)
-                error = errors.UnsupportedMediaType if row.error_status == 415 else errors.Unprocessable
+                error = (
+                    errors.UnsupportedMediaType if row.error_status == 415 else errors.Unprocessable
+                )
                 if row.error_status == 502:
                     raise errors.UpstreamError(502, row.error)
                 raise error(row.error)
@@ -222,8 +293,10 @@ class FileService:
 def status_of(row: File | None) -> dict[str, Any]:
     if row is None:
         return {"status": "not_found"}
-    out: dict[str, Any] = {"status": row.status or "pending",
-                           "progress": {"done": row.progress_done, "total": row.progress_total}}
+    out: dict[str, Any] = {
+        "status": row.status or "pending",
+        "progress": {"done": row.progress_done, "total": row.progress_total},
+    }
     if row.status == FAILED:
         out["error"] = row.error
     return out

@@ -15,7 +15,9 @@ class File(Base):
     __tablename__ = "file"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
     hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     file_hash: Mapped[str] = mapped_column(String(64), index=True)
     filename: Mapped[str] = mapped_column(Text)

@@ -53,20 +53,24 @@ def load(function_id: str, source: str) -> tuple[types.ModuleType, str]:
     previous = sys.modules.get(name)
     sys.modules[name] = module
     try:
-        exec(code, module.__dict__)  # noqa: S102 - admin-supplied code, see the trust model above
+        exec(code, module.__dict__)
     except ImportError as exc:
         _restore(name, previous)
         wanted = frontmatter(source).get("requirements")
-        hint = f" (declared requirements: {wanted}; Wayline never installs packages)" if wanted else ""
+        hint = (
+            f" (declared requirements: {wanted}; Wayline never installs packages)" if wanted else ""
+        )
         raise errors.BadRequest(f"{type(exc).__name__}: {exc}{hint}") from exc
-    except Exception as exc:  # noqa: BLE001 - any import-time failure of user code is a bad request
+    except Exception as exc:
         _restore(name, previous)
         raise errors.BadRequest(f"{type(exc).__name__}: {exc}") from exc
     for kind in KINDS:
         if isinstance(getattr(module, kind, None), type):
             return module, kind.lower()
     _restore(name, previous)
-    raise errors.BadRequest("No Function class found in the module (define a Pipe, Filter or Action class)")
+    raise errors.BadRequest(
+        "No Function class found in the module (define a Pipe, Filter or Action class)"
+    )
 
 
 def _restore(name: str, previous: types.ModuleType | None) -> None:
@@ -84,7 +88,7 @@ def instantiate(module: types.ModuleType, kind: str, valves: dict[str, Any] | No
     cls = getattr(module, kind.capitalize())
     try:
         instance = cls()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise errors.BadRequest(f"{cls.__name__}() failed: {type(exc).__name__}: {exc}") from exc
     apply_valves(instance, valves)
     return instance
@@ -100,5 +104,5 @@ def apply_valves(instance: Any, values: dict[str, Any] | None) -> None:
         return
     try:
         instance.valves = cls(**(values or {}))
-    except Exception as exc:  # noqa: BLE001 - pydantic ValidationError or user code
+    except Exception as exc:
         raise errors.BadRequest(f"Invalid valves: {exc}") from exc

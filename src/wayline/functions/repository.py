@@ -17,7 +17,13 @@ class FunctionRepository:
         return await self.session.get(FunctionRow, function_id, populate_existing=True)
 
     async def list(self) -> list[FunctionRow]:
-        return list((await self.session.execute(select(FunctionRow).order_by(FunctionRow.created_at, FunctionRow.id))).scalars())
+        return list(
+            (
+                await self.session.execute(
+                    select(FunctionRow).order_by(FunctionRow.created_at, FunctionRow.id)
+                )
+            ).scalars()
+        )
 
     def add(self, row: FunctionRow) -> None:
         self.session.add(row)

@@ -43,7 +43,9 @@ async def get(function_id: str, _: AdminUser, service: Service) -> FunctionModel
 
 
 @router.post("/id/{function_id}/update", response_model=FunctionModel)
-async def update(function_id: str, form: FunctionForm, _: AdminUser, service: Service) -> FunctionModel:
+async def update(
+    function_id: str, form: FunctionForm, _: AdminUser, service: Service
+) -> FunctionModel:
     return await service.update(function_id, form)
 
 
@@ -68,7 +70,9 @@ async def valves_spec(function_id: str, _: AdminUser, service: Service) -> dict[
 
 
 @router.post("/id/{function_id}/valves/update")
-async def update_valves(function_id: str, _: AdminUser, service: Service, values: Any = Body(...)) -> dict[str, Any]:
+async def update_valves(
+    function_id: str, _: AdminUser, service: Service, values: Any = Body(...)
+) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise errors.BadRequest("Valves must be a JSON object")
     return await service.update_valves(function_id, values)

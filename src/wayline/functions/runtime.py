@@ -41,7 +41,9 @@ class FunctionRuntime:
     def __init__(self) -> None:
         self._loaded: dict[str, Loaded] = {}
 
-    def instance(self, function_id: str, content: str, valves: dict[str, Any] | None, updated_at: int) -> Loaded:
+    def instance(
+        self, function_id: str, content: str, valves: dict[str, Any] | None, updated_at: int
+    ) -> Loaded:
         cached = self._loaded.get(function_id)
         if cached is not None and cached.updated_at == updated_at:
             return cached
@@ -67,7 +69,11 @@ class FunctionRuntime:
                 pipes = await asyncio.wait_for(pipes(), PIPES_TIMEOUT)
             else:
                 pipes = await asyncio.wait_for(run_in_threadpool(pipes), PIPES_TIMEOUT)
-        return [{"id": str(p["id"]), "name": str(p.get("name", p["id"]))} for p in pipes or [] if isinstance(p, dict) and "id" in p]
+        return [
+            {"id": str(p["id"]), "name": str(p.get("name", p["id"]))}
+            for p in pipes or []
+            if isinstance(p, dict) and "id" in p
+        ]
 
 
 async def call_pipe(instance: Any, body: dict[str, Any], extras: dict[str, Any]) -> Any:
@@ -122,15 +128,36 @@ class Chunker:
         self.created = int(time.time())
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return b"data: " + orjson.dumps({
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }) + b"\n\n"
+        return (
+            b"data: "
+            + orjson.dumps(
+                {
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [
+                        {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                    ],
+                }
+            )
+            + b"\n\n"
+        )
 
     def completion(self, text: str) -> dict[str, Any]:
         return {
-            "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "logprobs": None, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "logprobs": None,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
         }
 
     async def sse(self, result: Any) -> AsyncIterator[bytes]:
@@ -143,7 +170,11 @@ class Chunker:
             async for item in _items(result):
                 if isinstance(item, str):
                     if item.startswith("data:"):
-                        yield item.encode() if item.endswith("\n\n") else item.rstrip("\n").encode() + b"\n\n"
+                        yield (
+                            item.encode()
+                            if item.endswith("\n\n")
+                            else item.rstrip("\n").encode() + b"\n\n"
+                        )
                     elif item:
                         yield self.chunk({"content": item})
                 elif isinstance(item, bytes):

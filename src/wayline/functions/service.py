@@ -26,8 +26,15 @@ ID_TAKEN = "Uh-oh! This id is already registered. Please choose another id strin
 
 def _response(row: FunctionRow) -> FunctionResponse:
     return FunctionResponse(
-        id=row.id, user_id=row.user_id, type=row.type, name=row.name, meta=row.meta or {},
-        is_active=row.is_active, is_global=row.is_global, updated_at=row.updated_at, created_at=row.created_at,
+        id=row.id,
+        user_id=row.user_id,
+        type=row.type,
+        name=row.name,
+        meta=row.meta or {},
+        is_active=row.is_active,
+        is_global=row.is_global,
+        updated_at=row.updated_at,
+        created_at=row.created_at,
     )
 
 
@@ -63,15 +70,26 @@ class FunctionService:
             raise errors.BadRequest(ID_TAKEN)
         ts = now()
         row = FunctionRow(
-            id=form.id, user_id=user.id, name=form.name, type=kind, content=form.content, meta=form.meta,
-            valves=None, is_active=False, is_global=False, created_at=ts, updated_at=ts,
+            id=form.id,
+            user_id=user.id,
+            name=form.name,
+            type=kind,
+            content=form.content,
+            meta=form.meta,
+            valves=None,
+            is_active=False,
+            is_global=False,
+            created_at=ts,
+            updated_at=ts,
         )
         self.repo.add(row)
         try:
             await self.session.commit()
         except IntegrityError:
             await self.session.rollback()
-            if await self.repo.get(form.id) is not None:  # a concurrent create of the same id won (PostgreSQL)
+            if (
+                await self.repo.get(form.id) is not None
+            ):  # a concurrent create of the same id won (PostgreSQL)
                 raise errors.BadRequest(ID_TAKEN) from None
             raise
         await self._changed(row.id)
@@ -91,7 +109,9 @@ class FunctionService:
         row = await self._get(function_id)
         row.type = kind
         row.name, row.content, row.meta = form.name, form.content, form.meta
-        row.updated_at = max(now(), row.updated_at + 1)  # the runtime reloads on a changed updated_at
+        row.updated_at = max(
+            now(), row.updated_at + 1
+        )  # the runtime reloads on a changed updated_at
         await self.session.commit()
         await self._changed(function_id)
         return FunctionModel(**_response(row).model_dump(), content=row.content)
@@ -120,7 +140,11 @@ class FunctionService:
         row = await self._get(function_id)
         module, kind = loader.load(row.id, row.content)
         cls = getattr(getattr(module, kind.capitalize()), "Valves", None)
-        return cls.model_json_schema() if cls is not None and hasattr(cls, "model_json_schema") else None
+        return (
+            cls.model_json_schema()
+            if cls is not None and hasattr(cls, "model_json_schema")
+            else None
+        )
 
     async def update_valves(self, function_id: str, values: dict[str, Any]) -> dict[str, Any]:
         row = await self._get(function_id)
@@ -129,7 +153,11 @@ class FunctionService:
         if loader.valves_class(instance) is None:
             raise errors.BadRequest("This function has no Valves")
         loader.apply_valves(instance, values)
-        dumped = instance.valves.model_dump(mode="json") if hasattr(instance.valves, "model_dump") else dict(values)
+        dumped = (
+            instance.valves.model_dump(mode="json")
+            if hasattr(instance.valves, "model_dump")
+            else dict(values)
+        )
         try:
             json_object(dumped)
         except ValueError as exc:

@@ -14,7 +14,9 @@ class FunctionRow(Base):
     __tablename__ = "function"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(Text)
     type: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)

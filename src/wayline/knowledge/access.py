@@ -17,7 +17,19 @@ add it is revoked, for them and for everyone they shared the collection with.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, String, Text, and_, exists, or_, select, table, true
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    String,
+    Text,
+    and_,
+    exists,
+    or_,
+    select,
+    table,
+    true,
+)
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -31,9 +43,17 @@ RESOURCE = "knowledge"
 # The files table (owned by the files domain), read-only here: the columns collections show.
 file_table = table(
     "file",
-    Column("id", String), Column("user_id", String), Column("hash", String), Column("filename", Text),
-    Column("meta", JSON), Column("data", JSON), Column("status", String), Column("error", Text),
-    Column("content", Text), Column("created_at", BigInteger), Column("updated_at", BigInteger),
+    Column("id", String),
+    Column("user_id", String),
+    Column("hash", String),
+    Column("filename", Text),
+    Column("meta", JSON),
+    Column("data", JSON),
+    Column("status", String),
+    Column("error", Text),
+    Column("content", Text),
+    Column("created_at", BigInteger),
+    Column("updated_at", BigInteger),
 )
 F = file_table.c
 
@@ -58,21 +78,42 @@ def can_write(user: UserInfo) -> ColumnElement[bool]:
 def _named_writers(knowledge_id: ColumnElement) -> ColumnElement:
     """Users granted write on a collection by name (a subquery of user ids)."""
     g = aliased(AccessGrant)
-    return select(g.principal_id).where(
-        g.resource_type == RESOURCE, g.resource_id == knowledge_id, g.principal_type == "user",
-        g.permission == "write", g.principal_id != EVERYONE,
-    ).correlate_except(g).scalar_subquery()
+    return (
+        select(g.principal_id)
+        .where(
+            g.resource_type == RESOURCE,
+            g.resource_id == knowledge_id,
+            g.principal_type == "user",
+            g.permission == "write",
+            g.principal_id != EVERYONE,
+        )
+        .correlate_except(g)
+        .scalar_subquery()
+    )
 
 
-def _owner_grants_write(file_id: ColumnElement, file_owner: ColumnElement, grantee_ok: ColumnElement[bool],
-                        g: type[AccessGrant]) -> ColumnElement[bool]:
+def _owner_grants_write(
+    file_id: ColumnElement,
+    file_owner: ColumnElement,
+    grantee_ok: ColumnElement[bool],
+    g: type[AccessGrant],
+) -> ColumnElement[bool]:
     """The file's owner put it in a collection of theirs that grants write to a principal matching `grantee_ok`."""
     link, owned = aliased(KnowledgeFile), aliased(Knowledge)
     # Explicit correlation: this sits up to three queries deep, where auto-correlation stops.
-    return exists().where(
-        link.file_id == file_id, owned.id == link.knowledge_id, owned.user_id == file_owner,
-        g.resource_type == RESOURCE, g.resource_id == owned.id, g.permission == "write", grantee_ok,
-    ).correlate_except(link, owned, g)
+    return (
+        exists()
+        .where(
+            link.file_id == file_id,
+            owned.id == link.knowledge_id,
+            owned.user_id == file_owner,
+            g.resource_type == RESOURCE,
+            g.resource_id == owned.id,
+            g.permission == "write",
+            grantee_ok,
+        )
+        .correlate_except(link, owned, g)
+    )
 
 
 def file_writable(user: UserInfo) -> ColumnElement[bool]:
@@ -80,21 +121,34 @@ def file_writable(user: UserInfo) -> ColumnElement[bool]:
     if user.is_admin:
         return true()
     g = aliased(AccessGrant)
-    to_user = or_(g.principal_type == "anyone", and_(g.principal_type == "user", g.principal_id.in_([user.id, EVERYONE])))
+    to_user = or_(
+        g.principal_type == "anyone",
+        and_(g.principal_type == "user", g.principal_id.in_([user.id, EVERYONE])),
+    )
     return or_(F.user_id == user.id, _owner_grants_write(F.id, F.user_id, to_user, g))
 
 
-def link_serves(knowledge: type[Knowledge], file_id: ColumnElement, file_owner: ColumnElement) -> ColumnElement[bool]:
+def link_serves(
+    knowledge: type[Knowledge], file_id: ColumnElement, file_owner: ColumnElement
+) -> ColumnElement[bool]:
     """Whether a link from `knowledge` to the file still serves it (see the module docstring)."""
     g = aliased(AccessGrant)
     to_answerer = or_(
-        g.principal_type == "anyone", g.principal_id == EVERYONE,
-        and_(g.principal_type == "user",
-             or_(g.principal_id == knowledge.user_id, g.principal_id.in_(_named_writers(knowledge.id)))),
+        g.principal_type == "anyone",
+        g.principal_id == EVERYONE,
+        and_(
+            g.principal_type == "user",
+            or_(
+                g.principal_id == knowledge.user_id,
+                g.principal_id.in_(_named_writers(knowledge.id)),
+            ),
+        ),
     )
     owner_is_admin = exists().where(User.id == knowledge.user_id, User.role == "admin")
     return or_(
-        file_owner == knowledge.user_id, file_owner.in_(_named_writers(knowledge.id)), owner_is_admin,
+        file_owner == knowledge.user_id,
+        file_owner.in_(_named_writers(knowledge.id)),
+        owner_is_admin,
         _owner_grants_write(file_id, file_owner, to_answerer, g),
     )
 
@@ -106,6 +160,8 @@ def file_readable(user: UserInfo) -> ColumnElement[bool]:
     via_collection = exists(
         select(KnowledgeFile.file_id)
         .join(Knowledge, Knowledge.id == KnowledgeFile.knowledge_id)
-        .where(KnowledgeFile.file_id == F.id, can_read(user), link_serves(Knowledge, F.id, F.user_id))
+        .where(
+            KnowledgeFile.file_id == F.id, can_read(user), link_serves(Knowledge, F.id, F.user_id)
+        )
     )
     return or_(F.user_id == user.id, via_collection)

@@ -44,5 +44,6 @@ async def lifespan(app: FastAPI, core: Core) -> AsyncIterator[None]:
     else:
         app.state.retrieval = RetrievalService(core, embedder, HybridSearch(index, embedder))
         app.state.chat_augmenter = RagAugmenter(
-            core.db, core.settings, app.state.retrieval, getattr(app.state, "ingestion", None))
+            core.db, core.settings, app.state.retrieval, getattr(app.state, "ingestion", None)
+        )
     yield

@@ -10,13 +10,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.clock import now
 from wayline.core.grants import grants_of, replace_grants
-from wayline.knowledge.access import RESOURCE, can_read, can_write, file_readable, file_table, file_writable, link_serves
+from wayline.knowledge.access import (
+    RESOURCE,
+    can_read,
+    can_write,
+    file_readable,
+    file_table,
+    file_writable,
+    link_serves,
+)
 from wayline.knowledge.tables import Knowledge, KnowledgeFile
 from wayline.users.schemas import UserInfo
 from wayline.users.tables import User
 
 F = file_table.c
-FILE_COLUMNS = (F.id, F.user_id, F.hash, F.filename, F.meta, F.data, F.status, F.error, F.created_at, F.updated_at)
+FILE_COLUMNS = (
+    F.id,
+    F.user_id,
+    F.hash,
+    F.filename,
+    F.meta,
+    F.data,
+    F.status,
+    F.error,
+    F.created_at,
+    F.updated_at,
+)
 
 
 class KnowledgeRepository:
@@ -33,7 +52,9 @@ class KnowledgeRepository:
         PostgreSQL the row lock serialises concurrent changes (e.g. duplicate checks); on
         SQLite the transaction already holds the database's write lock (`begin_write`)."""
         await self.session.execute(
-            update(Knowledge).where(Knowledge.id == knowledge_id).values(updated_at=now())
+            update(Knowledge)
+            .where(Knowledge.id == knowledge_id)
+            .values(updated_at=now())
             .execution_options(synchronize_session=False)
         )
 
@@ -47,12 +68,20 @@ class KnowledgeRepository:
         stmt = select(Knowledge.id).where(Knowledge.id.in_(ids), can_write(user))
         return set((await self.session.execute(stmt)).scalars())
 
-    async def page(self, user: UserInfo, skip: int, limit: int) -> tuple[list[tuple[Knowledge, User | None]], int]:
+    async def page(
+        self, user: UserInfo, skip: int, limit: int
+    ) -> tuple[list[tuple[Knowledge, User | None]], int]:
         where = can_read(user)
-        total = (await self.session.execute(select(func.count()).select_from(Knowledge).where(where))).scalar_one()
+        total = (
+            await self.session.execute(select(func.count()).select_from(Knowledge).where(where))
+        ).scalar_one()
         stmt = (
-            select(Knowledge, User).outerjoin(User, User.id == Knowledge.user_id).where(where)
-            .order_by(Knowledge.updated_at.desc(), Knowledge.id).offset(skip).limit(limit)
+            select(Knowledge, User)
+            .outerjoin(User, User.id == Knowledge.user_id)
+            .where(where)
+            .order_by(Knowledge.updated_at.desc(), Knowledge.id)
+            .offset(skip)
+            .limit(limit)
         )
         return [(k, u) for k, u in (await self.session.execute(stmt)).all()], total
 
@@ -61,7 +90,8 @@ class KnowledgeRepository:
             return {}
         stmt = (
             _served(KnowledgeFile.knowledge_id, func.count())
-            .where(KnowledgeFile.knowledge_id.in_(ids)).group_by(KnowledgeFile.knowledge_id)
+            .where(KnowledgeFile.knowledge_id.in_(ids))
+            .group_by(KnowledgeFile.knowledge_id)
         )
         return {k: n for k, n in (await self.session.execute(stmt)).all()}
 
@@ -69,7 +99,9 @@ class KnowledgeRepository:
     async def grants(self, ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
         return await grants_of(self.session, RESOURCE, ids)
 
-    async def replace_grants(self, knowledge_id: str, grants: Sequence[tuple[str, str, str]]) -> None:
+    async def replace_grants(
+        self, knowledge_id: str, grants: Sequence[tuple[str, str, str]]
+    ) -> None:
         await replace_grants(self.session, RESOURCE, knowledge_id, grants)
 
     # --- files ----------------------------------------------------------------
@@ -84,31 +116,45 @@ class KnowledgeRepository:
 
     async def would_serve(self, knowledge_id: str, file_id: str) -> bool:
         """Whether a link from the collection to the file would serve it (`access.link_serves`)."""
-        stmt = select(Knowledge.id).select_from(Knowledge, file_table).where(
-            Knowledge.id == knowledge_id, F.id == file_id, link_serves(Knowledge, F.id, F.user_id))
+        stmt = (
+            select(Knowledge.id)
+            .select_from(Knowledge, file_table)
+            .where(
+                Knowledge.id == knowledge_id,
+                F.id == file_id,
+                link_serves(Knowledge, F.id, F.user_id),
+            )
+        )
         return (await self.session.execute(stmt)).first() is not None
 
     async def owned_file_ids(self, user: UserInfo, file_ids: Sequence[str]) -> list[str]:
         """The files among `file_ids` that `user` owns (every one, for an admin)."""
         if not file_ids:
             return []
-        stmt = select(F.id).where(F.id.in_(list(file_ids)), *(() if user.is_admin else (F.user_id == user.id,)))
+        stmt = select(F.id).where(
+            F.id.in_(list(file_ids)), *(() if user.is_admin else (F.user_id == user.id,))
+        )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def files(self, knowledge_id: str, skip: int = 0, limit: int | None = None,
-                    with_content: bool = False) -> tuple[list[dict[str, Any]], int]:
+    async def files(
+        self, knowledge_id: str, skip: int = 0, limit: int | None = None, with_content: bool = False
+    ) -> tuple[list[dict[str, Any]], int]:
         """The files the collection serves (see `access.link_serves`), newest link first."""
         where = KnowledgeFile.knowledge_id == knowledge_id
         total = (await self.session.execute(_served(func.count()).where(where))).scalar_one()
         stmt = (
-            _served(*FILE_COLUMNS, *((F.content,) if with_content else ())).where(where)
-            .order_by(KnowledgeFile.created_at.desc(), F.id).offset(skip)
+            _served(*FILE_COLUMNS, *((F.content,) if with_content else ()))
+            .where(where)
+            .order_by(KnowledgeFile.created_at.desc(), F.id)
+            .offset(skip)
         )
         if limit is not None:
             stmt = stmt.limit(limit)
         return [dict(r) for r in (await self.session.execute(stmt)).mappings()], total
 
-    async def linked_files(self, knowledge_id: str, with_content: bool = False) -> list[dict[str, Any]]:
+    async def linked_files(
+        self, knowledge_id: str, with_content: bool = False
+    ) -> list[dict[str, Any]]:
         return (await self.files(knowledge_id, with_content=with_content))[0]
 
     async def file_ids(self, knowledge_ids: Sequence[str]) -> list[str]:
@@ -125,13 +171,19 @@ class KnowledgeRepository:
 
     async def same_hash_linked(self, knowledge_id: str, content_hash: str, file_id: str) -> bool:
         stmt = (
-            select(F.id).join(KnowledgeFile, KnowledgeFile.file_id == F.id)
-            .where(KnowledgeFile.knowledge_id == knowledge_id, F.hash == content_hash, F.id != file_id).limit(1)
+            select(F.id)
+            .join(KnowledgeFile, KnowledgeFile.file_id == F.id)
+            .where(
+                KnowledgeFile.knowledge_id == knowledge_id, F.hash == content_hash, F.id != file_id
+            )
+            .limit(1)
         )
         return (await self.session.execute(stmt)).first() is not None
 
     async def link(self, knowledge_id: str, file_id: str) -> None:
-        self.session.add(KnowledgeFile(knowledge_id=knowledge_id, file_id=file_id, created_at=now()))
+        self.session.add(
+            KnowledgeFile(knowledge_id=knowledge_id, file_id=file_id, created_at=now())
+        )
 
     async def unlink(self, knowledge_id: str, file_ids: Sequence[str] | None = None) -> None:
         stmt = delete(KnowledgeFile).where(KnowledgeFile.knowledge_id == knowledge_id)
@@ -146,12 +198,10 @@ class KnowledgeRepository:
         return {u.id: u for u in rows.scalars()}
 
 
-
 def _served(*columns: Any) -> Select[Any]:
     """SELECT `columns` over knowledge_file ⋈ knowledge ⋈ file, keeping only links that still
     serve their file (`access.link_serves`)."""
-    joined = (
-        KnowledgeFile.__table__.join(Knowledge, Knowledge.id == KnowledgeFile.knowledge_id)
-        .join(file_table, F.id == KnowledgeFile.file_id)
-    )
+    joined = KnowledgeFile.__table__.join(
+        Knowledge, Knowledge.id == KnowledgeFile.knowledge_id
+    ).join(file_table, F.id == KnowledgeFile.file_id)
     return select(*columns).select_from(joined).where(link_serves(Knowledge, F.id, F.user_id))

@@ -24,8 +24,17 @@ from wayline.core.db import begin_write
 from wayline.core.settings import Settings
 from wayline.knowledge.repository import KnowledgeRepository
 from wayline.knowledge.schemas import (
-    AccessGrantForm, BatchWarnings, FileMeta, KnowledgeBatchResponse, KnowledgeFileItem, KnowledgeFileList,
-    KnowledgeForm, KnowledgeList, KnowledgeListItem, KnowledgeResponse, Owner,
+    AccessGrantForm,
+    BatchWarnings,
+    FileMeta,
+    KnowledgeBatchResponse,
+    KnowledgeFileItem,
+    KnowledgeFileList,
+    KnowledgeForm,
+    KnowledgeList,
+    KnowledgeListItem,
+    KnowledgeResponse,
+    Owner,
 )
 from wayline.knowledge.tables import Knowledge
 from wayline.users.schemas import UserInfo
@@ -47,7 +56,9 @@ def _grants(forms: Sequence[AccessGrantForm] | None) -> list[tuple[str, str, str
     out = []
     for g in forms or ():
         if g.principal_type == "group":
-            raise errors.BadRequest("Group grants are not supported: grant to users, or to everyone with principal_id '*'")
+            raise errors.BadRequest(
+                "Group grants are not supported: grant to users, or to everyone with principal_id '*'"
+            )
         # "anyone" is accepted and stored in Open WebUI's public form.
         pid = "*" if g.principal_type == "anyone" else g.principal_id
         out.append(("user", pid, g.permission))
@@ -57,7 +68,13 @@ def _grants(forms: Sequence[AccessGrantForm] | None) -> list[tuple[str, str, str
 def _owner(user: Any) -> Owner | None:
     if user is None:
         return None
-    return Owner(id=user.id, name=user.name, email=user.email, role=user.role, profile_image_url=user.profile_image_url)
+    return Owner(
+        id=user.id,
+        name=user.name,
+        email=user.email,
+        role=user.role,
+        profile_image_url=user.profile_image_url,
+    )
 
 
 def file_meta(row: dict[str, Any]) -> FileMeta:
@@ -66,13 +83,22 @@ def file_meta(row: dict[str, Any]) -> FileMeta:
     if row.get("error"):
         data["error"] = row["error"]
     return FileMeta(
-        id=row["id"], user_id=row["user_id"], hash=row["hash"], filename=row["filename"], meta=row["meta"] or {},
-        data=data, status=row["status"], created_at=row["created_at"], updated_at=row["updated_at"],
+        id=row["id"],
+        user_id=row["user_id"],
+        hash=row["hash"],
+        filename=row["filename"],
+        meta=row["meta"] or {},
+        data=data,
+        status=row["status"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
 class KnowledgeService:
-    def __init__(self, session: AsyncSession, settings: Settings, delete_files: FileDeleter) -> None:
+    def __init__(
+        self, session: AsyncSession, settings: Settings, delete_files: FileDeleter
+    ) -> None:
         self.session = session
         self.settings = settings
         self.repo = KnowledgeRepository(session)
@@ -100,13 +126,22 @@ class KnowledgeService:
             raise file_not_found(file_id)
         return row
 
-    async def _response(self, user: UserInfo, row: Knowledge, *, with_files: bool = True) -> KnowledgeResponse:
+    async def _response(
+        self, user: UserInfo, row: Knowledge, *, with_files: bool = True
+    ) -> KnowledgeResponse:
         grants = (await self.repo.grants([row.id]))[row.id]
         files = [file_meta(f) for f in (await self.repo.files(row.id))[0]] if with_files else None
         return KnowledgeResponse(
-            id=row.id, user_id=row.user_id, name=row.name, description=row.description, meta=row.meta,
-            access_grants=grants, write_access=await self.repo.writable(user, row.id),
-            created_at=row.created_at, updated_at=row.updated_at, files=files,
+            id=row.id,
+            user_id=row.user_id,
+            name=row.name,
+            description=row.description,
+            meta=row.meta,
+            access_grants=grants,
+            write_access=await self.repo.writable(user, row.id),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            files=files,
         )
 
     # --- collections --------------------------------------------------------------
@@ -114,13 +149,22 @@ class KnowledgeService:
         grants = _grants(form.access_grants)
         await begin_write(self.session)
         ts = now()
-        row = Knowledge(id=new_id(), user_id=user.id, name=form.name, description=form.description, meta=None,
-                        created_at=ts, updated_at=ts)
+        row = Knowledge(
+            id=new_id(),
+            user_id=user.id,
+            name=form.name,
+            description=form.description,
+            meta=None,
+            created_at=ts,
+            updated_at=ts,
+        )
         self.session.add(row)
         await self.session.flush()
         await self.repo.replace_grants(row.id, grants)
         await self.session.commit()
-        return await self._response(user, row, with_files=False)  # Open WebUI answers `files: null` here
+        return await self._response(
+            user, row, with_files=False
+        )  # Open WebUI answers `files: null` here
 
     async def list(self, user: UserInfo, page: int, limit: int = PAGE_SIZE) -> KnowledgeList:
         rows, total = await self.repo.page(user, (page - 1) * limit, limit)
@@ -129,9 +173,18 @@ class KnowledgeService:
         writable = await self.repo.writable_ids(user, ids)
         items = [
             KnowledgeListItem(
-                id=k.id, user_id=k.user_id, name=k.name, description=k.description, meta=k.meta,
-                access_grants=grants[k.id], write_access=k.id in writable, created_at=k.created_at,
-                updated_at=k.updated_at, files=None, user=_owner(u), file_count=counts.get(k.id, 0),
+                id=k.id,
+                user_id=k.user_id,
+                name=k.name,
+                description=k.description,
+                meta=k.meta,
+                access_grants=grants[k.id],
+                write_access=k.id in writable,
+                created_at=k.created_at,
+                updated_at=k.updated_at,
+                files=None,
+                user=_owner(u),
+                file_count=counts.get(k.id, 0),
             )
             for k, u in rows
         ]
@@ -140,14 +193,21 @@ class KnowledgeService:
     async def get(self, user: UserInfo, knowledge_id: str) -> KnowledgeResponse:
         return await self._response(user, await self.readable(user, knowledge_id))
 
-    async def files(self, user: UserInfo, knowledge_id: str, page: int, limit: int) -> KnowledgeFileList:
+    async def files(
+        self, user: UserInfo, knowledge_id: str, page: int, limit: int
+    ) -> KnowledgeFileList:
         await self.readable(user, knowledge_id)
         rows, total = await self.repo.files(knowledge_id, (page - 1) * limit, limit)
         owners = await self.repo.owners([r["user_id"] for r in rows])
-        items = [KnowledgeFileItem(**file_meta(r).model_dump(), user=_owner(owners.get(r["user_id"]))) for r in rows]
+        items = [
+            KnowledgeFileItem(**file_meta(r).model_dump(), user=_owner(owners.get(r["user_id"])))
+            for r in rows
+        ]
         return KnowledgeFileList(items=items, total=total)
 
-    async def update(self, user: UserInfo, knowledge_id: str, form: KnowledgeForm) -> KnowledgeResponse:
+    async def update(
+        self, user: UserInfo, knowledge_id: str, form: KnowledgeForm
+    ) -> KnowledgeResponse:
         row = await self.writable(user, knowledge_id)
         row.name, row.description, row.updated_at = form.name, form.description, now()
         if form.access_grants is not None:
@@ -155,23 +215,31 @@ class KnowledgeService:
         await self.session.commit()
         return await self._response(user, row)
 
-    async def update_access(self, user: UserInfo, knowledge_id: str, grants: Sequence[AccessGrantForm]) -> KnowledgeResponse:
+    async def update_access(
+        self, user: UserInfo, knowledge_id: str, grants: Sequence[AccessGrantForm]
+    ) -> KnowledgeResponse:
         row = await self.writable(user, knowledge_id)
         await self._replace_grants(user, row, grants)
         row.updated_at = now()
         await self.session.commit()
         return await self._response(user, row)
 
-    async def _replace_grants(self, user: UserInfo, row: Knowledge, grants: Sequence[AccessGrantForm]) -> None:
+    async def _replace_grants(
+        self, user: UserInfo, row: Knowledge, grants: Sequence[AccessGrantForm]
+    ) -> None:
         # Sharing is the owner's (or an admin's) decision, not every writer's.
         if not (user.is_admin or row.user_id == user.id):
-            raise errors.Forbidden(f"Only the owner of knowledge base {row.id} can change who may access it")
+            raise errors.Forbidden(
+                f"Only the owner of knowledge base {row.id} can change who may access it"
+            )
         await self.repo.replace_grants(row.id, _grants(grants))
 
     async def delete(self, user: UserInfo, knowledge_id: str) -> bool:
         row = await self.writable(user, knowledge_id)
         await self.repo.replace_grants(row.id, [])
-        await self.session.delete(row)  # links go with it (ON DELETE CASCADE); files stay, as in Open WebUI
+        await self.session.delete(
+            row
+        )  # links go with it (ON DELETE CASCADE); files stay, as in Open WebUI
         await self.session.commit()
         return True
 
@@ -180,19 +248,25 @@ class KnowledgeService:
         file = await self.readable_file(user, file_id)
         if not await self.repo.writable_file(user, file_id):
             # Reading a file through a shared collection does not let you share it further.
-            raise errors.Forbidden(f"You do not have write access to file {file_id}, so you cannot add it to a collection")
+            raise errors.Forbidden(
+                f"You do not have write access to file {file_id}, so you cannot add it to a collection"
+            )
         if file["status"] == "failed":
-            raise errors.BadRequest(f"File {file_id} failed processing: {file.get('error') or 'unknown error'}")
+            raise errors.BadRequest(
+                f"File {file_id} failed processing: {file.get('error') or 'unknown error'}"
+            )
         if file["status"] == "":
             # Stored with process=false: nothing will ever index it (Open WebUI: 400 "not processed").
             raise errors.BadRequest(
                 f"File {file_id} has not been processed (it was uploaded with process=false), so it has no "
                 f"content to search. Index it with POST /api/v1/retrieval/process/file "
-                f'{{"file_id": "{file_id}", "collection_name": "{knowledge_id}"}}, which also adds it here.')
+                f'{{"file_id": "{file_id}", "collection_name": "{knowledge_id}"}}, which also adds it here.'
+            )
         if not await self.repo.would_serve(knowledge_id, file_id):
             raise errors.Forbidden(
                 f"File {file_id} would not be readable in knowledge base {knowledge_id}: a collection shares a "
-                "file only while its owner, or a user it grants write access by name, may write that file")
+                "file only while its owner, or a user it grants write access by name, may write that file"
+            )
         # A file still processing has no hash yet: it is linked now and becomes searchable when its
         # chunks commit; duplicates among such files are removed at query time (same hash + offset).
         if file["hash"] and await self.repo.same_hash_linked(knowledge_id, file["hash"], file_id):
@@ -203,7 +277,9 @@ class KnowledgeService:
             await self.session.commit()
         except IntegrityError as exc:  # the file was deleted while being linked
             await self.session.rollback()
-            raise errors.NotFound("A file was deleted while it was being added; nothing was changed") from exc
+            raise errors.NotFound(
+                "A file was deleted while it was being added; nothing was changed"
+            ) from exc
 
     async def add_file(self, user: UserInfo, knowledge_id: str, file_id: str) -> KnowledgeResponse:
         row = await self.writable(user, knowledge_id)
@@ -214,7 +290,9 @@ class KnowledgeService:
             await self._commit_links()
         return await self._response(user, row)
 
-    async def add_files(self, user: UserInfo, knowledge_id: str, file_ids: Sequence[str]) -> KnowledgeBatchResponse:
+    async def add_files(
+        self, user: UserInfo, knowledge_id: str, file_ids: Sequence[str]
+    ) -> KnowledgeBatchResponse:
         row = await self.writable(user, knowledge_id)
         failures: list[str] = []
         for file_id in dict.fromkeys(file_ids):
@@ -226,17 +304,25 @@ class KnowledgeService:
                 failures.append(f"{file_id}: {exc.detail}")
                 continue
             try:
-                async with self.session.begin_nested():  # so the next file's duplicate check sees this one
+                async with (
+                    self.session.begin_nested()
+                ):  # so the next file's duplicate check sees this one
                     await self.repo.link(knowledge_id, file_id)
             except IntegrityError:  # deleted meanwhile (PostgreSQL; SQLite holds the write lock)
                 failures.append(f"{file_id}: {file_not_found(file_id).detail}")
         row.updated_at = now()
         await self._commit_links()
         base = await self._response(user, row)
-        warnings = BatchWarnings(message="Some files failed to process", errors=failures) if failures else None
+        warnings = (
+            BatchWarnings(message="Some files failed to process", errors=failures)
+            if failures
+            else None
+        )
         return KnowledgeBatchResponse(**base.model_dump(), warnings=warnings)
 
-    async def update_file(self, user: UserInfo, knowledge_id: str, file_id: str) -> KnowledgeResponse:
+    async def update_file(
+        self, user: UserInfo, knowledge_id: str, file_id: str
+    ) -> KnowledgeResponse:
         # Links share the file's chunks, so a re-indexed file is already current in every collection.
         row = await self.writable(user, knowledge_id)
         await self.readable_file(user, file_id)
@@ -245,7 +331,9 @@ class KnowledgeService:
         await self.session.commit()
         return await self._response(user, row)
 
-    async def remove_file(self, user: UserInfo, knowledge_id: str, file_id: str, delete_file: bool | None) -> KnowledgeResponse:
+    async def remove_file(
+        self, user: UserInfo, knowledge_id: str, file_id: str, delete_file: bool | None
+    ) -> KnowledgeResponse:
         row = await self.writable(user, knowledge_id)
         if not await self.repo.is_linked(knowledge_id, file_id):
             raise errors.NotFound(f"File {file_id} is not in knowledge base {knowledge_id}")
@@ -262,10 +350,14 @@ class KnowledgeService:
         await self._finish_unlink(user, file_ids, None)
         return await self._response(user, row)
 
-    async def _finish_unlink(self, user: UserInfo, file_ids: Sequence[str], requested: bool | None) -> None:
+    async def _finish_unlink(
+        self, user: UserInfo, file_ids: Sequence[str], requested: bool | None
+    ) -> None:
         """Commit the unlinking, deleting the files too (in the same transaction) when asked or when
         retention is off — only files the caller owns (any, for an admin): shared ones just leave."""
-        deletes = (not self.settings.ENABLE_KNOWLEDGE_FILE_RETENTION) if requested is None else requested
+        deletes = (
+            (not self.settings.ENABLE_KNOWLEDGE_FILE_RETENTION) if requested is None else requested
+        )
         owned = await self.repo.owned_file_ids(user, file_ids) if deletes else []
         if owned:
             await self._delete_files(self.session, owned)  # commits

@@ -14,7 +14,9 @@ class Knowledge(Base):
     __tablename__ = "knowledge"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -25,7 +27,9 @@ class Knowledge(Base):
 class KnowledgeFile(Base):
     __tablename__ = "knowledge_file"
 
-    knowledge_id: Mapped[str] = mapped_column(String(36), ForeignKey("knowledge.id", ondelete="CASCADE"), primary_key=True)
+    knowledge_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("knowledge.id", ondelete="CASCADE"), primary_key=True
+    )
     # The FK to `file.id` lives in migration 0004; the ORM does not need the files model to map it.
     file_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
     created_at: Mapped[int] = mapped_column(BigInteger)

@@ -20,7 +20,11 @@ def _granted(user: UserInfo, permissions: tuple[str, ...]) -> ColumnElement[bool
 
 
 def readable(user: UserInfo) -> ColumnElement[bool]:
-    return true() if user.is_admin else or_(ModelRow.user_id == user.id, _granted(user, ("read", "write")))
+    return (
+        true()
+        if user.is_admin
+        else or_(ModelRow.user_id == user.id, _granted(user, ("read", "write")))
+    )
 
 
 def writable(user: UserInfo) -> ColumnElement[bool]:
@@ -32,10 +36,16 @@ class ModelRepository:
         self.session = session
 
     async def exists(self, model_id: str) -> bool:
-        return (await self.session.execute(select(ModelRow.id).where(ModelRow.id == model_id))).first() is not None
+        return (
+            await self.session.execute(select(ModelRow.id).where(ModelRow.id == model_id))
+        ).first() is not None
 
     async def list_readable(self, user: UserInfo) -> list[tuple[ModelRow, bool]]:
-        stmt = select(ModelRow, writable(user)).where(readable(user)).order_by(ModelRow.updated_at.desc(), ModelRow.id)
+        stmt = (
+            select(ModelRow, writable(user))
+            .where(readable(user))
+            .order_by(ModelRow.updated_at.desc(), ModelRow.id)
+        )
         return [(row, bool(w)) for row, w in (await self.session.execute(stmt)).all()]
 
     async def get_readable(self, user: UserInfo, model_id: str) -> tuple[ModelRow, bool] | None:
@@ -47,8 +57,12 @@ class ModelRepository:
         return (await grants_of(self.session, RESOURCE, [model_id]))[model_id]
 
     async def set_grants(self, model_id: str, grants: list[dict[str, Any]]) -> None:
-        await replace_grants(self.session, RESOURCE, model_id,
-                             sorted({(x["principal_type"], x["principal_id"], x["permission"]) for x in grants}))
+        await replace_grants(
+            self.session,
+            RESOURCE,
+            model_id,
+            sorted({(x["principal_type"], x["principal_id"], x["permission"]) for x in grants}),
+        )
 
     def add(self, row: ModelRow) -> None:
         self.session.add(row)

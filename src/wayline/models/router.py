@@ -21,7 +21,9 @@ def _registry(request: Request) -> ModelRegistry:
     return request.app.state.models
 
 
-def _service(session: SessionDep, registry: Annotated[ModelRegistry, Depends(_registry)]) -> ModelService:
+def _service(
+    session: SessionDep, registry: Annotated[ModelRegistry, Depends(_registry)]
+) -> ModelService:
     return ModelService(session, registry)
 
 
@@ -48,26 +50,35 @@ async def create_model(form: ModelForm, user: VerifiedUser, service: Service) ->
 
 
 @router.get("/api/v1/models/model", response_model=ModelResponse)
-async def get_model(user: VerifiedUser, service: Service, id: str = Query(min_length=1)) -> ModelResponse:
+async def get_model(
+    user: VerifiedUser, service: Service, id: str = Query(min_length=1)
+) -> ModelResponse:
     return await service.get(user, id)
 
 
 @router.post("/api/v1/models/model/update", response_model=ModelResponse)
-async def update_model(form: ModelForm, user: VerifiedUser, service: Service, id: str | None = None) -> ModelResponse:
+async def update_model(
+    form: ModelForm, user: VerifiedUser, service: Service, id: str | None = None
+) -> ModelResponse:
     return await service.update(user, id or form.id, form)
 
 
 @router.post("/api/v1/models/model/toggle", response_model=ModelResponse)
-async def toggle_model(user: VerifiedUser, service: Service, id: str = Query(min_length=1)) -> ModelResponse:
+async def toggle_model(
+    user: VerifiedUser, service: Service, id: str = Query(min_length=1)
+) -> ModelResponse:
     return await service.toggle(user, id)
 
 
 @router.post("/api/v1/models/model/delete")
 @router.delete("/api/v1/models/model/delete")
 async def delete_model(
-    user: VerifiedUser, service: Service, id: str | None = None, form: ModelIdForm | None = Body(None),
+    user: VerifiedUser,
+    service: Service,
+    id: str | None = None,
+    form: ModelIdForm | None = Body(None),
 ) -> bool:
     model_id = id or (form.id if form else None)
     if not model_id:
-        raise errors.BadRequest("Give the model id as ?id= or in the body as {\"id\": ...}")
+        raise errors.BadRequest('Give the model id as ?id= or in the body as {"id": ...}')
     return await service.delete(user, model_id)

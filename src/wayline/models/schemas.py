@@ -7,7 +7,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from wayline.models.storable import (
-    DESCRIPTION_MAX, ID_MAX, SYSTEM_PROMPT_MAX, IdText, NameText, StorableObject, capped, utf8,
+    DESCRIPTION_MAX,
+    ID_MAX,
+    SYSTEM_PROMPT_MAX,
+    IdText,
+    NameText,
+    StorableObject,
+    capped,
+    utf8,
 )
 
 

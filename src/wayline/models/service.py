@@ -23,10 +23,13 @@ ID_TAKEN = "Uh-oh! This id is already registered. Please choose another id strin
 
 
 def base_id_taken(model_id: str, base_id: str) -> errors.Conflict:
-    named = f"'{base_id}'" if base_id == model_id else f"'{base_id}' (which '{model_id}' also names)"
+    named = (
+        f"'{base_id}'" if base_id == model_id else f"'{base_id}' (which '{model_id}' also names)"
+    )
     return errors.Conflict(
         f"Model id '{model_id}' belongs to the base model {named}: only an admin may create a model with "
-        "that id (it would replace the base model for the users it is shared with); choose another id")
+        "that id (it would replace the base model for the users it is shared with); choose another id"
+    )
 
 
 class ModelService:
@@ -37,9 +40,17 @@ class ModelService:
 
     async def _response(self, row: ModelRow, write: bool) -> ModelResponse:
         return ModelResponse(
-            id=row.id, user_id=row.user_id, base_model_id=row.base_model_id, name=row.name,
-            params=row.params or {}, meta=row.meta or {}, access_grants=await self.repo.grants(row.id),
-            is_active=row.is_active, created_at=row.created_at, updated_at=row.updated_at, write_access=write,
+            id=row.id,
+            user_id=row.user_id,
+            base_model_id=row.base_model_id,
+            name=row.name,
+            params=row.params or {},
+            meta=row.meta or {},
+            access_grants=await self.repo.grants(row.id),
+            is_active=row.is_active,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            write_access=write,
         )
 
     def _check_id(self, user: UserInfo, form: ModelForm, snap: Snapshot) -> None:
@@ -53,7 +64,9 @@ class ModelService:
         if form.base_model_id is None:
             # An override of a base model: admins only, and the base must exist.
             if not user.is_admin:
-                raise errors.BadRequest("'base_model_id' is required: only admins may override a base model")
+                raise errors.BadRequest(
+                    "'base_model_id' is required: only admins may override a base model"
+                )
             if snap.entries.get(form.id) is None:
                 raise errors.NotFound(errors.model_not_found(form.id))
             return
@@ -73,8 +86,15 @@ class ModelService:
             raise errors.BadRequest(ID_TAKEN)
         ts = now()
         row = ModelRow(
-            id=form.id, user_id=user.id, base_model_id=form.base_model_id, name=form.name,
-            params=form.params, meta=form.meta, is_active=form.is_active, created_at=ts, updated_at=ts,
+            id=form.id,
+            user_id=user.id,
+            base_model_id=form.base_model_id,
+            name=form.name,
+            params=form.params,
+            meta=form.meta,
+            is_active=form.is_active,
+            created_at=ts,
+            updated_at=ts,
         )
         self.repo.add(row)
         try:
@@ -83,7 +103,9 @@ class ModelService:
             await self.session.commit()
         except IntegrityError:
             await self.session.rollback()
-            if await self.repo.exists(form.id):  # a concurrent create of the same id won (PostgreSQL)
+            if await self.repo.exists(
+                form.id
+            ):  # a concurrent create of the same id won (PostgreSQL)
                 raise errors.BadRequest(ID_TAKEN) from None
             raise
         await self.registry.changed()
@@ -115,7 +137,12 @@ class ModelService:
             raise errors.BadRequest("The model id cannot be changed")
         if form.base_model_id != row.base_model_id:
             self._check_base(user, form, snap)
-        row.base_model_id, row.name, row.params, row.meta = form.base_model_id, form.name, form.params, form.meta
+        row.base_model_id, row.name, row.params, row.meta = (
+            form.base_model_id,
+            form.name,
+            form.params,
+            form.meta,
+        )
         row.is_active, row.updated_at = form.is_active, now()
         if form.access_grants is not None:
             await self.repo.set_grants(row.id, [g.model_dump() for g in form.access_grants])

@@ -43,7 +43,7 @@ class Connection:
 
     def upstream_id(self, public_id: str) -> str:
         if self.prefix_id and public_id.startswith(self.prefix_id + "."):
-            return public_id[len(self.prefix_id) + 1:]
+            return public_id[len(self.prefix_id) + 1 :]
         return public_id
 
 
@@ -61,7 +61,9 @@ def _tags(raw: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _build(kind: Kind, index: int, url: str, key: str, cfg: dict[str, Any], default_type: str) -> Connection:
+def _build(
+    kind: Kind, index: int, url: str, key: str, cfg: dict[str, Any], default_type: str
+) -> Connection:
     headers = {"Content-Type": "application/json"}
     key = cfg.get("key", key) or ""
     clean_url, basic = split_credentials(url)
@@ -70,7 +72,10 @@ def _build(kind: Kind, index: int, url: str, key: str, cfg: dict[str, Any], defa
     elif basic:
         headers["Authorization"] = basic
     return Connection(
-        kind=kind, index=index, url=clean_url, key=key,
+        kind=kind,
+        index=index,
+        url=clean_url,
+        key=key,
         enabled=bool(cfg.get("enable", True)),
         prefix_id=str(cfg.get("prefix_id") or ""),
         model_ids=tuple(str(m) for m in cfg.get("model_ids") or ()),
@@ -84,7 +89,9 @@ def build_connections(settings: Settings) -> list[Connection]:
     conns: list[Connection] = []
     if settings.ENABLE_OPENAI_API:
         configs = settings.openai_api_configs
-        for i, (url, key) in enumerate(zip(settings.openai_base_urls, settings.openai_api_keys, strict=False)):
+        for i, (url, key) in enumerate(
+            zip(settings.openai_base_urls, settings.openai_api_keys, strict=False)
+        ):
             conns.append(_build("openai", i, url, key, _config(configs, i, url), "external"))
     if settings.ENABLE_OLLAMA_API:
         configs = settings.ollama_api_configs

@@ -56,7 +56,11 @@ class ModelEntry:
             return True
         if not self.has_row:
             return False
-        return self.owner_id == user_id or "anyone" in self.readers or f"user:{user_id}" in self.readers
+        return (
+            self.owner_id == user_id
+            or "anyone" in self.readers
+            or f"user:{user_id}" in self.readers
+        )
 
 
 def _tags(names: tuple[str, ...]) -> list[dict[str, str]]:
@@ -67,16 +71,25 @@ def openai_entry(conn: Connection, raw: dict[str, Any]) -> ModelEntry:
     upstream_id = str(raw.get("id"))
     model_id = conn.public_id(upstream_id)
     public = {
-        "id": model_id, "name": raw.get("name") or model_id, "object": raw.get("object", "model"),
-        "created": raw.get("created", 0), "owned_by": "openai",
+        "id": model_id,
+        "name": raw.get("name") or model_id,
+        "object": raw.get("object", "model"),
+        "created": raw.get("created", 0),
+        "owned_by": "openai",
         "openai": {**raw, "connection_type": conn.connection_type},
-        "connection_type": conn.connection_type, "urlIdx": conn.index, "provider": "", "tags": _tags(conn.tags),
-        "actions": [], "filters": [],
+        "connection_type": conn.connection_type,
+        "urlIdx": conn.index,
+        "provider": "",
+        "tags": _tags(conn.tags),
+        "actions": [],
+        "filters": [],
     }
     return ModelEntry(model_id, "openai", public, conn, upstream_id)
 
 
-def ollama_entry(conn: Connection, tag: dict[str, Any], expires_at: int | None = None, loaded: bool = False) -> ModelEntry:
+def ollama_entry(
+    conn: Connection, tag: dict[str, Any], expires_at: int | None = None, loaded: bool = False
+) -> ModelEntry:
     """`loaded` / `expires_at`: whether the connection's `/api/ps` lists the model, and until when."""
     upstream_id = str(tag.get("model") or tag.get("name"))
     model_id = conn.public_id(upstream_id)
@@ -84,9 +97,17 @@ def ollama_entry(conn: Connection, tag: dict[str, Any], expires_at: int | None =
     if expires_at is not None:
         ollama["expires_at"] = expires_at
     public = {
-        "id": model_id, "name": tag.get("name") or model_id, "object": "model", "created": 0,
-        "owned_by": "ollama", "ollama": ollama, "connection_type": conn.connection_type,
-        "tags": _tags(conn.tags), "actions": [], "filters": [], "loaded": loaded,
+        "id": model_id,
+        "name": tag.get("name") or model_id,
+        "object": "model",
+        "created": 0,
+        "owned_by": "ollama",
+        "ollama": ollama,
+        "connection_type": conn.connection_type,
+        "tags": _tags(conn.tags),
+        "actions": [],
+        "filters": [],
+        "loaded": loaded,
     }
     return ModelEntry(model_id, "ollama", public, conn, upstream_id)
 
@@ -96,18 +117,39 @@ def merge_ollama(first: ModelEntry, other: ModelEntry, turns: Iterator[int]) -> 
     the per-connection lists are reused across rebuilds and must not be mutated). Loaded
     anywhere counts as loaded; the first connection's `expires_at` wins, as in Open WebUI."""
     assert other.connection is not None
-    ollama = {**first.public["ollama"], "urls": [*first.public["ollama"]["urls"], other.connection.index]}
+    ollama = {
+        **first.public["ollama"],
+        "urls": [*first.public["ollama"]["urls"], other.connection.index],
+    }
     if "expires_at" not in ollama and "expires_at" in other.public["ollama"]:
         ollama["expires_at"] = other.public["ollama"]["expires_at"]
-    public = {**first.public, "ollama": ollama, "loaded": bool(first.public.get("loaded") or other.public.get("loaded"))}
-    return ModelEntry(**{**first.__dict__, "public": public,
-                         "alternates": (*first.alternates, other.connection), "turns": turns})
+    public = {
+        **first.public,
+        "ollama": ollama,
+        "loaded": bool(first.public.get("loaded") or other.public.get("loaded")),
+    }
+    return ModelEntry(
+        **{
+            **first.__dict__,
+            "public": public,
+            "alternates": (*first.alternates, other.connection),
+            "turns": turns,
+        }
+    )
 
 
 def pipe_entry(model_id: str, name: str, function_id: str, created: int) -> ModelEntry:
     public = {
-        "id": model_id, "name": name, "object": "model", "created": created, "owned_by": "openai",
-        "pipe": {"type": "pipe"}, "has_user_valves": False, "tags": [], "actions": [], "filters": [],
+        "id": model_id,
+        "name": name,
+        "object": "model",
+        "created": created,
+        "owned_by": "openai",
+        "pipe": {"type": "pipe"},
+        "has_user_valves": False,
+        "tags": [],
+        "actions": [],
+        "filters": [],
     }
     return ModelEntry(model_id, "pipe", public, function_id=function_id)
 
@@ -115,9 +157,16 @@ def pipe_entry(model_id: str, name: str, function_id: str, created: int) -> Mode
 def info_of(row: Any, grants: list[dict[str, Any]]) -> dict[str, Any]:
     params = row.params or {}
     return {
-        "id": row.id, "user_id": row.user_id, "base_model_id": row.base_model_id, "name": row.name,
-        "params": params, "meta": row.meta or {}, "access_grants": grants,
-        "is_active": row.is_active, "created_at": row.created_at, "updated_at": row.updated_at,
+        "id": row.id,
+        "user_id": row.user_id,
+        "base_model_id": row.base_model_id,
+        "name": row.name,
+        "params": params,
+        "meta": row.meta or {},
+        "access_grants": grants,
+        "is_active": row.is_active,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
     }
 
 
@@ -129,11 +178,22 @@ def apply_rows(
     for row in rows:
         row_grants = grants.get(row.id, [])
         readers = frozenset(
-            "anyone" if g["principal_type"] == "anyone" or g["principal_id"] == "*" else f"user:{g['principal_id']}"
-            for g in row_grants if g["permission"] in ("read", "write")
+            "anyone"
+            if g["principal_type"] == "anyone" or g["principal_id"] == "*"
+            else f"user:{g['principal_id']}"
+            for g in row_grants
+            if g["permission"] in ("read", "write")
         )
-        meta_tags = [{"name": t["name"] if isinstance(t, dict) else str(t)} for t in (row.meta or {}).get("tags") or []]
-        common = {"params": row.params or {}, "owner_id": row.user_id, "has_row": True, "readers": readers}
+        meta_tags = [
+            {"name": t["name"] if isinstance(t, dict) else str(t)}
+            for t in (row.meta or {}).get("tags") or []
+        ]
+        common = {
+            "params": row.params or {},
+            "owner_id": row.user_id,
+            "has_row": True,
+            "readers": readers,
+        }
         if row.base_model_id is None:
             base = out.get(row.id)
             if base is None:
@@ -154,17 +214,31 @@ def apply_rows(
         if not row.is_active or base is None:
             continue
         public = {
-            "id": row.id, "name": row.name, "object": "model", "created": row.created_at,
-            "owned_by": base.public.get("owned_by", "openai"), "preset": True,
-            "info": info_of(row, row_grants), "tags": meta_tags, "actions": [], "filters": [],
+            "id": row.id,
+            "name": row.name,
+            "object": "model",
+            "created": row.created_at,
+            "owned_by": base.public.get("owned_by", "openai"),
+            "preset": True,
+            "info": info_of(row, row_grants),
+            "tags": meta_tags,
+            "actions": [],
+            "filters": [],
         }
         for key in ("connection_type", "pipe", "provider", "loaded"):
             if key in base.public:
                 public[key] = base.public[key]
         out[row.id] = ModelEntry(
-            row.id, base.kind, public, base.connection, base.upstream_id, base.function_id,
-            base_id=base.base_id if base.preset else base.id, preset=True,
-            alternates=base.alternates, turns=base.turns,
+            row.id,
+            base.kind,
+            public,
+            base.connection,
+            base.upstream_id,
+            base.function_id,
+            base_id=base.base_id if base.preset else base.id,
+            preset=True,
+            alternates=base.alternates,
+            turns=base.turns,
             # A preset over a preset (or an override) inherits its params; its own win.
             **{**common, "params": {**(base.params if base.has_row else {}), **(row.params or {})}},
         )

@@ -20,14 +20,22 @@ _OPENAI_HIDDEN = ("babbage", "dall-e", "davinci", "embedding", "tts", "whisper")
 async def fetch_models(http: UpstreamClient, conn: Connection, timeout: float) -> list[ModelEntry]:
     if conn.kind == "openai":
         if conn.model_ids:
-            return [openai_entry(conn, {"id": m, "object": "model", "created": 0, "owned_by": "openai"}) for m in conn.model_ids]
-        resp = (await http.request("GET", f"{conn.url}/models", headers=conn.headers, timeout=timeout)).raise_for_status()
+            return [
+                openai_entry(conn, {"id": m, "object": "model", "created": 0, "owned_by": "openai"})
+                for m in conn.model_ids
+            ]
+        resp = (
+            await http.request("GET", f"{conn.url}/models", headers=conn.headers, timeout=timeout)
+        ).raise_for_status()
         data = resp.json()
         items = data.get("data", []) if isinstance(data, dict) else data
         hide = "api.openai.com" in conn.url
         return [
-            openai_entry(conn, raw) for raw in items
-            if isinstance(raw, dict) and "id" in raw and not (hide and any(h in str(raw["id"]) for h in _OPENAI_HIDDEN))
+            openai_entry(conn, raw)
+            for raw in items
+            if isinstance(raw, dict)
+            and "id" in raw
+            and not (hide and any(h in str(raw["id"]) for h in _OPENAI_HIDDEN))
         ]
     tags_resp, loaded = await asyncio.gather(
         http.request("GET", f"{conn.url}/api/tags", headers=conn.headers, timeout=timeout),
@@ -44,13 +52,17 @@ async def fetch_models(http: UpstreamClient, conn: Connection, timeout: float) -
     return entries
 
 
-async def _loaded_models(http: UpstreamClient, conn: Connection, timeout: float) -> dict[str, int | None]:
+async def _loaded_models(
+    http: UpstreamClient, conn: Connection, timeout: float
+) -> dict[str, int | None]:
     """Models in Ollama's memory (`/api/ps`) -> when they unload (Unix seconds). Fetched with the
     list, so `/api/models` stays a cached body; a server without `/api/ps` just has none loaded."""
     try:
-        resp = (await http.request("GET", f"{conn.url}/api/ps", headers=conn.headers, timeout=timeout)).raise_for_status()
+        resp = (
+            await http.request("GET", f"{conn.url}/api/ps", headers=conn.headers, timeout=timeout)
+        ).raise_for_status()
         models = resp.json().get("models") or []
-    except Exception as exc:  # noqa: BLE001 - the list itself must not fail because of /api/ps
+    except Exception as exc:
         log.debug("%s /api/ps failed: %s", conn.name, getattr(exc, "detail", exc))
         return {}
     loaded: dict[str, int | None] = {}

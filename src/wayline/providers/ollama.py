@@ -15,13 +15,31 @@ import orjson
 
 # OpenAI name -> Ollama option name (identity where Ollama uses the same name).
 _OPTION_MAP = {
-    "temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "min_p": "min_p", "seed": "seed",
-    "stop": "stop", "max_tokens": "num_predict", "max_completion_tokens": "num_predict",
-    "frequency_penalty": "frequency_penalty", "presence_penalty": "presence_penalty",
-    "repeat_penalty": "repeat_penalty", "repeat_last_n": "repeat_last_n", "typical_p": "typical_p",
-    "tfs_z": "tfs_z", "mirostat": "mirostat", "mirostat_eta": "mirostat_eta", "mirostat_tau": "mirostat_tau",
-    "num_ctx": "num_ctx", "num_batch": "num_batch", "num_keep": "num_keep", "num_gpu": "num_gpu",
-    "num_thread": "num_thread", "num_predict": "num_predict", "use_mmap": "use_mmap", "use_mlock": "use_mlock",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "seed": "seed",
+    "stop": "stop",
+    "max_tokens": "num_predict",
+    "max_completion_tokens": "num_predict",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
+    "repeat_penalty": "repeat_penalty",
+    "repeat_last_n": "repeat_last_n",
+    "typical_p": "typical_p",
+    "tfs_z": "tfs_z",
+    "mirostat": "mirostat",
+    "mirostat_eta": "mirostat_eta",
+    "mirostat_tau": "mirostat_tau",
+    "num_ctx": "num_ctx",
+    "num_batch": "num_batch",
+    "num_keep": "num_keep",
+    "num_gpu": "num_gpu",
+    "num_thread": "num_thread",
+    "num_predict": "num_predict",
+    "use_mmap": "use_mmap",
+    "use_mlock": "use_mlock",
 }
 # Fields that live at the root of an Ollama request, not in `options`.
 _ROOT_FIELDS = ("keep_alive", "think", "format")
@@ -72,7 +90,14 @@ def to_ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 fn = call.get("function") or {}
                 if call.get("id") and fn.get("name"):
                     call_names[call["id"]] = fn["name"]
-                calls.append({"function": {"name": fn.get("name"), "arguments": _arguments(fn.get("arguments"))}})
+                calls.append(
+                    {
+                        "function": {
+                            "name": fn.get("name"),
+                            "arguments": _arguments(fn.get("arguments")),
+                        }
+                    }
+                )
             new["tool_calls"] = calls
         if role == "tool":
             name = msg.get("name") or call_names.get(msg.get("tool_call_id", ""))
@@ -129,10 +154,19 @@ def _openai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for i, call in enumerate(calls):
         fn = call.get("function") or {}
         args = fn.get("arguments")
-        out.append({
-            "index": i, "id": call.get("id") or f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-            "function": {"name": fn.get("name"), "arguments": args if isinstance(args, str) else orjson.dumps(args or {}).decode()},
-        })
+        out.append(
+            {
+                "index": i,
+                "id": call.get("id") or f"call_{uuid.uuid4().hex[:24]}",
+                "type": "function",
+                "function": {
+                    "name": fn.get("name"),
+                    "arguments": args
+                    if isinstance(args, str)
+                    else orjson.dumps(args or {}).decode(),
+                },
+            }
+        )
     return out
 
 
@@ -146,20 +180,34 @@ def usage_of(data: dict[str, Any]) -> dict[str, Any]:
     prompt = int(data.get("prompt_eval_count") or 0)
     completion = int(data.get("eval_count") or 0)
     usage: dict[str, Any] = {
-        "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-        "input_tokens": prompt, "output_tokens": completion,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "input_tokens": prompt,
+        "output_tokens": completion,
     }
     eval_ns, prompt_ns = data.get("eval_duration") or 0, data.get("prompt_eval_duration") or 0
     if eval_ns:
         usage["response_token/s"] = round(completion / (eval_ns / 1e9), 2)
     if prompt_ns:
         usage["prompt_token/s"] = round(prompt / (prompt_ns / 1e9), 2)
-    for key in ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count", "eval_duration"):
+    for key in (
+        "total_duration",
+        "load_duration",
+        "prompt_eval_count",
+        "prompt_eval_duration",
+        "eval_count",
+        "eval_duration",
+    ):
         if key in data:
             usage[key] = data[key]
     if data.get("total_duration"):
         usage["approximate_total"] = _approximate(int(data["total_duration"]))
-    usage["completion_tokens_details"] = {"reasoning_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+    usage["completion_tokens_details"] = {
+        "reasoning_tokens": 0,
+        "accepted_prediction_tokens": 0,
+        "rejected_prediction_tokens": 0,
+    }
     return usage
 
 
@@ -175,10 +223,22 @@ def from_ollama_chat(data: dict[str, Any], model: str) -> dict[str, Any]:
         message["reasoning_content"] = msg["thinking"]
     calls = msg.get("tool_calls") or []
     if calls:
-        message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in _openai_tool_calls(calls)]
+        message["tool_calls"] = [
+            {k: v for k, v in c.items() if k != "index"} for c in _openai_tool_calls(calls)
+        ]
     return {
-        "id": new_chat_id(), "object": "chat.completion", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "logprobs": None, "message": message, "finish_reason": _finish(data, bool(calls))}],
+        "id": new_chat_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "logprobs": None,
+                "message": message,
+                "finish_reason": _finish(data, bool(calls)),
+            }
+        ],
         "usage": usage_of(data),
     }
 
@@ -193,9 +253,17 @@ class StreamTranslator:
         self._started = False
         self._saw_tools = False
 
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra}
+    def _chunk(
+        self, delta: dict[str, Any], finish: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            **extra,
+        }
 
     def translate(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         if "error" in data and not data.get("message"):

@@ -44,6 +44,7 @@ log = logging.getLogger("wayline.providers")
 TOPIC = "models.changed"
 DEAD_BACKOFF = 10.0
 
+
 @dataclass
 class _ConnState:
     entries: list[ModelEntry] | None = None
@@ -82,15 +83,20 @@ class Snapshot:
             return True
         return entry.owner_id in self.admins and entry.readable_by(user.id, user.is_admin, bypass)
 
-    def find(self, model_id: str, user: UserInfo | None = None, bypass: bool = True) -> ModelEntry | None:
+    def find(
+        self, model_id: str, user: UserInfo | None = None, bypass: bool = True
+    ) -> ModelEntry | None:
         """The entry `model_id` names for `user`: the exact id, else Ollama's implicit `:latest`.
 
         A preset whose id poses as a base model (exactly or through `:latest`) stands in for it
         only for whom it is trusted by (`_trusted`); anyone else gets the base model. The alias
         only lands on a base model or on the caller's own preset, never on a row they did not choose."""
         exact = self.entries.get(model_id)
-        if exact is not None and (not exact.preset or self.base_named(model_id) is None
-                                  or self._trusted(exact, user, bypass)):
+        if exact is not None and (
+            not exact.preset
+            or self.base_named(model_id) is None
+            or self._trusted(exact, user, bypass)
+        ):
             return exact
         if exact is not None and model_id in self.bases:
             return self.bases[model_id]  # the base model this preset displaced
@@ -111,7 +117,11 @@ class Snapshot:
         out = []
         for model_id in self.entries:
             entry = self.find(model_id, user, bypass)
-            if entry is not None and entry.id == model_id and entry.readable_by(user.id, user.is_admin, bypass):
+            if (
+                entry is not None
+                and entry.id == model_id
+                and entry.readable_by(user.id, user.is_admin, bypass)
+            ):
                 out.append(entry)
         return out
 
@@ -162,7 +172,9 @@ class ModelRegistry:
         self._on_changed({})
 
     async def close(self) -> None:
-        tasks = [s.task for s in self._state.values() if s.task] + ([self._background] if self._background else [])
+        tasks = [s.task for s in self._state.values() if s.task] + (
+            [self._background] if self._background else []
+        )
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -185,7 +197,11 @@ class ModelRegistry:
     def _stale(self) -> bool:
         # The generation as well as the clock: a rebuild that read the rows before a change
         # committed finishes after it and stamps a fresh expiry on a list that misses the change.
-        return self._snapshot is None or self._changed_since_built() or time.monotonic() >= self._expires
+        return (
+            self._snapshot is None
+            or self._changed_since_built()
+            or time.monotonic() >= self._expires
+        )
 
     async def snapshot(self, refresh: bool = False) -> Snapshot:
         if not refresh and not self._stale():
@@ -215,7 +231,9 @@ class ModelRegistry:
         snap = self._snapshot
         if snap is None or self._changed_since_built():
             snap = await self.snapshot()
-        elif time.monotonic() >= self._expires and (self._background is None or self._background.done()):
+        elif time.monotonic() >= self._expires and (
+            self._background is None or self._background.done()
+        ):
             self._background = asyncio.create_task(self.snapshot())
         bypass = self.bypass()
         entry = snap.find(model_id, user, bypass)
@@ -232,10 +250,12 @@ class ModelRegistry:
     async def _fetch(self, conn: Connection) -> None:
         state = self._state[conn]
         try:
-            state.entries = await fetch_models(self._core.http, conn, self._settings.MODEL_LIST_TIMEOUT)
+            state.entries = await fetch_models(
+                self._core.http, conn, self._settings.MODEL_LIST_TIMEOUT
+            )
             state.fetched_at = time.monotonic()
             state.failed_at = 0.0
-        except Exception as exc:  # noqa: BLE001 - a failing upstream keeps its last good list
+        except Exception as exc:
             state.failed_at = time.monotonic()
             log.warning("model list from %s failed: %s", conn.name, getattr(exc, "detail", exc))
 
@@ -263,7 +283,9 @@ class ModelRegistry:
                 if found is None:
                     merged[entry.id] = entry
                 elif found.kind == entry.kind == "ollama" and not found.has_row:
-                    merged[entry.id] = merge_ollama(found, entry, self._turns.setdefault(entry.id, itertools.count()))
+                    merged[entry.id] = merge_ollama(
+                        found, entry, self._turns.setdefault(entry.id, itertools.count())
+                    )
                 # otherwise a duplicate across connections: the first wins (Open WebUI's rule)
         self._snapshot = Snapshot(apply_rows(merged, models, grants), bases=merged, admins=admins)
         self._built_generation = generation
@@ -274,13 +296,23 @@ class ModelRegistry:
     ) -> tuple[list[ModelRow], list[FunctionRow], dict[str, list[dict[str, Any]]], frozenset[str]]:
         # A system-wide read on purpose: the snapshot is filtered per user when served.
         async with self._core.db.sessionmaker() as session:
-            models = list((await session.execute(select(ModelRow).order_by(ModelRow.created_at))).scalars())
-            functions = list((await session.execute(
-                select(FunctionRow).where(FunctionRow.type == "pipe", FunctionRow.is_active.is_(True)).order_by(FunctionRow.created_at)
-            )).scalars())
+            models = list(
+                (await session.execute(select(ModelRow).order_by(ModelRow.created_at))).scalars()
+            )
+            functions = list(
+                (
+                    await session.execute(
+                        select(FunctionRow)
+                        .where(FunctionRow.type == "pipe", FunctionRow.is_active.is_(True))
+                        .order_by(FunctionRow.created_at)
+                    )
+                ).scalars()
+            )
             grants = await grants_of(session, RESOURCE, [m.id for m in models])
             # Whose presets may stand in for a base model (see Snapshot._trusted).
-            admins = frozenset((await session.execute(select(User.id).where(User.role == "admin"))).scalars())
+            admins = frozenset(
+                (await session.execute(select(User.id).where(User.role == "admin"))).scalars()
+            )
         return models, functions, grants, admins
 
     async def _pipe_entries(self, functions: list[FunctionRow]) -> list[ModelEntry]:
@@ -289,15 +321,25 @@ class ModelRegistry:
             try:
                 loaded = self.functions.instance(fn.id, fn.content, fn.valves, fn.updated_at)
                 subs = await self.functions.pipe_models(loaded.instance)
-            except Exception as exc:  # noqa: BLE001 - one broken function must not hide the others
-                if self._broken.get(fn.id) != fn.updated_at:  # once per version, not once per rebuild
+            except Exception as exc:
+                if (
+                    self._broken.get(fn.id) != fn.updated_at
+                ):  # once per version, not once per rebuild
                     self._broken[fn.id] = fn.updated_at
-                    log.warning("function %s could not list its pipes: %s", fn.id, getattr(exc, "detail", exc))
+                    log.warning(
+                        "function %s could not list its pipes: %s",
+                        fn.id,
+                        getattr(exc, "detail", exc),
+                    )
                 continue
             if subs is None:
                 out.append(pipe_entry(fn.id, fn.name, fn.id, fn.created_at))
                 continue
             prefix = getattr(loaded.instance, "name", "")
             for sub in subs:
-                out.append(pipe_entry(f"{fn.id}.{sub['id']}", f"{prefix}{sub['name']}", fn.id, fn.created_at))
+                out.append(
+                    pipe_entry(
+                        f"{fn.id}.{sub['id']}", f"{prefix}{sub['name']}", fn.id, fn.created_at
+                    )
+                )
         return out

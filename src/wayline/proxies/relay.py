@@ -32,8 +32,15 @@ def _headers(upstream: Any) -> dict[str, str]:
 
 
 async def relay(
-    http: UpstreamClient, method: str, url: str, *, headers: dict[str, str], json: Any = None,
-    data: bytes | None = None, params: Any = None, stream: bool = False,
+    http: UpstreamClient,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    json: Any = None,
+    data: bytes | None = None,
+    params: Any = None,
+    stream: bool = False,
 ) -> Response:
     if not stream:
         resp = await http.request(method, url, json=json, data=data, headers=headers, params=params)
@@ -42,7 +49,9 @@ async def relay(
 
     stack = AsyncExitStack()
     try:
-        upstream = await stack.enter_async_context(http.stream(method, url, json=json, data=data, headers=headers, params=params))
+        upstream = await stack.enter_async_context(
+            http.stream(method, url, json=json, data=data, headers=headers, params=params)
+        )
         await upstream.raise_for_status()
     except BaseException:
         await stack.aclose()
@@ -54,19 +63,25 @@ async def relay(
             async for chunk in upstream.iter_chunks():
                 yield chunk
         except errors.UpstreamError as exc:
-            log.warning("stream from %s ended early: %s", errors.redact(url), errors.redact(exc.detail))
+            log.warning(
+                "stream from %s ended early: %s", errors.redact(url), errors.redact(exc.detail)
+            )
             yield _stream_error(content_type, errors.redact(exc.detail))
         finally:
             await stack.aclose()
 
-    return StreamingResponse(body(), status_code=upstream.status, headers=_headers(upstream.headers), media_type=content_type)
+    return StreamingResponse(
+        body(),
+        status_code=upstream.status,
+        headers=_headers(upstream.headers),
+        media_type=content_type,
+    )
 
 
 def _stream_error(content_type: str, detail: Any) -> bytes:
     if "event-stream" in content_type:
         return b"data: " + orjson.dumps({"error": {"message": str(detail)}}) + b"\n\n"
     return orjson.dumps({"error": str(detail)}) + b"\n"
-
 
 
 async def check_connection(http: UpstreamClient, url: str, key: str) -> Response:
@@ -84,4 +99,6 @@ async def check_connection(http: UpstreamClient, url: str, key: str) -> Response
     try:
         return await relay(http, "GET", url, headers=headers)
     except errors.UpstreamError as exc:
-        raise errors.BadRequest(f"Connection check of {shown} failed ({exc.status_code}): {exc.detail}") from exc
+        raise errors.BadRequest(
+            f"Connection check of {shown} failed ({exc.status_code}): {exc.detail}"
+        ) from exc

@@ -30,7 +30,9 @@ class Upstreams:
     def connection(self, kind: str, index: int) -> Connection:
         conn = self.registry.connection(kind, index)
         if conn is None:
-            raise errors.NotFound(f"There is no {'Ollama' if kind == 'ollama' else 'OpenAI'} connection with index {index}")
+            raise errors.NotFound(
+                f"There is no {'Ollama' if kind == 'ollama' else 'OpenAI'} connection with index {index}"
+            )
         return conn
 
     async def per_connection(self, kind: str) -> list[tuple[Connection, list[ModelEntry]]]:

@@ -59,7 +59,11 @@ def file_fields(row: dict[str, Any] | None) -> dict[str, Any]:
     file's meta): MIME type, size in bytes and the SHA-256 of the uploaded bytes. Taken from the
     file row at query time, so chunks indexed before these fields existed have them too."""
     meta = (row or {}).get("meta") or {}
-    return {"content_type": meta.get("content_type"), "size": meta.get("size"), "file_hash": meta.get("file_hash")}
+    return {
+        "content_type": meta.get("content_type"),
+        "size": meta.get("size"),
+        "file_hash": meta.get("file_hash"),
+    }
 
 
 def parse_items(files: Sequence[Any]) -> list[_Item]:
@@ -82,7 +86,9 @@ def parse_items(files: Sequence[Any]) -> list[_Item]:
 class RagAugmenter:
     """`ChatAugmenter`: mutates `body["messages"]`, returns Open WebUI `sources`."""
 
-    def __init__(self, db: Database, settings: Settings, retrieval: RetrievalService, ingestion: Any) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, retrieval: RetrievalService, ingestion: Any
+    ) -> None:
         self.db = db
         self.settings = settings
         self.retrieval = retrieval
@@ -110,28 +116,51 @@ class RagAugmenter:
                 if item.full or cfg.RAG_FULL_CONTEXT:
                     docs = [f for f in ready if f.get("content")]
                     if docs:
-                        sources.append({
-                            "source": item.source(), "document": [f["content"] for f in docs],
-                            "metadata": [{"file_id": f["id"], "name": f["filename"], "source": f["filename"],
-                                          **file_fields(f)} for f in docs],
-                        })
+                        sources.append(
+                            {
+                                "source": item.source(),
+                                "document": [f["content"] for f in docs],
+                                "metadata": [
+                                    {
+                                        "file_id": f["id"],
+                                        "name": f["filename"],
+                                        "source": f["filename"],
+                                        **file_fields(f),
+                                    }
+                                    for f in docs
+                                ],
+                            }
+                        )
                     continue
                 results = await self.retrieval.search.search(
-                    session, [f["id"] for f in ready], query, self.retrieval.params(cfg))
+                    session, [f["id"] for f in ready], query, self.retrieval.params(cfg)
+                )
                 if results:
                     by_id = {f["id"]: f for f in ready}
-                    sources.append({
-                        "source": item.source(), "document": [r.hit.text for r in results],
-                        "metadata": [{**r.hit.meta, **file_fields(by_id.get(r.hit.file_id))} for r in results],
-                        "distances": [round(r.relevance, 6) for r in results],
-                    })
+                    sources.append(
+                        {
+                            "source": item.source(),
+                            "document": [r.hit.text for r in results],
+                            "metadata": [
+                                {**r.hit.meta, **file_fields(by_id.get(r.hit.file_id))}
+                                for r in results
+                            ],
+                            "distances": [round(r.relevance, 6) for r in results],
+                        }
+                    )
         context = build_context(sources)
         if context and isinstance(messages, list):
-            inject(messages, render_template(cfg.RAG_TEMPLATE, context, query), system=self.settings.RAG_SYSTEM_CONTEXT)
+            inject(
+                messages,
+                render_template(cfg.RAG_TEMPLATE, context, query),
+                system=self.settings.RAG_SYSTEM_CONTEXT,
+            )
             body["messages"] = messages
         return sources
 
-    async def _resolve(self, session: AsyncSession, user: UserInfo, items: list[_Item], full_context: bool) -> None:
+    async def _resolve(
+        self, session: AsyncSession, user: UserInfo, items: list[_Item], full_context: bool
+    ) -> None:
         repo = KnowledgeRepository(session)
         for item in items:
             if item.kind == "file":
@@ -145,17 +174,26 @@ class RagAugmenter:
                     raise errors.NotFound(f"Knowledge base {item.id} not found")
                 # Reading a collection grants reading its files; content only when injected whole.
                 item.name = knowledge.name
-                item.files = await repo.linked_files(item.id, with_content=item.full or full_context)
+                item.files = await repo.linked_files(
+                    item.id, with_content=item.full or full_context
+                )
 
     @staticmethod
     def _pending(items: list[_Item]) -> set[str]:
         # A file uploaded with process=false ("" status) never completes by itself; not waited for.
-        return {f["id"] for item in items for f in item.files if f["status"] in ("pending", "processing")}
+        return {
+            f["id"]
+            for item in items
+            for f in item.files
+            if f["status"] in ("pending", "processing")
+        }
 
     async def _wait_for_pending(self, items: list[_Item]) -> None:
         if self.ingestion is not None:
             timeout = self.settings.KNOWLEDGE_ADD_WAIT_SECONDS
-            await asyncio.gather(*(self.ingestion.wait_until_done(fid, timeout) for fid in self._pending(items)))
+            await asyncio.gather(
+                *(self.ingestion.wait_until_done(fid, timeout) for fid in self._pending(items))
+            )
 
     def _check_direct_files(self, items: list[_Item]) -> None:
         for item in items:
@@ -163,17 +201,24 @@ class RagAugmenter:
                 continue
             f = item.files[0]
             if f["status"] == "failed":
-                raise errors.Unprocessable(f"File {item.id} failed processing: {f.get('error') or 'unknown error'}")
+                raise errors.Unprocessable(
+                    f"File {item.id} failed processing: {f.get('error') or 'unknown error'}"
+                )
             if f["status"] in ("pending", "processing"):
                 raise errors.Conflict(
                     f"File {item.id} is still being processed after "
-                    f"{self.settings.KNOWLEDGE_ADD_WAIT_SECONDS:g} s; retry when its status is completed")
+                    f"{self.settings.KNOWLEDGE_ADD_WAIT_SECONDS:g} s; retry when its status is completed"
+                )
             if f["status"] != "completed":
-                raise errors.Unprocessable(f"File {item.id} has not been processed (uploaded with process=false)")
+                raise errors.Unprocessable(
+                    f"File {item.id} has not been processed (uploaded with process=false)"
+                )
         # In a collection, files that failed or are still processing are skipped (logged), so one bad
         # file does not take the whole collection down.
         for item in items:
             if item.kind == "collection":
                 skipped = [f["id"] for f in item.files if f["status"] != "completed"]
                 if skipped:
-                    log.info("collection %s: skipping files not ready: %s", item.id, ", ".join(skipped))
+                    log.info(
+                        "collection %s: skipping files not ready: %s", item.id, ", ".join(skipped)
+                    )

@@ -49,7 +49,9 @@ def render_template(template: str, context: str, query: str) -> str:
     """Fill the RAG template; an empty template means Open WebUI's default."""
     if not template.strip():
         template = DEFAULT_RAG_TEMPLATE
-    return _PLACEHOLDER.sub(lambda m: context if m.group(0).strip("{}[]").lower() == "context" else query, template)
+    return _PLACEHOLDER.sub(
+        lambda m: context if m.group(0).strip("{}[]").lower() == "context" else query, template
+    )
 
 
 def build_context(sources: Sequence[dict[str, Any]]) -> str:
@@ -75,7 +77,9 @@ def message_text(message: dict[str, Any]) -> str:
         return content
     if isinstance(content, list):
         return "\n".join(
-            str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text"
+            str(part.get("text", ""))
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
         )
     return ""
 
@@ -103,7 +107,10 @@ def inject(messages: list[dict[str, Any]], rag_text: str, *, system: bool) -> No
     if system:
         if messages and messages[0].get("role") == "system":
             existing = message_text(messages[0])
-            messages[0] = {**messages[0], "content": f"{existing}\n{rag_text}" if existing else rag_text}
+            messages[0] = {
+                **messages[0],
+                "content": f"{existing}\n{rag_text}" if existing else rag_text,
+            }
         else:
             messages.insert(0, {"role": "system", "content": rag_text})
         return

@@ -21,8 +21,8 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Fused(Generic[T]):
     item: T
-    score: float        # the raw RRF score
-    relevance: float    # score / best possible score: 1.0 = ranked first in every list
+    score: float  # the raw RRF score
+    relevance: float  # score / best possible score: 1.0 = ranked first in every list
 
 
 def rrf(

@@ -36,7 +36,9 @@ class Processor:
 
     async def process_file(self, user: UserInfo, form: ProcessFileForm) -> ProcessResponse:
         target = await self._target(user, form.collection_name)
-        row = await get_readable_file(self.session, user, form.file_id)  # owner or admin: it changes the file
+        row = await get_readable_file(
+            self.session, user, form.file_id
+        )  # owner or admin: it changes the file
         status = row.status
         await self.session.rollback()  # reads done; writes below start their own transactions
         ingestion = self.state.ingestion
@@ -47,8 +49,11 @@ class Processor:
         elif status in ("", FAILED):
             # Compare-and-set: a file a worker picked up meanwhile is left alone.
             await begin_write(self.session)
-            await self.session.execute(update(File).where(File.id == form.file_id, File.status.in_(("", FAILED)))
-                                       .values(status=PENDING, error=None, error_status=None))
+            await self.session.execute(
+                update(File)
+                .where(File.id == form.file_id, File.status.in_(("", FAILED)))
+                .values(status=PENDING, error=None, error_status=None)
+            )
             await self.session.commit()
             await ingestion.submit(form.file_id)
         return await self._finish(user, form.file_id, target)
@@ -62,16 +67,24 @@ class Processor:
         return collection_name
 
     async def _finish(self, user: UserInfo, file_id: str, target: str | None) -> ProcessResponse:
-        status = await self.state.ingestion.wait_until_done(file_id, self.settings.KNOWLEDGE_ADD_WAIT_SECONDS)
+        status = await self.state.ingestion.wait_until_done(
+            file_id, self.settings.KNOWLEDGE_ADD_WAIT_SECONDS
+        )
         self.session.expire_all()
         row = await get_readable_file(self.session, user, file_id)
         if status == FAILED or row.status == FAILED:
             raise errors.BadRequest(row.error or "Processing failed")
         if row.status != COMPLETED:
-            raise errors.Conflict(f"File {file_id} is still being processed; check /api/v1/files/{file_id}/process/status")
+            raise errors.Conflict(
+                f"File {file_id} is still being processed; check /api/v1/files/{file_id}/process/status"
+            )
         content, filename = row.content or "", row.filename
         await self.session.rollback()
         if target is not None:
             await self.knowledge.add_file(user, target, file_id)
-        return ProcessResponse(collection_name=target or f"{FILE_PREFIX}{file_id}", content=content,
-                               filename=filename, file_id=file_id)
+        return ProcessResponse(
+            collection_name=target or f"{FILE_PREFIX}{file_id}",
+            content=content,
+            filename=filename,
+            file_id=file_id,
+        )

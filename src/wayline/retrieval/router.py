@@ -11,8 +11,14 @@ from wayline.core import errors
 from wayline.core.deps import SessionDep
 from wayline.retrieval.processing import Processor
 from wayline.retrieval.schemas import (
-    EmbeddingConfig, EmbeddingUpdateForm, ProcessFileForm, ProcessResponse, ProcessTextForm, QueryCollectionForm,
-    QueryDocForm, QueryResult,
+    EmbeddingConfig,
+    EmbeddingUpdateForm,
+    ProcessFileForm,
+    ProcessResponse,
+    ProcessTextForm,
+    QueryCollectionForm,
+    QueryDocForm,
+    QueryResult,
 )
 from wayline.retrieval.service import RetrievalService
 
@@ -22,11 +28,17 @@ router = APIRouter(prefix="/api/v1/retrieval", tags=["retrieval"])
 def _retrieval(request: Request) -> RetrievalService:
     service = getattr(request.app.state, "retrieval", None)
     if service is None:
-        raise errors.ServiceUnavailable("Retrieval is not available: the embedding model or vector index failed to start")
+        raise errors.ServiceUnavailable(
+            "Retrieval is not available: the embedding model or vector index failed to start"
+        )
     return service
 
 
-def _processor(request: Request, session: SessionDep, retrieval: Annotated[RetrievalService, Depends(_retrieval)]) -> Processor:
+def _processor(
+    request: Request,
+    session: SessionDep,
+    retrieval: Annotated[RetrievalService, Depends(_retrieval)],
+) -> Processor:
     return Processor(session, request.app.state, retrieval)
 
 
@@ -40,7 +52,9 @@ async def get_config(_: AdminUser, retrieval: Retrieval) -> dict[str, Any]:
 
 
 @router.post("/config/update")
-async def update_config(_: AdminUser, retrieval: Retrieval, form: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def update_config(
+    _: AdminUser, retrieval: Retrieval, form: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
     return await retrieval.update_config(form)
 
 
@@ -50,25 +64,35 @@ async def get_embedding(_: AdminUser, retrieval: Retrieval) -> EmbeddingConfig:
 
 
 @router.post("/embedding/update", response_model=EmbeddingConfig)
-async def update_embedding(form: EmbeddingUpdateForm, _: AdminUser, retrieval: Retrieval) -> EmbeddingConfig:
+async def update_embedding(
+    form: EmbeddingUpdateForm, _: AdminUser, retrieval: Retrieval
+) -> EmbeddingConfig:
     return retrieval.update_embedding(form)
 
 
 @router.post("/query/doc", response_model=QueryResult)
-async def query_doc(form: QueryDocForm, user: VerifiedUser, session: SessionDep, retrieval: Retrieval) -> QueryResult:
+async def query_doc(
+    form: QueryDocForm, user: VerifiedUser, session: SessionDep, retrieval: Retrieval
+) -> QueryResult:
     return await retrieval.query(session, user, [form.collection_name], form)
 
 
 @router.post("/query/collection", response_model=QueryResult)
-async def query_collection(form: QueryCollectionForm, user: VerifiedUser, session: SessionDep, retrieval: Retrieval) -> QueryResult:
+async def query_collection(
+    form: QueryCollectionForm, user: VerifiedUser, session: SessionDep, retrieval: Retrieval
+) -> QueryResult:
     return await retrieval.query(session, user, form.collection_names, form)
 
 
 @router.post("/process/text", response_model=ProcessResponse)
-async def process_text(form: ProcessTextForm, user: VerifiedUser, processor: ProcessorDep) -> ProcessResponse:
+async def process_text(
+    form: ProcessTextForm, user: VerifiedUser, processor: ProcessorDep
+) -> ProcessResponse:
     return await processor.process_text(user, form)
 
 
 @router.post("/process/file", response_model=ProcessResponse)
-async def process_file(form: ProcessFileForm, user: VerifiedUser, processor: ProcessorDep) -> ProcessResponse:
+async def process_file(
+    form: ProcessFileForm, user: VerifiedUser, processor: ProcessorDep
+) -> ProcessResponse:
     return await processor.process_file(user, form)

@@ -42,7 +42,11 @@ def _dedupe(results: list[Result]) -> list[Result]:
     out = []
     for r in results:
         meta = r.hit.meta or {}
-        key = (meta.get("hash"), meta.get("start_index"), r.hit.text) if meta.get("hash") else (r.hit.chunk_id, None, "")
+        key = (
+            (meta.get("hash"), meta.get("start_index"), r.hit.text)
+            if meta.get("hash")
+            else (r.hit.chunk_id, None, "")
+        )
         if key not in seen:
             seen.add(key)
             out.append(r)
@@ -90,7 +94,9 @@ class HybridSearch:
         self.embedder = embedder
         self.queries = QueryEmbeddings(embedder)
 
-    async def search(self, session: AsyncSession, file_ids: Sequence[str], query: str, params: SearchParams) -> list[Result]:
+    async def search(
+        self, session: AsyncSession, file_ids: Sequence[str], query: str, params: SearchParams
+    ) -> list[Result]:
         if not file_ids or not query.strip():
             return []
         pool = max(params.candidates, params.k)

@@ -54,7 +54,7 @@ async def public_config(request: Request, core: CoreDep) -> dict:
     if extract_token(request, s.CUSTOM_API_KEY_HEADER):
         try:
             await request.app.state.authenticator.authenticate(request)
-        except Exception:  # noqa: BLE001 - an invalid credential just gets the public subset
+        except Exception:
             return config
         config["features"]["enable_rag_hybrid_search"] = s.ENABLE_RAG_HYBRID_SEARCH
         config["file"] = {"max_size": s.RAG_FILE_MAX_SIZE}

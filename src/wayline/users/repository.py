@@ -14,7 +14,9 @@ class UserRepository:
         return await self.session.get(User, user_id)
 
     async def by_email(self, email: str) -> User | None:
-        return (await self.session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+        return (
+            await self.session.execute(select(User).where(User.email == email))
+        ).scalar_one_or_none()
 
     async def count(self) -> int:
         return (await self.session.execute(select(func.count()).select_from(User))).scalar_one()
@@ -24,4 +26,6 @@ class UserRepository:
         return list((await self.session.execute(stmt)).scalars())
 
     async def admins(self) -> list[User]:
-        return list((await self.session.execute(select(User).where(User.role == "admin"))).scalars())
+        return list(
+            (await self.session.execute(select(User).where(User.role == "admin"))).scalars()
+        )

@@ -23,7 +23,12 @@ Service = Annotated[UserService, Depends(_service)]
 
 
 @router.get("/", response_model=UserListResponse)
-async def list_users(_: AdminUser, service: Service, page: int = Query(1, ge=1), limit: int = Query(50, ge=1, le=1000)) -> UserListResponse:
+async def list_users(
+    _: AdminUser,
+    service: Service,
+    page: int = Query(1, ge=1),
+    limit: int = Query(50, ge=1, le=1000),
+) -> UserListResponse:
     return await service.list(page, limit)
 
 
@@ -40,7 +45,9 @@ async def get_user(user_id: str, user: VerifiedUser, service: Service) -> UserRe
 
 
 @router.post("/{user_id}/update", response_model=UserResponse)
-async def update_user(user_id: str, form: UserUpdateForm, admin: AdminUser, service: Service) -> UserResponse:
+async def update_user(
+    user_id: str, form: UserUpdateForm, admin: AdminUser, service: Service
+) -> UserResponse:
     return await service.update(admin, user_id, form)
 
 

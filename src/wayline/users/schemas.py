@@ -27,9 +27,15 @@ class UserInfo:
     @classmethod
     def of(cls, row: User) -> UserInfo:
         return cls(
-            id=row.id, email=row.email, name=row.name, role=row.role,
-            profile_image_url=row.profile_image_url, token_epoch=row.token_epoch,
-            created_at=row.created_at, updated_at=row.updated_at, last_active_at=row.last_active_at,
+            id=row.id,
+            email=row.email,
+            name=row.name,
+            role=row.role,
+            profile_image_url=row.profile_image_url,
+            token_epoch=row.token_epoch,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            last_active_at=row.last_active_at,
         )
 
     @property
@@ -54,9 +60,14 @@ class UserResponse(BaseModel):
     @classmethod
     def of(cls, user: UserInfo) -> UserResponse:
         return cls(
-            id=user.id, email=user.email, name=user.name, role=user.role,
-            profile_image_url=user.profile_image_url, created_at=user.created_at,
-            updated_at=user.updated_at, last_active_at=user.last_active_at,
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            profile_image_url=user.profile_image_url,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+            last_active_at=user.last_active_at,
         )
 
 

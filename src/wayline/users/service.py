@@ -29,7 +29,9 @@ class UserService:
 
     async def list(self, page: int, limit: int) -> UserListResponse:
         rows = await self.users.page((page - 1) * limit, limit)
-        return UserListResponse(users=[UserResponse.of(UserInfo.of(r)) for r in rows], total=await self.users.count())
+        return UserListResponse(
+            users=[UserResponse.of(UserInfo.of(r)) for r in rows], total=await self.users.count()
+        )
 
     async def get(self, user_id: str) -> UserResponse:
         return UserResponse.of(UserInfo.of(await self._get(user_id)))
@@ -38,7 +40,12 @@ class UserService:
         password_hash = await hash_password(form.password) if form.password else None
         await begin_write(self.session)
         row = await self._get(user_id)
-        if form.role is not None and form.role != "admin" and row.role == "admin" and await self._last_admin(row):
+        if (
+            form.role is not None
+            and form.role != "admin"
+            and row.role == "admin"
+            and await self._last_admin(row)
+        ):
             raise errors.BadRequest("The last admin cannot be demoted")
         if form.email is not None:
             try:

@@ -19,7 +19,9 @@ def create_vector_index(vector_db: str, dialect: str) -> VectorIndex:
         from wayline.vectors.pgvector import PgVectorIndex
 
         return PgVectorIndex()
-    raise ValueError(f"unsupported VECTOR_DB {vector_db!r}: chunks live in the main database (sqlite-vec or pgvector)")
+    raise ValueError(
+        f"unsupported VECTOR_DB {vector_db!r}: chunks live in the main database (sqlite-vec or pgvector)"
+    )
 
 
 __all__ = ["Hit", "NewChunk", "VectorIndex", "create_vector_index"]

@@ -33,7 +33,9 @@ class Hit:
 
 
 class VectorIndex(Protocol):
-    async def add_chunks(self, session: AsyncSession, file_id: str, chunks: Sequence[NewChunk]) -> None: ...
+    async def add_chunks(
+        self, session: AsyncSession, file_id: str, chunks: Sequence[NewChunk]
+    ) -> None: ...
 
     async def delete_file(self, session: AsyncSession, file_id: str) -> None: ...
 
@@ -41,14 +43,17 @@ class VectorIndex(Protocol):
 
     async def count(self, session: AsyncSession, file_id: str) -> int: ...
 
-    async def copy_file(self, session: AsyncSession, src_file_id: str, dst_file_id: str,
-                        meta_update: dict[str, Any]) -> int: ...
+    async def copy_file(
+        self, session: AsyncSession, src_file_id: str, dst_file_id: str, meta_update: dict[str, Any]
+    ) -> int: ...
 
-    async def search(self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float],
-                     k: int) -> list[Hit]: ...
+    async def search(
+        self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], k: int
+    ) -> list[Hit]: ...
 
-    async def search_text(self, session: AsyncSession, file_ids: Sequence[str], query: str,
-                          k: int) -> list[Hit]: ...
+    async def search_text(
+        self, session: AsyncSession, file_ids: Sequence[str], query: str, k: int
+    ) -> list[Hit]: ...
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -18,14 +18,26 @@ def _vec(embedding: Sequence[float]) -> str:
 class PgVectorIndex:
     engine = "pgvector"
 
-    async def add_chunks(self, session: AsyncSession, file_id: str, chunks: Sequence[NewChunk]) -> None:
+    async def add_chunks(
+        self, session: AsyncSession, file_id: str, chunks: Sequence[NewChunk]
+    ) -> None:
         if not chunks:
             return
         await session.execute(
-            text("INSERT INTO chunk (file_id, idx, text, meta, embedding) "
-                 "VALUES (:f, :i, :t, CAST(:m AS json), CAST(:e AS vector))"),
-            [{"f": file_id, "i": c.idx, "t": c.text.replace("\x00", ""), "m": dump_meta(c.meta), "e": _vec(c.embedding)}
-             for c in chunks],
+            text(
+                "INSERT INTO chunk (file_id, idx, text, meta, embedding) "
+                "VALUES (:f, :i, :t, CAST(:m AS json), CAST(:e AS vector))"
+            ),
+            [
+                {
+                    "f": file_id,
+                    "i": c.idx,
+                    "t": c.text.replace("\x00", ""),
+                    "m": dump_meta(c.meta),
+                    "e": _vec(c.embedding),
+                }
+                for c in chunks
+            ],
         )
 
     async def delete_file(self, session: AsyncSession, file_id: str) -> None:
@@ -35,28 +47,44 @@ class PgVectorIndex:
         await session.execute(text("DELETE FROM chunk"))
 
     async def count(self, session: AsyncSession, file_id: str) -> int:
-        return int((await session.execute(text("SELECT count(*) FROM chunk WHERE file_id = :f"), {"f": file_id})).scalar_one())
+        return int(
+            (
+                await session.execute(
+                    text("SELECT count(*) FROM chunk WHERE file_id = :f"), {"f": file_id}
+                )
+            ).scalar_one()
+        )
 
-    async def copy_file(self, session: AsyncSession, src_file_id: str, dst_file_id: str, meta_update: dict[str, Any]) -> int:
+    async def copy_file(
+        self, session: AsyncSession, src_file_id: str, dst_file_id: str, meta_update: dict[str, Any]
+    ) -> int:
         result = await session.execute(
-            text("INSERT INTO chunk (file_id, idx, text, meta, embedding) "
-                 "SELECT :dst, idx, text, CAST((meta::jsonb || CAST(:patch AS jsonb)) AS json), embedding "
-                 "FROM chunk WHERE file_id = :src ORDER BY idx"),
+            text(
+                "INSERT INTO chunk (file_id, idx, text, meta, embedding) "
+                "SELECT :dst, idx, text, CAST((meta::jsonb || CAST(:patch AS jsonb)) AS json), embedding "
+                "FROM chunk WHERE file_id = :src ORDER BY idx"
+            ),
             {"dst": dst_file_id, "src": src_file_id, "patch": dump_meta(meta_update)},
         )
         return int(result.rowcount or 0)
 
-    async def search(self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], k: int) -> list[Hit]:
+    async def search(
+        self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], k: int
+    ) -> list[Hit]:
         if not file_ids or k <= 0:
             return []
         stmt = text(
             "SELECT id, file_id, text, meta, embedding <=> CAST(:q AS vector) AS d FROM chunk "
             "WHERE file_id IN :ids ORDER BY d LIMIT :k"
         ).bindparams(bindparam("ids", expanding=True))
-        rows = (await session.execute(stmt, {"q": _vec(embedding), "ids": list(file_ids), "k": k})).all()
+        rows = (
+            await session.execute(stmt, {"q": _vec(embedding), "ids": list(file_ids), "k": k})
+        ).all()
         return [Hit(r.id, r.file_id, r.text, load_meta(r.meta), 1.0 - float(r.d)) for r in rows]
 
-    async def search_text(self, session: AsyncSession, file_ids: Sequence[str], query: str, k: int) -> list[Hit]:
+    async def search_text(
+        self, session: AsyncSession, file_ids: Sequence[str], query: str, k: int
+    ) -> list[Hit]:
         terms = query_terms(query)
         if not file_ids or not terms or k <= 0:
             return []
@@ -65,5 +93,7 @@ class PgVectorIndex:
             "FROM chunk, to_tsquery('english', :q) AS q "
             "WHERE tsv @@ q AND file_id IN :ids ORDER BY s DESC LIMIT :k"
         ).bindparams(bindparam("ids", expanding=True))
-        rows = (await session.execute(stmt, {"q": " | ".join(terms), "ids": list(file_ids), "k": k})).all()
+        rows = (
+            await session.execute(stmt, {"q": " | ".join(terms), "ids": list(file_ids), "k": k})
+        ).all()
         return [Hit(r.id, r.file_id, r.text, load_meta(r.meta), float(r.s)) for r in rows]

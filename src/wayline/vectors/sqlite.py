@@ -25,13 +25,25 @@ def _blob(embedding: Any) -> bytes:
 class SqliteVectorIndex:
     engine = "sqlite-vec"
 
-    async def add_chunks(self, session: AsyncSession, file_id: str, chunks: Sequence[NewChunk]) -> None:
+    async def add_chunks(
+        self, session: AsyncSession, file_id: str, chunks: Sequence[NewChunk]
+    ) -> None:
         if not chunks:
             return
         await session.execute(
-            text("INSERT INTO chunk (file_id, idx, text, meta, embedding) VALUES (:f, :i, :t, :m, :e)"),
-            [{"f": file_id, "i": c.idx, "t": c.text, "m": dump_meta(c.meta), "e": _blob(c.embedding)}
-             for c in chunks],
+            text(
+                "INSERT INTO chunk (file_id, idx, text, meta, embedding) VALUES (:f, :i, :t, :m, :e)"
+            ),
+            [
+                {
+                    "f": file_id,
+                    "i": c.idx,
+                    "t": c.text,
+                    "m": dump_meta(c.meta),
+                    "e": _blob(c.embedding),
+                }
+                for c in chunks
+            ],
         )
 
     async def delete_file(self, session: AsyncSession, file_id: str) -> None:
@@ -41,31 +53,60 @@ class SqliteVectorIndex:
         await session.execute(text("DELETE FROM chunk"))
 
     async def count(self, session: AsyncSession, file_id: str) -> int:
-        return int((await session.execute(text("SELECT count(*) FROM chunk WHERE file_id = :f"), {"f": file_id})).scalar_one())
+        return int(
+            (
+                await session.execute(
+                    text("SELECT count(*) FROM chunk WHERE file_id = :f"), {"f": file_id}
+                )
+            ).scalar_one()
+        )
 
-    async def copy_file(self, session: AsyncSession, src_file_id: str, dst_file_id: str, meta_update: dict[str, Any]) -> int:
-        rows = (await session.execute(
-            text("SELECT idx, text, meta, embedding FROM chunk WHERE file_id = :f ORDER BY idx"), {"f": src_file_id}
-        )).all()
+    async def copy_file(
+        self, session: AsyncSession, src_file_id: str, dst_file_id: str, meta_update: dict[str, Any]
+    ) -> int:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT idx, text, meta, embedding FROM chunk WHERE file_id = :f ORDER BY idx"
+                ),
+                {"f": src_file_id},
+            )
+        ).all()
         if rows:
             await session.execute(
-                text("INSERT INTO chunk (file_id, idx, text, meta, embedding) VALUES (:f, :i, :t, :m, :e)"),
-                [{"f": dst_file_id, "i": r.idx, "t": r.text, "m": dump_meta({**load_meta(r.meta), **meta_update}),
-                  "e": r.embedding} for r in rows],
+                text(
+                    "INSERT INTO chunk (file_id, idx, text, meta, embedding) VALUES (:f, :i, :t, :m, :e)"
+                ),
+                [
+                    {
+                        "f": dst_file_id,
+                        "i": r.idx,
+                        "t": r.text,
+                        "m": dump_meta({**load_meta(r.meta), **meta_update}),
+                        "e": r.embedding,
+                    }
+                    for r in rows
+                ],
             )
         return len(rows)
 
-    async def search(self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], k: int) -> list[Hit]:
+    async def search(
+        self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], k: int
+    ) -> list[Hit]:
         if not file_ids or k <= 0:
             return []
         stmt = text(
             "SELECT id, file_id, text, meta, vec_distance_cosine(embedding, :q) AS d FROM chunk "
             "WHERE file_id IN :ids ORDER BY d LIMIT :k"
         ).bindparams(bindparam("ids", expanding=True))
-        rows = (await session.execute(stmt, {"q": _blob(embedding), "ids": list(file_ids), "k": k})).all()
+        rows = (
+            await session.execute(stmt, {"q": _blob(embedding), "ids": list(file_ids), "k": k})
+        ).all()
         return [Hit(r.id, r.file_id, r.text, load_meta(r.meta), 1.0 - float(r.d)) for r in rows]
 
-    async def search_text(self, session: AsyncSession, file_ids: Sequence[str], query: str, k: int) -> list[Hit]:
+    async def search_text(
+        self, session: AsyncSession, file_ids: Sequence[str], query: str, k: int
+    ) -> list[Hit]:
         terms = query_terms(query)
         if not file_ids or not terms or k <= 0:
             return []

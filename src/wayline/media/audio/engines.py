@@ -20,14 +20,18 @@ class Audio:
 
 
 class Transcriber(Protocol):
-    async def transcribe(self, audio: bytes, filename: str, content_type: str, language: str | None) -> dict[str, Any]: ...
+    async def transcribe(
+        self, audio: bytes, filename: str, content_type: str, language: str | None
+    ) -> dict[str, Any]: ...
 
 
 class Synthesizer(Protocol):
     async def synthesize(self, body: dict[str, Any]) -> Audio: ...
 
 
-def transcriber(engine: str, http: UpstreamClient, base_url: str, api_key: str, model: str) -> Transcriber:
+def transcriber(
+    engine: str, http: UpstreamClient, base_url: str, api_key: str, model: str
+) -> Transcriber:
     if engine == "openai":
         from wayline.media.audio.openai import OpenAITranscriber
 

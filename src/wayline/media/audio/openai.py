@@ -19,13 +19,17 @@ class OpenAITranscriber:
     def __init__(self, http: UpstreamClient, base_url: str, api_key: str, model: str) -> None:
         self._http, self._url, self._key, self._model = http, base_url.rstrip("/"), api_key, model
 
-    async def transcribe(self, audio: bytes, filename: str, content_type: str, language: str | None) -> dict[str, Any]:
+    async def transcribe(
+        self, audio: bytes, filename: str, content_type: str, language: str | None
+    ) -> dict[str, Any]:
         form = aiohttp.FormData()
         form.add_field("file", audio, filename=filename, content_type=content_type)
         form.add_field("model", self._model)
         if language:
             form.add_field("language", language)
-        resp = await self._http.request("POST", f"{self._url}/audio/transcriptions", data=form, headers=_auth(self._key))
+        resp = await self._http.request(
+            "POST", f"{self._url}/audio/transcriptions", data=form, headers=_auth(self._key)
+        )
         resp.raise_for_status()
         try:
             data = resp.json()
@@ -37,13 +41,22 @@ class OpenAITranscriber:
 
 
 class OpenAISynthesizer:
-    def __init__(self, http: UpstreamClient, base_url: str, api_key: str, *, auth: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        http: UpstreamClient,
+        base_url: str,
+        api_key: str,
+        *,
+        auth: dict[str, str] | None = None,
+    ) -> None:
         # `auth`: a provider connection's own Authorization (its key, or its URL's Basic credentials).
         self._http, self._url = http, base_url.rstrip("/")
         self._auth = _auth(api_key) if auth is None else auth
 
     async def synthesize(self, body: dict[str, Any]) -> Audio:
-        resp = await self._http.request("POST", f"{self._url}/audio/speech", json=body, headers=self._auth)
+        resp = await self._http.request(
+            "POST", f"{self._url}/audio/speech", json=body, headers=self._auth
+        )
         resp.raise_for_status()
         content_type = resp.headers.get("Content-Type", "audio/mpeg").split(";")[0].strip()
         if not resp.body or content_type.startswith(("application/json", "text/")):

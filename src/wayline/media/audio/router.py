@@ -10,7 +10,13 @@ from pydantic import BaseModel, ConfigDict
 
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep
-from wayline.media.audio.schemas import AudioConfig, SpeechRequest, STTConfig, Transcription, TTSConfig
+from wayline.media.audio.schemas import (
+    AudioConfig,
+    SpeechRequest,
+    STTConfig,
+    Transcription,
+    TTSConfig,
+)
 from wayline.media.audio.service import MAX_AUDIO_BYTES, AudioService
 
 router = APIRouter(prefix="/api/v1/audio", tags=["audio"])
@@ -41,10 +47,16 @@ async def transcribe(
     language: Annotated[str | None, Form()] = None,
 ) -> dict:
     audio = await file.read(MAX_AUDIO_BYTES + 1)  # one byte over the limit is enough to refuse it
-    return await AudioService(core).transcribe(audio, file.filename or "", file.content_type or "", language)
+    return await AudioService(core).transcribe(
+        audio, file.filename or "", file.content_type or "", language
+    )
 
 
-@router.post("/speech", response_class=Response, responses={200: {"content": {"audio/mpeg": {}, "audio/wav": {}}}})
+@router.post(
+    "/speech",
+    response_class=Response,
+    responses={200: {"content": {"audio/mpeg": {}, "audio/wav": {}}}},
+)
 async def speech(body: SpeechRequest, core: CoreDep, user: VerifiedUser) -> Response:
     audio = await AudioService(core).speech(body)
     return Response(audio.data, media_type=audio.content_type)

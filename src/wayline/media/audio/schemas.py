@@ -41,13 +41,20 @@ class AudioConfig(BaseModel):
     def from_settings(cls, s: Settings) -> AudioConfig:
         return cls(
             tts=TTSConfig(
-                ENGINE=s.AUDIO_TTS_ENGINE, MODEL=s.AUDIO_TTS_MODEL, VOICE=s.AUDIO_TTS_VOICE,
-                OPENAI_API_BASE_URL=s.AUDIO_TTS_OPENAI_API_BASE_URL.rstrip("/"), OPENAI_API_KEY=s.AUDIO_TTS_OPENAI_API_KEY,
+                ENGINE=s.AUDIO_TTS_ENGINE,
+                MODEL=s.AUDIO_TTS_MODEL,
+                VOICE=s.AUDIO_TTS_VOICE,
+                OPENAI_API_BASE_URL=s.AUDIO_TTS_OPENAI_API_BASE_URL.rstrip("/"),
+                OPENAI_API_KEY=s.AUDIO_TTS_OPENAI_API_KEY,
             ),
             stt=STTConfig(
-                ENGINE=s.AUDIO_STT_ENGINE, MODEL=s.AUDIO_STT_MODEL,
-                OPENAI_API_BASE_URL=s.AUDIO_STT_OPENAI_API_BASE_URL.rstrip("/"), OPENAI_API_KEY=s.AUDIO_STT_OPENAI_API_KEY,
-                SUPPORTED_CONTENT_TYPES=[t.strip() for t in s.AUDIO_STT_SUPPORTED_CONTENT_TYPES.split(",") if t.strip()],
+                ENGINE=s.AUDIO_STT_ENGINE,
+                MODEL=s.AUDIO_STT_MODEL,
+                OPENAI_API_BASE_URL=s.AUDIO_STT_OPENAI_API_BASE_URL.rstrip("/"),
+                OPENAI_API_KEY=s.AUDIO_STT_OPENAI_API_KEY,
+                SUPPORTED_CONTENT_TYPES=[
+                    t.strip() for t in s.AUDIO_STT_SUPPORTED_CONTENT_TYPES.split(",") if t.strip()
+                ],
             ),
         )
 

@@ -26,18 +26,37 @@ class AudioService:
 
     # --- configuration ------------------------------------------------------------------
     async def config(self) -> AudioConfig:
-        return await self._core.runtime_config.get(SECTION, AudioConfig.from_settings(self._settings))
+        return await self._core.runtime_config.get(
+            SECTION, AudioConfig.from_settings(self._settings)
+        )
 
     async def update_config(self, tts: TTSConfig | None, stt: STTConfig | None) -> AudioConfig:
         current = await self.config()
         # Only the fields the admin sent change; the rest keep their current values.
         if tts is not None:
-            current = current.model_copy(update={"tts": current.tts.model_copy(update=tts.model_dump(include=tts.model_fields_set))})
+            current = current.model_copy(
+                update={
+                    "tts": current.tts.model_copy(
+                        update=tts.model_dump(include=tts.model_fields_set)
+                    )
+                }
+            )
         if stt is not None:
-            current = current.model_copy(update={"stt": current.stt.model_copy(update=stt.model_dump(include=stt.model_fields_set))})
-        for kind, engine, known in (("TTS", current.tts.ENGINE, engines.TTS_ENGINES), ("STT", current.stt.ENGINE, engines.STT_ENGINES)):
+            current = current.model_copy(
+                update={
+                    "stt": current.stt.model_copy(
+                        update=stt.model_dump(include=stt.model_fields_set)
+                    )
+                }
+            )
+        for kind, engine, known in (
+            ("TTS", current.tts.ENGINE, engines.TTS_ENGINES),
+            ("STT", current.stt.ENGINE, engines.STT_ENGINES),
+        ):
             if engine and engine not in known:
-                raise errors.BadRequest(f"Unsupported {kind} engine '{engine}': use one of {', '.join(known)} (or '' to turn it off)")
+                raise errors.BadRequest(
+                    f"Unsupported {kind} engine '{engine}': use one of {', '.join(known)} (or '' to turn it off)"
+                )
         current.tts.OPENAI_API_BASE_URL = current.tts.OPENAI_API_BASE_URL.rstrip("/")
         current.stt.OPENAI_API_BASE_URL = current.stt.OPENAI_API_BASE_URL.rstrip("/")
         return await self._core.runtime_config.update(SECTION, current)
@@ -46,7 +65,11 @@ class AudioService:
     def _check_type(self, cfg: STTConfig, filename: str, content_type: str) -> tuple[str, str]:
         """The (filename, content type) to forward, or 415 naming the setting that decides."""
         ext = Path(filename).suffix.lower().lstrip(".")
-        allowed_ext = [e.strip().lower().lstrip(".") for e in self._settings.AUDIO_STT_ALLOWED_EXTENSIONS.split(",") if e.strip()]
+        allowed_ext = [
+            e.strip().lower().lstrip(".")
+            for e in self._settings.AUDIO_STT_ALLOWED_EXTENSIONS.split(",")
+            if e.strip()
+        ]
         if content_type in _UNTYPED and ext:
             content_type = mimetypes.guess_type(f"x.{ext}")[0] or content_type
         allowed_types = cfg.SUPPORTED_CONTENT_TYPES or ["audio/*", "video/webm"]
@@ -63,21 +86,31 @@ class AudioService:
             filename = f"{filename or 'audio'}{mimetypes.guess_extension(content_type) or '.wav'}"
         return filename, content_type
 
-    async def transcribe(self, audio: bytes, filename: str, content_type: str, language: str | None) -> dict[str, Any]:
+    async def transcribe(
+        self, audio: bytes, filename: str, content_type: str, language: str | None
+    ) -> dict[str, Any]:
         cfg = (await self.config()).stt
-        filename, content_type = self._check_type(cfg, filename or "audio", (content_type or "").lower())
+        filename, content_type = self._check_type(
+            cfg, filename or "audio", (content_type or "").lower()
+        )
         if not audio:
             raise errors.BadRequest(errors.EMPTY_CONTENT)
         if len(audio) > MAX_AUDIO_BYTES:
-            raise errors.PayloadTooLarge(f"Audio files are limited to {MAX_AUDIO_BYTES // (1024 * 1024)} MB")
+            raise errors.PayloadTooLarge(
+                f"Audio files are limited to {MAX_AUDIO_BYTES // (1024 * 1024)} MB"
+            )
         if not cfg.ENGINE:
             raise errors.BadRequest(
                 "Speech-to-text is not configured: set AUDIO_STT_ENGINE=openai and AUDIO_STT_OPENAI_API_BASE_URL "
                 "(or POST /api/v1/audio/config/update)"
             )
         if not cfg.OPENAI_API_BASE_URL:
-            raise errors.BadRequest("Speech-to-text has no engine URL: set AUDIO_STT_OPENAI_API_BASE_URL")
-        engine = engines.transcriber(cfg.ENGINE, self._core.http, cfg.OPENAI_API_BASE_URL, cfg.OPENAI_API_KEY, cfg.MODEL)
+            raise errors.BadRequest(
+                "Speech-to-text has no engine URL: set AUDIO_STT_OPENAI_API_BASE_URL"
+            )
+        engine = engines.transcriber(
+            cfg.ENGINE, self._core.http, cfg.OPENAI_API_BASE_URL, cfg.OPENAI_API_KEY, cfg.MODEL
+        )
         result = await engine.transcribe(audio, filename, content_type, language)
         return {**result, "filename": filename}
 
@@ -91,11 +124,15 @@ class AudioService:
                 "(or POST /api/v1/audio/config/update)"
             )
         if not cfg.OPENAI_API_BASE_URL:
-            raise errors.BadRequest("Text-to-speech has no engine URL: set AUDIO_TTS_OPENAI_API_BASE_URL")
+            raise errors.BadRequest(
+                "Text-to-speech has no engine URL: set AUDIO_TTS_OPENAI_API_BASE_URL"
+            )
         body = request.model_dump(exclude_none=True)
         body["model"] = request.model or cfg.MODEL
         body["voice"] = request.voice or cfg.VOICE
-        engine = engines.synthesizer(cfg.ENGINE, self._core.http, cfg.OPENAI_API_BASE_URL, cfg.OPENAI_API_KEY or cfg.API_KEY)
+        engine = engines.synthesizer(
+            cfg.ENGINE, self._core.http, cfg.OPENAI_API_BASE_URL, cfg.OPENAI_API_KEY or cfg.API_KEY
+        )
         return await SpeechCache(self._settings.DATA_DIR).get_or_make(
             [cfg.ENGINE, cfg.OPENAI_API_BASE_URL], body, lambda: engine.synthesize(body)
         )

@@ -22,7 +22,9 @@ class Image:
 class ImageEngine(Protocol):
     def models(self) -> list[dict[str, str]]: ...
 
-    async def generate(self, prompt: str, model: str, size: str, n: int, extra: dict[str, Any]) -> list[Image]: ...
+    async def generate(
+        self, prompt: str, model: str, size: str, n: int, extra: dict[str, Any]
+    ) -> list[Image]: ...
 
 
 ENGINES = ("openai",)
@@ -36,7 +38,11 @@ def engine_for(cfg: ImagesConfig, http: UpstreamClient) -> ImageEngine:
     raise KeyError(cfg.IMAGE_GENERATION_ENGINE)
 
 
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+)
 
 
 def sniff(data: bytes) -> str | None:

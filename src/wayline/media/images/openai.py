@@ -29,19 +29,33 @@ class OpenAIImages:
 
     def models(self) -> list[dict[str, str]]:
         configured = self._cfg.IMAGE_GENERATION_MODEL
-        extra = [{"id": configured, "name": configured}] if configured and configured not in {m["id"] for m in _MODELS} else []
+        extra = (
+            [{"id": configured, "name": configured}]
+            if configured and configured not in {m["id"] for m in _MODELS}
+            else []
+        )
         return _MODELS + extra
 
-    async def generate(self, prompt: str, model: str, size: str, n: int, extra: dict[str, Any]) -> list[Image]:
+    async def generate(
+        self, prompt: str, model: str, size: str, n: int, extra: dict[str, Any]
+    ) -> list[Image]:
         body: dict[str, Any] = {"model": model, "prompt": prompt, "n": n, "size": size}
         # gpt-image models always answer base64 and refuse the parameter.
         if not model.startswith("gpt-image"):
             body["response_format"] = "b64_json"
         body.update(self._cfg.IMAGES_OPENAI_API_PARAMS or {})
         body.update(extra)
-        params = {"api-version": self._cfg.IMAGES_OPENAI_API_VERSION} if self._cfg.IMAGES_OPENAI_API_VERSION else None
+        params = (
+            {"api-version": self._cfg.IMAGES_OPENAI_API_VERSION}
+            if self._cfg.IMAGES_OPENAI_API_VERSION
+            else None
+        )
         resp = await self._http.request(
-            "POST", f"{self._cfg.IMAGES_OPENAI_API_BASE_URL}/images/generations", json=body, headers=self._headers(), params=params
+            "POST",
+            f"{self._cfg.IMAGES_OPENAI_API_BASE_URL}/images/generations",
+            json=body,
+            headers=self._headers(),
+            params=params,
         )
         resp.raise_for_status()
         try:
@@ -53,7 +67,9 @@ class OpenAIImages:
 
     async def _image(self, item: Any) -> Image:
         if not isinstance(item, dict):
-            raise errors.UpstreamError(502, "The image engine answered an item that is not an object")
+            raise errors.UpstreamError(
+                502, "The image engine answered an item that is not an object"
+            )
         if isinstance(item.get("b64_json"), str):
             data = _b64(item["b64_json"])
         elif isinstance(item.get("url"), str) and item["url"].startswith("data:"):
@@ -62,13 +78,19 @@ class OpenAIImages:
             # The key belongs to the engine: an image hosted elsewhere (a CDN, or any URL the
             # engine's answer names) is fetched without it.
             own = same_origin(item["url"], self._cfg.IMAGES_OPENAI_API_BASE_URL)
-            fetched = await self._http.request("GET", item["url"], headers=self._headers() if own else {})
+            fetched = await self._http.request(
+                "GET", item["url"], headers=self._headers() if own else {}
+            )
             data = fetched.raise_for_status().body
         else:
-            raise errors.UpstreamError(502, "The image engine's answer has neither `b64_json` nor `url`")
+            raise errors.UpstreamError(
+                502, "The image engine's answer has neither `b64_json` nor `url`"
+            )
         content_type = sniff(data)
         if content_type is None:
-            raise errors.UpstreamError(502, "The image engine returned data that is not a PNG, JPEG, GIF or WebP image")
+            raise errors.UpstreamError(
+                502, "The image engine returned data that is not a PNG, JPEG, GIF or WebP image"
+            )
         return Image(data, content_type)
 
 

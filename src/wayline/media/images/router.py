@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep, SessionDep
-from wayline.media.images.schemas import GenerateImageForm, GeneratedImage, ImageModel, ImagesConfig
+from wayline.media.images.schemas import GeneratedImage, GenerateImageForm, ImageModel, ImagesConfig
 from wayline.media.images.service import ImageService
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
@@ -28,5 +28,11 @@ async def models(core: CoreDep, user: VerifiedUser) -> list[dict[str, str]]:
 
 
 @router.post("/generations", response_model=list[GeneratedImage])
-async def generations(form: GenerateImageForm, request: Request, core: CoreDep, session: SessionDep, user: VerifiedUser) -> list[GeneratedImage]:
+async def generations(
+    form: GenerateImageForm,
+    request: Request,
+    core: CoreDep,
+    session: SessionDep,
+    user: VerifiedUser,
+) -> list[GeneratedImage]:
     return await ImageService(core).generate(session, request.app.state.files, user, form)

@@ -16,7 +16,7 @@ from wayline.core import errors
 from wayline.core.state import Core
 from wayline.files.service import FilesRuntime, create_file
 from wayline.media.images import engines
-from wayline.media.images.schemas import GenerateImageForm, GeneratedImage, ImagesConfig
+from wayline.media.images.schemas import GeneratedImage, GenerateImageForm, ImagesConfig
 from wayline.users.schemas import UserInfo
 
 SECTION = "images"
@@ -26,7 +26,9 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "ima
 
 def _check_size(size: str, setting: str) -> None:
     if size != "auto" and not _SIZE.match(size):
-        raise errors.BadRequest(f"Invalid image size '{size}' ({setting}): use WIDTHxHEIGHT, e.g. 512x512")
+        raise errors.BadRequest(
+            f"Invalid image size '{size}' ({setting}): use WIDTHxHEIGHT, e.g. 512x512"
+        )
 
 
 class ImageService:
@@ -34,7 +36,9 @@ class ImageService:
         self._core = core
 
     async def config(self) -> ImagesConfig:
-        return await self._core.runtime_config.get(SECTION, ImagesConfig.from_settings(self._core.settings))
+        return await self._core.runtime_config.get(
+            SECTION, ImagesConfig.from_settings(self._core.settings)
+        )
 
     async def update_config(self, update: ImagesConfig) -> ImagesConfig:
         current = await self.config()
@@ -68,7 +72,9 @@ class ImageService:
                 f"Image engine '{cfg.IMAGE_GENERATION_ENGINE}' is not available: set IMAGE_GENERATION_ENGINE=openai"
             )
         if not cfg.IMAGES_OPENAI_API_BASE_URL:
-            raise errors.BadRequest("Image generation has no engine URL: set IMAGES_OPENAI_API_BASE_URL")
+            raise errors.BadRequest(
+                "Image generation has no engine URL: set IMAGES_OPENAI_API_BASE_URL"
+            )
         size = form.size or cfg.IMAGE_SIZE or "512x512"
         _check_size(size, "size")
         model = form.model or cfg.IMAGE_GENERATION_MODEL or "dall-e-2"
@@ -78,11 +84,21 @@ class ImageService:
         for i, image in enumerate(images):
             ext = _EXTENSIONS[image.content_type]
             row = await create_file(
-                session, files, user, f"generated-image-{i + 1}.{ext}", io.BytesIO(image.data),
-                content_type=image.content_type, metadata={"prompt": form.prompt, "model": model, "size": size},
+                session,
+                files,
+                user,
+                f"generated-image-{i + 1}.{ext}",
+                io.BytesIO(image.data),
+                content_type=image.content_type,
+                metadata={"prompt": form.prompt, "model": model, "size": size},
                 process=False,
             )
-            out.append(GeneratedImage(
-                id=row.id, url=f"/api/v1/files/{row.id}/content", name=row.filename, content_type=image.content_type
-            ))
+            out.append(
+                GeneratedImage(
+                    id=row.id,
+                    url=f"/api/v1/files/{row.id}/content",
+                    name=row.filename,
+                    content_type=image.content_type,
+                )
+            )
         return out

@@ -30,7 +30,13 @@ def upgrade() -> None:
     op.create_table(
         "api_key",
         sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("user_id", sa.String(36), sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "user_id",
+            sa.String(36),
+            sa.ForeignKey("user.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("name", sa.String(256), nullable=False),
         sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("masked", sa.String(64), nullable=False),
@@ -55,7 +61,11 @@ def upgrade() -> None:
         sa.Column("permission", sa.String(8), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.UniqueConstraint(
-            "resource_type", "resource_id", "principal_type", "principal_id", "permission",
+            "resource_type",
+            "resource_id",
+            "principal_type",
+            "principal_id",
+            "permission",
             name="uq_access_grant_entry",
         ),
     )

@@ -17,7 +17,13 @@ def upgrade() -> None:
     op.create_table(
         "model",
         sa.Column("id", sa.String(255), primary_key=True),
-        sa.Column("user_id", sa.String(36), sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "user_id",
+            sa.String(36),
+            sa.ForeignKey("user.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("base_model_id", sa.String(255), nullable=True),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("params", sa.JSON(), nullable=False),
@@ -29,7 +35,13 @@ def upgrade() -> None:
     op.create_table(
         "function",
         sa.Column("id", sa.String(255), primary_key=True),
-        sa.Column("user_id", sa.String(36), sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "user_id",
+            sa.String(36),
+            sa.ForeignKey("user.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("type", sa.String(16), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),

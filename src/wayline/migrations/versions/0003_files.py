@@ -25,9 +25,19 @@ def upgrade() -> None:
     op.create_table(
         "file",
         sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("user_id", sa.String(36), sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
-        sa.Column("hash", sa.String(64), nullable=True),  # sha256 of the extracted text, once indexed
-        sa.Column("file_hash", sa.String(64), nullable=False, index=True),  # sha256 of the raw bytes
+        sa.Column(
+            "user_id",
+            sa.String(36),
+            sa.ForeignKey("user.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column(
+            "hash", sa.String(64), nullable=True
+        ),  # sha256 of the extracted text, once indexed
+        sa.Column(
+            "file_hash", sa.String(64), nullable=False, index=True
+        ),  # sha256 of the raw bytes
         sa.Column("filename", sa.Text(), nullable=False),
         sa.Column("path", sa.Text(), nullable=False),
         sa.Column("meta", sa.JSON(), nullable=False),
@@ -35,7 +45,9 @@ def upgrade() -> None:
         sa.Column("content", sa.Text(), nullable=True),
         sa.Column("status", sa.String(16), nullable=False, index=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("error_status", sa.Integer(), nullable=True),  # 415 / 422, for synchronous uploads
+        sa.Column(
+            "error_status", sa.Integer(), nullable=True
+        ),  # 415 / 422, for synchronous uploads
         sa.Column("progress_done", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("progress_total", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("claimed_by", sa.String(36), nullable=True),
@@ -67,7 +79,9 @@ def upgrade() -> None:
     op.create_table(
         "chunk",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("file_id", sa.String(36), sa.ForeignKey("file.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "file_id", sa.String(36), sa.ForeignKey("file.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("idx", sa.Integer(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("meta", sa.JSON(), nullable=False),

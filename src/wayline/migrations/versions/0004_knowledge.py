@@ -22,7 +22,13 @@ def upgrade() -> None:
     op.create_table(
         "knowledge",
         sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("user_id", sa.String(36), sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "user_id",
+            sa.String(36),
+            sa.ForeignKey("user.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False, server_default=""),
         sa.Column("meta", sa.JSON(), nullable=True),
@@ -32,8 +38,15 @@ def upgrade() -> None:
     op.create_index("ix_knowledge_updated_at", "knowledge", ["updated_at"])
     op.create_table(
         "knowledge_file",
-        sa.Column("knowledge_id", sa.String(36), sa.ForeignKey("knowledge.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("file_id", sa.String(36), sa.ForeignKey("file.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "knowledge_id",
+            sa.String(36),
+            sa.ForeignKey("knowledge.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "file_id", sa.String(36), sa.ForeignKey("file.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
     )
     # Reverse lookup: which collections hold a file (file deletion, access through a collection).

@@ -20,7 +20,11 @@ SECTION = "ollama"
 
 def default_config(core: Core) -> OllamaConfig:
     s = core.settings
-    return OllamaConfig(ENABLE_OLLAMA_API=s.ENABLE_OLLAMA_API, OLLAMA_BASE_URLS=s.ollama_base_urls, OLLAMA_API_CONFIGS=s.ollama_api_configs)
+    return OllamaConfig(
+        ENABLE_OLLAMA_API=s.ENABLE_OLLAMA_API,
+        OLLAMA_BASE_URLS=s.ollama_base_urls,
+        OLLAMA_API_CONFIGS=s.ollama_api_configs,
+    )
 
 
 async def load(core: Core) -> OllamaConfig:
@@ -28,12 +32,15 @@ async def load(core: Core) -> OllamaConfig:
 
 
 def apply(core: Core, upstreams: Upstreams, cfg: OllamaConfig) -> None:
-    derived = core.settings.model_copy(update={
-        "ENABLE_OLLAMA_API": cfg.ENABLE_OLLAMA_API,
-        "OLLAMA_BASE_URLS": ";".join(cfg.OLLAMA_BASE_URLS), "OLLAMA_BASE_URL": "",
-        "OLLAMA_API_CONFIGS": orjson.dumps(cfg.OLLAMA_API_CONFIGS).decode(),
-        "ENABLE_OPENAI_API": False,
-    })
+    derived = core.settings.model_copy(
+        update={
+            "ENABLE_OLLAMA_API": cfg.ENABLE_OLLAMA_API,
+            "OLLAMA_BASE_URLS": ";".join(cfg.OLLAMA_BASE_URLS),
+            "OLLAMA_BASE_URL": "",
+            "OLLAMA_API_CONFIGS": orjson.dumps(cfg.OLLAMA_API_CONFIGS).decode(),
+            "ENABLE_OPENAI_API": False,
+        }
+    )
     upstreams.replace("ollama", [c for c in build_connections(derived) if c.kind == "ollama"])
 
 
@@ -41,5 +48,9 @@ async def update(core: Core, cfg: OllamaConfig) -> OllamaConfig:
     urls = [u.strip().rstrip("/") for u in cfg.OLLAMA_BASE_URLS]
     for url in urls:
         if not url.startswith(("http://", "https://")) or ";" in url:
-            raise errors.BadRequest(f"Invalid Ollama base URL '{url}' (OLLAMA_BASE_URLS): use http:// or https://, without ';'")
-    return await core.runtime_config.update(SECTION, cfg.model_copy(update={"OLLAMA_BASE_URLS": urls}))
+            raise errors.BadRequest(
+                f"Invalid Ollama base URL '{url}' (OLLAMA_BASE_URLS): use http:// or https://, without ';'"
+            )
+    return await core.runtime_config.update(
+        SECTION, cfg.model_copy(update={"OLLAMA_BASE_URLS": urls})
+    )

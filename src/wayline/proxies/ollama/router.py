@@ -17,8 +17,19 @@ from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep
 from wayline.proxies.ollama import config
 from wayline.proxies.ollama.schemas import (
-    ChatRequest, CopyRequest, CreateRequest, DeleteRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest,
-    OllamaConfig, OpenAIBody, PullRequest, PushRequest, ShowRequest, VerifyRequest,
+    ChatRequest,
+    CopyRequest,
+    CreateRequest,
+    DeleteRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    OllamaConfig,
+    OpenAIBody,
+    PullRequest,
+    PushRequest,
+    ShowRequest,
+    VerifyRequest,
 )
 from wayline.proxies.ollama.service import OllamaProxy
 from wayline.proxies.upstreams import get_upstreams
@@ -33,15 +44,21 @@ def _proxy(request: Request, core: CoreDep) -> OllamaProxy:
 Proxy = Annotated[OllamaProxy, Depends(_proxy)]
 
 
-def _with_index(path: str, methods: list[str], **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _with_index(
+    path: str, methods: list[str], **kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a handler at `path` and at `path/{url_idx}`."""
+
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         for route in (path, path + "/{url_idx}"):
             # One documented method per path (OpenAPI operation ids must be unique); the others still answer.
             router.add_api_route(route, fn, methods=methods[:1], **kwargs)
             if methods[1:]:
-                router.add_api_route(route, fn, methods=methods[1:], include_in_schema=False, **kwargs)
+                router.add_api_route(
+                    route, fn, methods=methods[1:], include_in_schema=False, **kwargs
+                )
         return fn
+
     return register
 
 
@@ -96,65 +113,101 @@ async def openai_models(proxy: Proxy, user: VerifiedUser, url_idx: int | None = 
 # --- model calls -------------------------------------------------------------------------
 @router.post("/api/show")
 async def show(body: ShowRequest, proxy: Proxy, user: VerifiedUser) -> Response:
-    return await proxy.call("/api/show", body.payload(), user, None, key="model" if body.model else "name")
+    return await proxy.call(
+        "/api/show", body.payload(), user, None, key="model" if body.model else "name"
+    )
 
 
 @_with_index("/api/chat", ["POST"])
-async def chat(body: ChatRequest, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None) -> Response:
+async def chat(
+    body: ChatRequest, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None
+) -> Response:
     return await proxy.call("/api/chat", body.payload(), user, url_idx, stream_default=True)
 
 
 @_with_index("/api/generate", ["POST"])
-async def generate(body: GenerateRequest, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None) -> Response:
+async def generate(
+    body: GenerateRequest, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None
+) -> Response:
     return await proxy.call("/api/generate", body.payload(), user, url_idx, stream_default=True)
 
 
 @_with_index("/api/embed", ["POST"])
-async def embed(body: EmbedRequest, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None) -> Response:
+async def embed(
+    body: EmbedRequest, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None
+) -> Response:
     return await proxy.call("/api/embed", body.payload(), user, url_idx)
 
 
 @_with_index("/api/embeddings", ["POST"])
-async def embeddings(body: EmbeddingsRequest, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None) -> Response:
+async def embeddings(
+    body: EmbeddingsRequest, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None
+) -> Response:
     return await proxy.call("/api/embeddings", body.payload(), user, url_idx)
 
 
 @_with_index("/v1/chat/completions", ["POST"])
-async def v1_chat(body: OpenAIBody, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None) -> Response:
+async def v1_chat(
+    body: OpenAIBody, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None
+) -> Response:
     return await proxy.call("/v1/chat/completions", body.payload(), user, url_idx)
 
 
 @_with_index("/v1/completions", ["POST"])
-async def v1_completions(body: OpenAIBody, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None) -> Response:
+async def v1_completions(
+    body: OpenAIBody, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None
+) -> Response:
     return await proxy.call("/v1/completions", body.payload(), user, url_idx)
 
 
 @_with_index("/v1/embeddings", ["POST"])
-async def v1_embeddings(body: OpenAIBody, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None) -> Response:
+async def v1_embeddings(
+    body: OpenAIBody, proxy: Proxy, user: VerifiedUser, url_idx: int | None = None
+) -> Response:
     return await proxy.call("/v1/embeddings", body.payload(), user, url_idx)
 
 
 # --- model management (admin) --------------------------------------------------------------
 @_with_index("/api/pull", ["POST"])
-async def pull(body: PullRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None) -> Response:
-    return await proxy.manage("POST", "/api/pull", body.payload(), user, url_idx, stream_default=True)
+async def pull(
+    body: PullRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None
+) -> Response:
+    return await proxy.manage(
+        "POST", "/api/pull", body.payload(), user, url_idx, stream_default=True
+    )
 
 
-@_with_index("/api/push", ["POST", "DELETE"])  # Open WebUI declares DELETE (sic); Ollama's own is POST
-async def push(body: PushRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None) -> Response:
-    return await proxy.manage("POST", "/api/push", body.payload(), user, url_idx, stream_default=True)
+@_with_index(
+    "/api/push", ["POST", "DELETE"]
+)  # Open WebUI declares DELETE (sic); Ollama's own is POST
+async def push(
+    body: PushRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None
+) -> Response:
+    return await proxy.manage(
+        "POST", "/api/push", body.payload(), user, url_idx, stream_default=True
+    )
 
 
 @_with_index("/api/create", ["POST"])
-async def create(body: CreateRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None) -> Response:
-    return await proxy.manage("POST", "/api/create", body.payload(), user, url_idx, stream_default=True)
+async def create(
+    body: CreateRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None
+) -> Response:
+    return await proxy.manage(
+        "POST", "/api/create", body.payload(), user, url_idx, stream_default=True
+    )
 
 
 @_with_index("/api/copy", ["POST"])
-async def copy(body: CopyRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None) -> Response:
+async def copy(
+    body: CopyRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None
+) -> Response:
     return await proxy.manage("POST", "/api/copy", body.payload(), user, url_idx, model=body.source)
 
 
 @_with_index("/api/delete", ["DELETE"])
-async def delete(body: DeleteRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None) -> Response:
-    return await proxy.manage("DELETE", "/api/delete", body.payload(), user, url_idx, model=body.model_name)
+async def delete(
+    body: DeleteRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None
+) -> Response:
+    return await proxy.manage(
+        "DELETE", "/api/delete", body.payload(), user, url_idx, model=body.model_name
+    )

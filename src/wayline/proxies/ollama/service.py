@@ -16,9 +16,9 @@ from fastapi.responses import Response
 
 from wayline.core import errors
 from wayline.core.http import UpstreamClient
+from wayline.providers.connections import Connection
 from wayline.proxies.relay import check_connection, relay
 from wayline.proxies.upstreams import Upstreams
-from wayline.providers.connections import Connection
 from wayline.users.schemas import UserInfo
 
 log = logging.getLogger("wayline.proxies.ollama")
@@ -41,13 +41,17 @@ class OllamaProxy:
         self._timeout = list_timeout
 
     async def _get_json(self, conn: Connection, path: str) -> Any:
-        resp = await self._http.request("GET", f"{conn.url}{path}", headers=conn.headers, timeout=self._timeout)
+        resp = await self._http.request(
+            "GET", f"{conn.url}{path}", headers=conn.headers, timeout=self._timeout
+        )
         return resp.raise_for_status().json()
 
     async def _each(self, path: str) -> list[tuple[Connection, Any]]:
         """GET `path` on every Ollama connection at once; a failing one is left out (and logged)."""
         conns = self._up.connections("ollama")
-        results = await asyncio.gather(*(self._get_json(c, path) for c in conns), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._get_json(c, path) for c in conns), return_exceptions=True
+        )
         out = []
         for conn, result in zip(conns, results, strict=True):
             if isinstance(result, BaseException):
@@ -73,8 +77,15 @@ class OllamaProxy:
                     continue
                 tag = merged.get(entry.id)
                 if tag is None:
-                    raw = {k: v for k, v in (entry.public.get("ollama") or {}).items() if k != "urls"}
-                    merged[entry.id] = {**raw, "name": entry.id, "model": entry.id, "urls": [conn.index]}
+                    raw = {
+                        k: v for k, v in (entry.public.get("ollama") or {}).items() if k != "urls"
+                    }
+                    merged[entry.id] = {
+                        **raw,
+                        "name": entry.id,
+                        "model": entry.id,
+                        "urls": [conn.index],
+                    }
                 elif conn.index not in tag["urls"]:
                     tag["urls"].append(conn.index)
         return {"models": list(merged.values())}
@@ -89,7 +100,11 @@ class OllamaProxy:
             return await self._get_json(conn, "/api/version")
         if not self._up.connections("ollama"):
             return {"version": False}
-        versions = [v["version"] for _, v in await self._each("/api/version") if isinstance(v, dict) and isinstance(v.get("version"), str)]
+        versions = [
+            v["version"]
+            for _, v in await self._each("/api/version")
+            if isinstance(v, dict) and isinstance(v.get("version"), str)
+        ]
         if not versions:
             raise errors.UpstreamUnavailable("No Ollama connection answered /api/version")
         # The lowest version is what every connection can do.
@@ -105,12 +120,18 @@ class OllamaProxy:
 
     async def openai_models(self, user: UserInfo) -> dict[str, Any]:
         tags = (await self.tags(user))["models"]
-        return {"object": "list", "data": [
-            {"id": t["name"], "object": "model", "created": 0, "owned_by": "ollama"} for t in tags
-        ]}
+        return {
+            "object": "list",
+            "data": [
+                {"id": t["name"], "object": "model", "created": 0, "owned_by": "ollama"}
+                for t in tags
+            ],
+        }
 
     # --- model calls --------------------------------------------------------------------
-    async def _target(self, model: str, user: UserInfo, index: int | None) -> tuple[Connection, str]:
+    async def _target(
+        self, model: str, user: UserInfo, index: int | None
+    ) -> tuple[Connection, str]:
         if index is None:
             entry, conn = await self._up.pick(model, user, "ollama")
             return conn, entry.upstream_id
@@ -119,29 +140,49 @@ class OllamaProxy:
         return conn, conn.upstream_id(model)
 
     async def call(
-        self, path: str, body: dict[str, Any], user: UserInfo, index: int | None, *, key: str = "model",
+        self,
+        path: str,
+        body: dict[str, Any],
+        user: UserInfo,
+        index: int | None,
+        *,
+        key: str = "model",
         stream_default: bool = False,
     ) -> Response:
         """Forward `body` to `path` on a connection serving `body[key]`; stream when asked."""
         conn, upstream_model = await self._target(str(body.get(key)), user, index)
         body = {**body, key: upstream_model}
         stream = _wants_stream(body, stream_default)
-        return await relay(self._http, "POST", f"{conn.url}{path}", headers=conn.headers, json=body, stream=stream)
+        return await relay(
+            self._http, "POST", f"{conn.url}{path}", headers=conn.headers, json=body, stream=stream
+        )
 
     # --- model management (admin) ------------------------------------------------------
     async def manage(
-        self, method: str, path: str, body: dict[str, Any], user: UserInfo, index: int | None,
-        *, model: str | None = None, stream_default: bool = False,
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        user: UserInfo,
+        index: int | None,
+        *,
+        model: str | None = None,
+        stream_default: bool = False,
     ) -> Response:
         """Pull/push/create go to connection `index` (0 by default, as Open WebUI); copy/delete
         without an index go to the connection serving the model."""
         if index is None and model is not None:
             entry, conn = await self._up.pick(model, user, "ollama")
             upstream_model = entry.upstream_id
-            body = {**body, **({"model": upstream_model} if "model" in body else {}),
-                    **({"name": upstream_model} if "name" in body else {}),
-                    **({"source": upstream_model} if "source" in body else {})}
+            body = {
+                **body,
+                **({"model": upstream_model} if "model" in body else {}),
+                **({"name": upstream_model} if "name" in body else {}),
+                **({"source": upstream_model} if "source" in body else {}),
+            }
         else:
             conn = self._up.connection("ollama", index or 0)
         stream = _wants_stream(body, stream_default)
-        return await relay(self._http, method, f"{conn.url}{path}", headers=conn.headers, json=body, stream=stream)
+        return await relay(
+            self._http, method, f"{conn.url}{path}", headers=conn.headers, json=body, stream=stream
+        )

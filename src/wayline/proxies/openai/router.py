@@ -11,7 +11,12 @@ from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep
 from wayline.media.audio.schemas import SpeechRequest
 from wayline.proxies.openai import config
-from wayline.proxies.openai.schemas import ChatCompletionRequest, EmbeddingsRequest, OpenAIConfig, VerifyRequest
+from wayline.proxies.openai.schemas import (
+    ChatCompletionRequest,
+    EmbeddingsRequest,
+    OpenAIConfig,
+    VerifyRequest,
+)
 from wayline.proxies.openai.service import OpenAIProxy
 from wayline.proxies.upstreams import get_upstreams
 
@@ -51,7 +56,9 @@ async def models_at(url_idx: int, proxy: Proxy, user: AdminUser) -> Response:
 
 
 @router.post("/chat/completions")
-async def chat_completions(body: ChatCompletionRequest, proxy: Proxy, user: VerifiedUser) -> Response:
+async def chat_completions(
+    body: ChatCompletionRequest, proxy: Proxy, user: VerifiedUser
+) -> Response:
     return await proxy.chat(body.payload(), user)
 
 
@@ -60,7 +67,9 @@ async def embeddings(body: EmbeddingsRequest, proxy: Proxy, user: VerifiedUser) 
     return await proxy.embeddings(body.payload(), user)
 
 
-@router.post("/audio/speech", response_class=Response, responses={200: {"content": {"audio/mpeg": {}}}})
+@router.post(
+    "/audio/speech", response_class=Response, responses={200: {"content": {"audio/mpeg": {}}}}
+)
 async def speech(body: SpeechRequest, proxy: Proxy, user: VerifiedUser) -> Response:
     audio = await proxy.speech(body.model_dump(exclude_none=True))
     return Response(audio.data, media_type=audio.content_type)
@@ -69,8 +78,18 @@ async def speech(body: SpeechRequest, proxy: Proxy, user: VerifiedUser) -> Respo
 async def passthrough(path: str, request: Request, proxy: Proxy, user: VerifiedUser) -> Response:
     """Any other OpenAI route, forwarded to the first connection — only with ENABLE_OPENAI_API_PASSTHROUGH=true."""
     body = await request.body()
-    return await proxy.passthrough(request.method, path, request.url.query, dict(request.headers), body)
+    return await proxy.passthrough(
+        request.method, path, request.url.query, dict(request.headers), body
+    )
 
 
-for _method in ("GET", "POST", "PUT", "PATCH", "DELETE"):  # one route per method: operation ids stay unique
-    router.add_api_route("/{path:path}", passthrough, methods=[_method], name=f"passthrough_{_method.lower()}")
+for _method in (
+    "GET",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+):  # one route per method: operation ids stay unique
+    router.add_api_route(
+        "/{path:path}", passthrough, methods=[_method], name=f"passthrough_{_method.lower()}"
+    )

@@ -50,11 +50,23 @@ class OpenAIProxy:
             data = orjson.dumps({**body, "model": entry.upstream_id})
         except orjson.JSONEncodeError as exc:  # integers beyond 64 bits, lone surrogates
             raise errors.BadRequest(f"The request cannot be forwarded as JSON: {exc}") from exc
-        return await openai_chat(self._http, dataclasses.replace(entry, connection=conn), data, bool(body.get("stream")), None)
+        return await openai_chat(
+            self._http,
+            dataclasses.replace(entry, connection=conn),
+            data,
+            bool(body.get("stream")),
+            None,
+        )
 
     async def embeddings(self, body: dict[str, Any], user: UserInfo) -> Response:
         entry, conn = await self._up.pick(body.get("model"), user, "openai")
-        return await relay(self._http, "POST", f"{conn.url}/embeddings", headers=conn.headers, json={**body, "model": entry.upstream_id})
+        return await relay(
+            self._http,
+            "POST",
+            f"{conn.url}/embeddings",
+            headers=conn.headers,
+            json={**body, "model": entry.upstream_id},
+        )
 
     async def speech(self, body: dict[str, Any]) -> Audio:
         """Open WebUI's `/openai/audio/speech`: TTS on the first OpenAI connection, cached by body hash."""
@@ -64,9 +76,13 @@ class OpenAIProxy:
         conn = connections[0]
         auth = {k: v for k, v in conn.headers.items() if k.lower() == "authorization"}
         engine = OpenAISynthesizer(self._http, conn.url, conn.key, auth=auth)
-        return await SpeechCache(self._settings.DATA_DIR).get_or_make(["openai", conn.url], body, lambda: engine.synthesize(body))
+        return await SpeechCache(self._settings.DATA_DIR).get_or_make(
+            ["openai", conn.url], body, lambda: engine.synthesize(body)
+        )
 
-    async def passthrough(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Response:
+    async def passthrough(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> Response:
         if not self._settings.ENABLE_OPENAI_API_PASSTHROUGH:
             raise errors.Forbidden(
                 f"OpenAI API pass-through is disabled, so /openai/{path} is not served: "
