@@ -1,9 +1,10 @@
 """The application factory: `create_app(settings)` builds everything, nothing happens at import.
 
 Each domain package contributes a `component` module with `routers` (mounted in
-order) and an optional `lifespan(app, core)` context that builds the domain's
-resources (stored on `app.state`) and tears them down. Adding a domain is one
-line in `COMPONENTS`.
+order), an optional `install(app, settings)` for what must be set on the app itself, and an
+optional `lifespan(state)` context that builds the domain's services into the `AppState`
+(`core/state.py`) and tears them down. Components start in the order of `COMPONENTS`, so a
+component finds the services of those before it. Adding a domain is one line there.
 """
 
 from __future__ import annotations
@@ -19,26 +20,27 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from wayline import __version__
-from wayline.auth.credentials import Authenticator
-from wayline.auth.service import AuthService
 from wayline.core.bus import create_bus
 from wayline.core.db import Database, wait_for
 from wayline.core.errors import install_error_handlers
 from wayline.core.http import UpstreamClient
 from wayline.core.limits import BodyLimitMiddleware
-from wayline.core.ratelimit import RedisRateLimiter, create_rate_limiter
 from wayline.core.runtime_config import RuntimeConfig
 from wayline.core.settings import Settings
-from wayline.core.state import Core
+from wayline.core.state import AppState, Core
 
 log = logging.getLogger("wayline")
 
 COMPONENTS = (
     "wayline.system.component",
     "wayline.auth.component",
+    "wayline.functions.component",
+    "wayline.models.component",
     "wayline.providers.component",
     "wayline.files.component",
     "wayline.knowledge.component",
+    "wayline.retrieval.component",
+    "wayline.chat.component",
     "wayline.proxies.component",
     "wayline.media.component",
     "wayline.apidocs.component",
@@ -50,8 +52,9 @@ def _components() -> list[ModuleType]:
 
 
 @asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
+async def _run(
+    app: FastAPI, settings: Settings, components: list[ModuleType]
+) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         db = Database(settings)
         stack.push_async_callback(db.dispose)
@@ -72,28 +75,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         core = Core(
             settings=settings, db=db, bus=bus, http=http, runtime_config=RuntimeConfig(db, bus)
         )
-        app.state.core = core
-        app.state.authenticator = Authenticator(settings, db, bus)
-        # Open WebUI's sign-in limit: 15 attempts per email per 3 minutes.
-        app.state.signin_limiter = create_rate_limiter(
-            settings.REDIS_URL, settings.REDIS_KEY_PREFIX, 15, 180
-        )
-        app.state.signin_address_limiter = create_rate_limiter(
-            settings.REDIS_URL,
-            settings.REDIS_KEY_PREFIX,
-            settings.SIGNIN_RATE_LIMIT_PER_IP,
-            settings.SIGNIN_RATE_LIMIT_WINDOW,
-        )
-        for limiter in (app.state.signin_limiter, app.state.signin_address_limiter):
-            if isinstance(limiter, RedisRateLimiter):
-                stack.push_async_callback(limiter.close)
-        async with db.sessionmaker() as session:
-            await AuthService(session, settings, app.state.authenticator).on_startup()
-
-        for component in app.state.components:
+        state = AppState(core)
+        app.state.wayline = state
+        for component in components:
             lifespan = getattr(component, "lifespan", None)
             if lifespan is not None:
-                await stack.enter_async_context(lifespan(app, core))
+                await stack.enter_async_context(lifespan(state))
         # Start-up objects live for the process: freezing them keeps full collections from
         # rescanning them (each took ~150 ms here and stalled every in-flight request).
         gc.freeze()
@@ -103,16 +90,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    components = _components()
     app = FastAPI(
         title="Wayline",
         version=__version__,
-        lifespan=_lifespan,
+        lifespan=lambda app: _run(app, settings, components),
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
-    app.state.settings = settings
-    app.state.components = _components()
     install_error_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -130,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    for component in app.state.components:
+    for component in components:
         for router in getattr(component, "routers", ()):
             app.include_router(router)
         install = getattr(component, "install", None)

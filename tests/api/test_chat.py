@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import Account, free_port, signup
 from tests.fakes.sse import events
 from tests.fakes.upstream import FakeUpstream
+from wayline.chat.service import ChatService
 from wayline.core.settings import Settings
 
 SEED_CHAT = {"model": "llama3.1", "messages": [{"role": "user", "content": "Why is the sky blue?"}]}
@@ -444,11 +445,12 @@ def test_files_go_through_the_augmenter(
     client: TestClient, alice: Account, fake_upstream: FakeUpstream, model: str, path: str
 ) -> None:
     stub = StubAugmenter()
-    client.app.state.chat_augmenter = stub
+    client.app.state.wayline.get(ChatService).augmenter = stub
     body = {**SEED_CHAT, "model": model, "files": [{"type": "file", "id": "f1"}]}
     resp = client.post("/api/chat/completions", headers=alice.headers, json=body)
     assert resp.status_code == 200, resp.text
-    assert list(resp.json())[0] == "sources" and resp.json()["sources"][0]["source"]["id"] == "f1"
+    answer = resp.json()
+    assert next(iter(answer)) == "sources" and answer["sources"][0]["source"]["id"] == "f1"
     sent = fake_upstream.last(path).json
     assert "files" not in sent and sent["messages"][-1]["content"].startswith("CONTEXT: the sky")
     assert stub.calls == [(alice.id, [{"type": "file", "id": "f1"}])]
@@ -469,7 +471,7 @@ def test_files_go_through_the_augmenter(
 
 def test_no_files_means_no_augmenter_call(client: TestClient, alice: Account) -> None:
     stub = StubAugmenter()
-    client.app.state.chat_augmenter = stub
+    client.app.state.wayline.get(ChatService).augmenter = stub
     resp = client.post(
         "/api/chat/completions", headers=alice.headers, json={**SEED_CHAT, "files": []}
     )

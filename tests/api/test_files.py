@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from tests.conftest import Account
 from tests.fakes import documents
+from wayline.files.service import FilesRuntime
 
 TEXT = ("The boundary layer on a swept wing thickens towards the tip. " * 30 + "\n\n") * 4
 
@@ -45,7 +46,7 @@ def wait_done(
 
 def chunks(client: TestClient, file_id: str) -> list[tuple[str, dict[str, Any]]]:
     async def read() -> list[tuple[str, dict[str, Any]]]:
-        async with client.app.state.core.db.sessionmaker() as session:
+        async with client.app.state.wayline.core.db.sessionmaker() as session:
             rows = (
                 await session.execute(
                     text("SELECT text, meta FROM chunk WHERE file_id = :f ORDER BY idx"),
@@ -60,7 +61,7 @@ def chunks(client: TestClient, file_id: str) -> list[tuple[str, dict[str, Any]]]
 
 
 def uploads_dir(client: TestClient) -> list[Path]:
-    return sorted(Path(client.app.state.blob_store.root).iterdir())
+    return sorted(Path(client.app.state.wayline.get(FilesRuntime).blobs.root).iterdir())
 
 
 def test_upload_shape_processing_and_reads(client: TestClient, alice: Account) -> None:
@@ -138,16 +139,15 @@ def test_vector_and_text_search_find_the_chunks(client: TestClient, alice: Accou
         == wait_done(client, alice, b)["status"]
         == "completed"
     )
-    state = client.app.state
+    state = client.app.state.wayline
+    files = state.get(FilesRuntime)
 
     async def search() -> tuple[list[Any], list[Any], list[Any]]:
         async with state.core.db.sessionmaker() as session:
-            query = await state.embedder.embed_query("why are aircraft wings swept back?")
-            vec = await state.vector_index.search(session, [a, b], query, 2)
-            bm25 = await state.vector_index.search_text(
-                session, [a, b], "what makes bread dough rise", 2
-            )
-            scoped = await state.vector_index.search(session, [b], query, 5)
+            query = await files.embedder.embed_query("why are aircraft wings swept back?")
+            vec = await files.index.search(session, [a, b], query, 2)
+            bm25 = await files.index.search_text(session, [a, b], "what makes bread dough rise", 2)
+            scoped = await files.index.search(session, [b], query, 5)
             return vec, bm25, scoped
 
     vec, bm25, scoped = client.portal.call(search)
@@ -327,7 +327,7 @@ def test_disallowed_extension(make_settings, make_client) -> None:
 def test_identical_bytes_reuse_the_indexed_chunks(
     client: TestClient, alice: Account, bob: Account
 ) -> None:
-    runner = client.app.state.ingestion
+    runner = client.app.state.wayline.get(FilesRuntime).ingestion
     calls: list[int] = []
     original = runner.embedder.embed_documents
 
@@ -507,19 +507,19 @@ def test_stale_claim_of_another_replica_is_taken_over(client: TestClient, alice:
     file_id = upload(
         client, alice, "orphan.txt", b"Left behind by a replica that died.", process="false"
     ).json()["id"]
-    state = client.app.state
+    state = client.app.state.wayline
 
     async def orphan() -> None:  # as if another machine claimed it and then vanished
         async with state.core.db.sessionmaker() as session:
             await session.execute(
                 text(
-                    "UPDATE file SET status = 'processing', claimed_by = 'dead:beefcafe:4242:other-host', "
-                    "claimed_at = :t WHERE id = :f"
+                    "UPDATE file SET status = 'processing', "
+                    "claimed_by = 'dead:beefcafe:4242:other-host', claimed_at = :t WHERE id = :f"
                 ),
                 {"t": int(time.time()) - 3600, "f": file_id},
             )
             await session.commit()
-        await state.ingestion.submit(file_id)
+        await state.get(FilesRuntime).ingestion.submit(file_id)
 
     client.portal.call(orphan)
     assert wait_done(client, alice, file_id)["status"] == "completed"

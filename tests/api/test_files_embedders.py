@@ -1,4 +1,5 @@
-"""The `ollama` and `openai` embedding engines, against a fake upstream speaking the real wire protocols."""
+"""The `ollama` and `openai` embedding engines, against a fake upstream speaking the real wire
+protocols."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.test_files import chunks, upload, wait_done
 from tests.conftest import signup
+from wayline.files.service import FilesRuntime
 
 
 @pytest.mark.parametrize(
@@ -43,12 +45,13 @@ def test_remote_engine_embeds_in_batches(
     assert sum(len(c.json["input"]) for c in calls) == len(rows)
     assert {c.json["model"] for c in calls} == {model}
 
-    state = client.app.state
+    state = client.app.state.wayline
+    files = state.get(FilesRuntime)
 
     async def search():
         async with state.core.db.sessionmaker() as session:
-            query = await state.embedder.embed_query("Paragraph 3 about rotor blades")
-            return await state.vector_index.search(session, [resp.json()["id"]], query, 1)
+            query = await files.embedder.embed_query("Paragraph 3 about rotor blades")
+            return await files.index.search(session, [resp.json()["id"]], query, 1)
 
     assert client.portal.call(search)[0].text.startswith("Paragraph 3")
 

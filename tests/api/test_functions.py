@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Account
 from tests.fakes.sse import events
+from wayline.chat.service import ChatService
 
 SINGLE = '''"""
 title: Shouter
@@ -25,7 +26,10 @@ class Pipe:
 
     def pipe(self, body: dict, __user__: dict, __files__: list) -> str:
         text = body["messages"][-1]["content"].upper()
-        return f"{text}{self.valves.suffix} for {__user__['name']} model={body['model']} files={len(__files__)}"
+        return (
+            f"{text}{self.valves.suffix} for {__user__['name']} "
+            f"model={body['model']} files={len(__files__)}"
+        )
 '''
 
 MANIFOLD = """
@@ -58,7 +62,9 @@ DICT_RESULT = """
 class Pipe:
     async def pipe(self, body):
         return {"id": "x", "object": "chat.completion", "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "as dict"}, "finish_reason": "stop"}]}
+                "choices": [{"index": 0,
+                             "message": {"role": "assistant", "content": "as dict"},
+                             "finish_reason": "stop"}]}
 """
 
 FAILING = """
@@ -252,7 +258,7 @@ def test_preset_over_a_pipe_and_files_reach_it(
         async def augment(self, user: Any, body: dict, files: list) -> list:
             return [{"source": {"id": "f1", "name": "n"}, "document": ["d"], "metadata": [{}]}]
 
-    client.app.state.chat_augmenter = Stub()
+    client.app.state.wayline.get(ChatService).augmenter = Stub()
     resp = chat(client, alice, "shouter", files=[{"type": "file", "id": "f1"}])
     assert resp.json()["sources"][0]["source"]["id"] == "f1"
     assert resp.json()["choices"][0]["message"]["content"].endswith("files=1")
@@ -274,7 +280,9 @@ def test_preset_over_a_pipe_and_files_reach_it(
             {
                 "id": "missing",
                 "name": "x",
-                "content": '"""\nrequirements: leftpad-xyz\n"""\nimport leftpad_xyz\nclass Pipe: pass',
+                "content": (
+                    '"""\nrequirements: leftpad-xyz\n"""\nimport leftpad_xyz\nclass Pipe: pass'
+                ),
             },
             "No module named 'leftpad_xyz'",
         ),
@@ -353,7 +361,11 @@ def test_a_broken_manifold_does_not_hide_other_models(
         client,
         admin,
         "broken",
-        "class Pipe:\n    def pipes(self):\n        raise RuntimeError('no list')\n    def pipe(self, body):\n        return 'x'\n",
+        "class Pipe:\n"
+        "    def pipes(self):\n"
+        "        raise RuntimeError('no list')\n"
+        "    def pipe(self, body):\n"
+        "        return 'x'\n",
     )
     create(client, admin, "shouter", SINGLE)
     ids = [m["id"] for m in client.get("/api/models", headers=alice.headers).json()["data"]]

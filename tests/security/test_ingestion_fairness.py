@@ -1,4 +1,5 @@
-"""Many users at once: a big file does not starve small ones, and a flaky embedding engine loses nothing.
+"""Many users at once: a big file does not starve small ones, and a flaky embedding engine loses
+nothing.
 
 The embedding engine is the fake OpenAI-compatible upstream (real HTTP), so these tests are
 about scheduling and retries, not model speed."""
@@ -17,6 +18,7 @@ from tests.api.test_files import chunks, upload, uploads_dir, wait_done
 from tests.conftest import Account, signup
 from tests.fakes.upstream import FakeUpstream
 from wayline.core.settings import Settings
+from wayline.files.service import FilesRuntime
 
 BIG = "\n\n".join(
     f"Section {i}: " + "the rotor blade flaps about its hinge " * 24 for i in range(300)
@@ -66,7 +68,7 @@ def gated(
 ) -> Iterator[tuple[TestClient, Account, Gate]]:
     client = make_client(remote_settings(make_settings, fake_upstream))
     admin = signup(client, "Admin")
-    embedder = client.app.state.ingestion.embedder
+    embedder = client.app.state.wayline.get(FilesRuntime).ingestion.embedder
     original = embedder.embed_documents
     gate = Gate()
 

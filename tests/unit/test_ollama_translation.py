@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from wayline.providers.ollama import (
+from wayline.providers.ollama_wire import (
     StreamTranslator,
     from_ollama_chat,
     to_ollama_chat,

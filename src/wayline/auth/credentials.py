@@ -27,6 +27,7 @@ from wayline.core.db import Database
 from wayline.core.security import API_KEY_PREFIX, decode_jwt, hash_api_key
 from wayline.core.settings import Settings
 from wayline.users.schemas import UserInfo
+from wayline.users.service import ACCOUNTS_CHANGED
 from wayline.users.tables import User
 
 INVALIDATE_TOPIC = "auth.invalidate"
@@ -76,6 +77,7 @@ class Authenticator:
         # Bumped on every invalidation: a lookup that started before it must not be cached.
         self._generation = 0
         bus.subscribe(INVALIDATE_TOPIC, self._on_invalidate)
+        bus.subscribe(ACCOUNTS_CHANGED, self._on_invalidate)
 
     def _on_invalidate(self, _: dict) -> None:
         self._generation += 1

@@ -12,15 +12,16 @@ from fastapi import Depends, Request
 
 from wayline.auth.credentials import Authenticator, Principal
 from wayline.core import errors
+from wayline.core.state import get_state
 from wayline.users.schemas import UserInfo
 
 
 def get_authenticator(request: Request) -> Authenticator:
-    return request.app.state.authenticator
+    return get_state(request).get(Authenticator)
 
 
 async def current_principal(request: Request) -> Principal:
-    principal: Principal = await request.app.state.authenticator.authenticate(request)
+    principal = await get_authenticator(request).authenticate(request)
     request.state.principal = principal
     return principal
 

@@ -19,8 +19,9 @@ from wayline.auth.schemas import (
     UpdatePasswordForm,
     UpdateProfileForm,
 )
-from wayline.auth.service import AuthService, session_response
+from wayline.auth.service import AuthService, SigninLimits, session_response
 from wayline.core.deps import SessionDep, SettingsDep
+from wayline.core.state import get_state
 from wayline.users.schemas import UserResponse
 
 router = APIRouter(prefix="/api/v1/auths", tags=["auths"])
@@ -59,13 +60,10 @@ async def signup(
 async def signin(
     form: SigninForm, service: Service, response: Response, settings: SettingsDep, request: Request
 ) -> SessionUserResponse:
-    state = request.app.state
     # The peer address; behind a proxy listed in FORWARDED_ALLOW_IPS uvicorn has already
     # replaced it with the client's address from X-Forwarded-For.
     address = request.client.host if request.client else None
-    session = await service.signin(
-        form, address, state.signin_limiter, state.signin_address_limiter
-    )
+    session = await service.signin(form, address, get_state(request).get(SigninLimits))
     _set_cookie(response, settings, session)
     return session
 

@@ -1,21 +1,11 @@
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from wayline.users.schemas import Role
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-
-def _normalise_email(value: str) -> str:
-    value = value.strip().lower()
-    if not _EMAIL.match(value):
-        raise ValueError("invalid email format")
-    return value
 
 
 class SigninForm(BaseModel):
@@ -107,7 +97,3 @@ class ApiKeyInfo(BaseModel):
 
 class CreatedApiKey(ApiKeyInfo):
     api_key: str
-
-
-def check_email(value: str) -> str:
-    return _normalise_email(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,6 @@ from wayline.auth.schemas import (
     SignupForm,
     UpdatePasswordForm,
     UpdateProfileForm,
-    check_email,
 )
 from wayline.auth.tables import ApiKey
 from wayline.core import errors
@@ -37,7 +37,7 @@ from wayline.core.security import (
 )
 from wayline.core.settings import Settings
 from wayline.users.repository import UserRepository
-from wayline.users.schemas import UserInfo
+from wayline.users.schemas import UserInfo, check_email
 from wayline.users.tables import User
 
 log = logging.getLogger("wayline.auth")
@@ -75,6 +75,14 @@ def session_response(
         profile_image_url=user.profile_image_url,
         permissions=permissions_for(user, settings),
     )
+
+
+@dataclass(frozen=True)
+class SigninLimits:
+    """Sign-in attempts allowed per email and per client address."""
+
+    per_email: RateLimiter
+    per_address: RateLimiter
 
 
 class AuthService:
@@ -153,18 +161,17 @@ class AuthService:
         self,
         form: SigninForm,
         client_address: str | None = None,
-        limiter: RateLimiter | None = None,
-        address_limiter: RateLimiter | None = None,
+        limits: SigninLimits | None = None,
     ) -> SessionUserResponse:
         if (
-            address_limiter is not None
+            limits is not None
             and client_address
-            and not await address_limiter.hit(f"signin-ip:{client_address}")
+            and not await limits.per_address.hit(f"signin-ip:{client_address}")
         ):
             raise errors.TooManyRequests(
                 "Too many sign-in attempts from this address. Please try again later."
             )
-        if limiter is not None and not await limiter.hit(f"signin:{form.email}"):
+        if limits is not None and not await limits.per_email.hit(f"signin:{form.email}"):
             raise errors.TooManyRequests("Too many sign-in attempts. Please try again later.")
         row = await self.users.by_email(form.email)
         await self.session.commit()  # end the read: the hash check below takes ~0.1 s

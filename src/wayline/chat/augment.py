@@ -1,11 +1,12 @@
-"""The seam for retrieval-augmented chat: the knowledge component sets
-`app.state.chat_augmenter` to an object with this shape; the chat pipeline calls it
-before dispatch when the request carries a non-empty `files` list."""
+"""The seam for retrieval-augmented chat: the retrieval component provides an object with this
+shape under `CHAT_AUGMENTER`; the chat pipeline calls it before dispatch when the request
+carries a non-empty `files` list."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from wayline.core.state import Slot
 from wayline.users.schemas import UserInfo
 
 
@@ -17,3 +18,6 @@ class ChatAugmenter(Protocol):
 
         Raises WaylineErrors (e.g. NotFound, Forbidden) for ids the user cannot read."""
         ...
+
+
+CHAT_AUGMENTER: Slot[ChatAugmenter] = Slot("chat augmenter")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from wayline.providers.ollama import _OPTION_MAP
-
 # Wayline/Open WebUI-only request fields: never forwarded upstream.
 WAYLINE_FIELDS = (
     "files",
@@ -33,22 +31,6 @@ WAYLINE_FIELDS = (
     "terminal_id",
     "tool_servers",
 )
-# Params copied to the top level of an OpenAI-type request when the client did not set them.
-OPENAI_PARAMS = (
-    "temperature",
-    "top_p",
-    "min_p",
-    "max_tokens",
-    "max_completion_tokens",
-    "frequency_penalty",
-    "presence_penalty",
-    "reasoning_effort",
-    "seed",
-    "stop",
-    "logit_bias",
-    "response_format",
-)
-OLLAMA_PARAMS = tuple(_OPTION_MAP) + ("keep_alive", "think", "format", "response_format")
 
 
 def add_system(messages: list[dict[str, Any]], system: str) -> list[dict[str, Any]]:
@@ -64,13 +46,14 @@ def add_system(messages: list[dict[str, Any]], system: str) -> list[dict[str, An
     return [{"role": "system", "content": system}, *messages]
 
 
-def apply_params(body: dict[str, Any], params: dict[str, Any], kind: str) -> None:
+def apply_params(body: dict[str, Any], params: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """The system prompt, `stream_response`, the sampling params the provider takes (`allowed`,
+    each only where the client did not set it) and `custom_params`."""
     system = params.get("system")
     if isinstance(system, str) and system.strip():
         body["messages"] = add_system(list(body.get("messages") or []), system)
     if isinstance(params.get("stream_response"), bool):
         body["stream"] = params["stream_response"]
-    allowed = OLLAMA_PARAMS if kind == "ollama" else OPENAI_PARAMS
     for key in allowed:
         if params.get(key) is not None and body.get(key) is None:
             body[key] = params[key]

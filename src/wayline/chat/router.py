@@ -1,13 +1,25 @@
-"""`POST /api/chat/completions`, `POST /api/embeddings` (and their `/api/v1` aliases)."""
+"""`POST /api/chat/completions`, `POST /api/embeddings` (and their `/api/v1` aliases): the
+twins of the fast routes in `fastpath.py`, which answer first."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from wayline.auth.deps import VerifiedUser
+from wayline.chat.service import ChatService
+from wayline.core.deps import StateDep
 
 router = APIRouter(tags=["chat"])
+
+
+def get_chat(state: StateDep) -> ChatService:
+    return state.get(ChatService)
+
+
+Chat = Annotated[ChatService, Depends(get_chat)]
 
 # The body is parsed with orjson, not pydantic (unknown fields pass through untouched),
 # so its shape is declared here for the OpenAPI document only.
@@ -57,13 +69,13 @@ _EMBED_BODY = {
 
 @router.post("/api/chat/completions", openapi_extra=_CHAT_BODY)
 @router.post("/api/v1/chat/completions", openapi_extra=_CHAT_BODY)
-async def chat_completions(request: Request, user: VerifiedUser) -> Response:
+async def chat_completions(request: Request, user: VerifiedUser, chat: Chat) -> Response:
     """OpenAI-compatible chat completion for any model in `/api/models` (stream or not)."""
-    return await request.app.state.chat.complete(request, user, await request.body())
+    return await chat.complete(request, user, await request.body())
 
 
 @router.post("/api/embeddings", openapi_extra=_EMBED_BODY)
 @router.post("/api/v1/embeddings", openapi_extra=_EMBED_BODY)
-async def embeddings(request: Request, user: VerifiedUser) -> Response:
+async def embeddings(request: Request, user: VerifiedUser, chat: Chat) -> Response:
     """OpenAI-shaped embeddings, routed to the model's connection."""
-    return await request.app.state.chat.embeddings(user, await request.body())
+    return await chat.embeddings(user, await request.body())

@@ -9,18 +9,19 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.settings import Settings
-from wayline.core.state import Core, get_core
+from wayline.core.state import AppState, Core, get_core, get_state
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.core.db.sessionmaker() as session:
+    async with get_core(request).db.sessionmaker() as session:
         yield session
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.core.settings
+    return get_core(request).settings
 
 
+StateDep = Annotated[AppState, Depends(get_state)]
 CoreDep = Annotated[Core, Depends(get_core)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 SettingsDep = Annotated[Settings, Depends(_settings)]

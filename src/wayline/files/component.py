@@ -1,8 +1,6 @@
-"""Files: routers, and the lifespan that builds the embedder, vector index, blob store and ingestion runner.
-
-On `app.state`: `embedder`, `vector_index`, `blob_store`, `ingestion` (the contract's names)
-and `files` (the same bundle for this package's routers). Starting the runner also
-resumes pending and stale `processing` jobs left by a previous run.
+"""Files: routers, and the lifespan that builds the embedder, vector index, blob store and
+ingestion runner (one `FilesRuntime`). Starting the runner also resumes pending and stale
+`processing` jobs left by a previous run.
 """
 
 from __future__ import annotations
@@ -10,9 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-
-from wayline.core.state import Core
+from wayline.core.state import AppState
 from wayline.embeddings import create_embedder
 from wayline.files.blobstore import LocalBlobStore
 from wayline.files.ingestion import IngestionRunner
@@ -24,7 +20,8 @@ routers = [router]
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI, core: Core) -> AsyncIterator[None]:
+async def lifespan(state: AppState) -> AsyncIterator[None]:
+    core = state.core
     settings = core.settings
     embedder = create_embedder(settings, core.http)
     index = create_vector_index(settings.VECTOR_DB, core.db.dialect)
@@ -32,11 +29,12 @@ async def lifespan(app: FastAPI, core: Core) -> AsyncIterator[None]:
     runner = IngestionRunner(
         core.db, settings, embedder, index, blobs, workers=settings.INGEST_WORKERS
     )
-    app.state.embedder = embedder
-    app.state.vector_index = index
-    app.state.blob_store = blobs
-    app.state.ingestion = runner
-    app.state.files = FilesRuntime(settings=settings, blobs=blobs, index=index, ingestion=runner)
+    state.provide(
+        FilesRuntime,
+        FilesRuntime(
+            settings=settings, embedder=embedder, blobs=blobs, index=index, ingestion=runner
+        ),
+    )
     await runner.start()
     try:
         yield

@@ -17,6 +17,7 @@ from starlette.types import Receive
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core import errors
 from wayline.core.deps import SessionDep
+from wayline.core.state import get_core, get_state
 from wayline.files.blobstore import too_large_detail
 from wayline.files.repository import FileRepository
 from wayline.files.schemas import (
@@ -61,7 +62,7 @@ _UPLOAD_BODY = {
 
 
 def get_runtime(request: Request) -> FilesRuntime:
-    return request.app.state.files
+    return get_state(request).get(FilesRuntime)
 
 
 def _service(session: SessionDep, request: Request) -> FileService:
@@ -153,7 +154,7 @@ async def process_status(
     if not stream:
         return first
     await service.session.close()  # hand the connection back: the stream may last long
-    db = request.app.state.core.db
+    db = get_core(request).db
 
     async def events() -> AsyncIterator[str]:
         last: dict[str, Any] | None = None

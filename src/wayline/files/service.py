@@ -22,6 +22,7 @@ from wayline.core.clock import new_id, now
 from wayline.core.db import begin_write
 from wayline.core.limits import check_depth, depth_detail
 from wayline.core.settings import Settings
+from wayline.embeddings import Embedder
 from wayline.extraction import extension_of
 from wayline.files.blobstore import BlobStore, blob_key, safe_name
 from wayline.files.ingestion import IngestionRunner
@@ -36,9 +37,10 @@ MAX_METADATA_BYTES = 64 * 1024
 
 @dataclass
 class FilesRuntime:
-    """What the files component builds in its lifespan (also on `app.state` under the contract's names)."""
+    """What the files component builds in its lifespan."""
 
     settings: Settings
+    embedder: Embedder
     blobs: BlobStore
     index: VectorIndex
     ingestion: IngestionRunner

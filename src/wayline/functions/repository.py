@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,3 +32,15 @@ class FunctionRepository:
 
     async def delete(self, function_id: str) -> None:
         await self.session.execute(delete(FunctionRow).where(FunctionRow.id == function_id))
+
+    async def active_pipes(self) -> Sequence[FunctionRow]:
+        """The pipes that serve models, oldest first (the model list's order)."""
+        return tuple(
+            (
+                await self.session.execute(
+                    select(FunctionRow)
+                    .where(FunctionRow.type == "pipe", FunctionRow.is_active.is_(True))
+                    .order_by(FunctionRow.created_at)
+                )
+            ).scalars()
+        )

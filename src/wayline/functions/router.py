@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends
 
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core import errors
-from wayline.core.deps import SessionDep
+from wayline.core.deps import CoreDep, SessionDep
 from wayline.functions.schemas import FunctionForm, FunctionModel, FunctionResponse
 from wayline.functions.service import FunctionService
 
 router = APIRouter(prefix="/api/v1/functions", tags=["functions"])
 
 
-def _service(request: Request, session: SessionDep) -> FunctionService:
-    return FunctionService(session, request.app.state.models)
+def _service(core: CoreDep, session: SessionDep) -> FunctionService:
+    return FunctionService(session, core.bus)
 
 
 Service = Annotated[FunctionService, Depends(_service)]

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from wayline.models.storable import ID_MAX, NameText, StorableObject, utf8
+from wayline.core.storable import ID_MAX, NameText, StorableObject, utf8
 
 ID_RULE = "Only alphanumeric characters and underscores are allowed in the id"
 

@@ -11,14 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
+from wayline.core.bus import Bus
 from wayline.core.clock import now
 from wayline.core.db import begin_write
+from wayline.core.storable import json_object
 from wayline.functions import loader
 from wayline.functions.repository import FunctionRepository
 from wayline.functions.schemas import FunctionForm, FunctionModel, FunctionResponse
 from wayline.functions.tables import FunctionRow
-from wayline.models.storable import json_object
-from wayline.providers.registry import ModelRegistry
 from wayline.users.schemas import UserInfo
 
 ID_TAKEN = "Uh-oh! This id is already registered. Please choose another id string."
@@ -45,11 +45,16 @@ def _validate(function_id: str, content: str, valves: dict[str, Any] | None) -> 
     return kind
 
 
+# Announced after a function was created, changed or deleted: the model registry drops the
+# loaded instance and rebuilds the model list.
+FUNCTIONS_CHANGED = "functions.changed"
+
+
 class FunctionService:
-    def __init__(self, session: AsyncSession, registry: ModelRegistry) -> None:
+    def __init__(self, session: AsyncSession, bus: Bus) -> None:
         self.session = session
         self.repo = FunctionRepository(session)
-        self.registry = registry
+        self.bus = bus
 
     async def _get(self, function_id: str) -> FunctionRow:
         row = await self.repo.get(function_id)
@@ -58,7 +63,7 @@ class FunctionService:
         return row
 
     async def _changed(self, function_id: str) -> None:
-        await self.registry.changed(function_id)
+        await self.bus.publish(FUNCTIONS_CHANGED, {"function_id": function_id})
 
     async def create(self, user: UserInfo, form: FunctionForm) -> FunctionResponse:
         # Checked before loading (which would replace a live function's module) and again when writing.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query
 
 from wayline.auth.deps import VerifiedUser
-from wayline.core.deps import SessionDep
+from wayline.core.deps import SessionDep, StateDep
+from wayline.files.service import FilesRuntime
 from wayline.knowledge.schemas import (
     AccessUpdateForm,
     FileIdForm,
@@ -22,9 +23,8 @@ from wayline.knowledge.service import KnowledgeService
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
 
 
-def _service(request: Request, session: SessionDep) -> KnowledgeService:
-    state = request.app.state
-    return KnowledgeService(session, state.core.settings, state.knowledge_file_deleter)
+def _service(state: StateDep, session: SessionDep) -> KnowledgeService:
+    return KnowledgeService(session, state.core.settings, state.get(FilesRuntime))
 
 
 Service = Annotated[KnowledgeService, Depends(_service)]

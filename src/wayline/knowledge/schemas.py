@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from wayline.models.storable import DescriptionText, IdText, NameText
+from wayline.core.storable import DescriptionText, IdText, NameText
 
 
 class _Open(BaseModel):

@@ -12,7 +12,7 @@ anything but the database: no second session, no waiting for a file to be proces
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,7 @@ from wayline.core import errors
 from wayline.core.clock import new_id, now
 from wayline.core.db import begin_write
 from wayline.core.settings import Settings
+from wayline.files.service import FilesRuntime
 from wayline.knowledge.repository import KnowledgeRepository
 from wayline.knowledge.schemas import (
     AccessGrantForm,
@@ -40,7 +41,6 @@ from wayline.knowledge.tables import Knowledge
 from wayline.users.schemas import UserInfo
 
 # Deletes files (rows, chunks, stored bytes) in the caller's session and commits it; from the files domain.
-FileDeleter = Callable[[AsyncSession, Sequence[str]], Awaitable[None]]
 PAGE_SIZE = 30
 
 
@@ -96,13 +96,11 @@ def file_meta(row: dict[str, Any]) -> FileMeta:
 
 
 class KnowledgeService:
-    def __init__(
-        self, session: AsyncSession, settings: Settings, delete_files: FileDeleter
-    ) -> None:
+    def __init__(self, session: AsyncSession, settings: Settings, files: FilesRuntime) -> None:
         self.session = session
         self.settings = settings
         self.repo = KnowledgeRepository(session)
-        self._delete_files = delete_files
+        self._files = files
 
     # --- lookups ----------------------------------------------------------------
     async def readable(self, user: UserInfo, knowledge_id: str) -> Knowledge:
@@ -360,6 +358,6 @@ class KnowledgeService:
         )
         owned = await self.repo.owned_file_ids(user, file_ids) if deletes else []
         if owned:
-            await self._delete_files(self.session, owned)  # commits
+            await self._files.delete_files(self.session, owned)  # commits
         else:
             await self.session.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, or_, select, true
@@ -10,9 +11,30 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from wayline.core.grants import granted, grants_of, replace_grants
 from wayline.models.tables import ModelRow
+from wayline.users.repository import UserRepository
 from wayline.users.schemas import UserInfo
 
 RESOURCE = "model"
+# Announced after a workspace model or its grants changed: the model list is rebuilt.
+MODELS_CHANGED = "models.changed"
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """What the model list lays over the upstream models: every workspace model, its grants,
+    and whose rows may stand in for a base model (the admins)."""
+
+    models: list[ModelRow]
+    grants: dict[str, list[dict[str, Any]]]
+    admins: frozenset[str]
+
+
+async def load_overlay(session: AsyncSession) -> Overlay:
+    """A system-wide read on purpose: the model list is filtered per user when served."""
+    models = list((await session.execute(select(ModelRow).order_by(ModelRow.created_at))).scalars())
+    grants = await grants_of(session, RESOURCE, [m.id for m in models])
+    admins = frozenset(u.id for u in await UserRepository(session).admins())
+    return Overlay(models, grants, admins)
 
 
 def _granted(user: UserInfo, permissions: tuple[str, ...]) -> ColumnElement[bool]:

@@ -1,42 +1,27 @@
-"""`GET /api/models` (the merged list) and the workspace model CRUD under `/api/v1/models`."""
+"""Workspace model CRUD under `/api/v1/models` (the merged list, `GET /api/models`, is the
+providers' `providers/router.py`)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Body, Depends, Query
 
 from wayline.auth.deps import VerifiedUser
 from wayline.core import errors
-from wayline.core.deps import SessionDep
+from wayline.core.deps import SessionDep, StateDep
+from wayline.models.catalog import CATALOG
 from wayline.models.schemas import ModelForm, ModelIdForm, ModelListResponse, ModelResponse
 from wayline.models.service import ModelService
-from wayline.providers.registry import ModelRegistry
 
 router = APIRouter(tags=["models"])
 
 
-def _registry(request: Request) -> ModelRegistry:
-    return request.app.state.models
-
-
-def _service(
-    session: SessionDep, registry: Annotated[ModelRegistry, Depends(_registry)]
-) -> ModelService:
-    return ModelService(session, registry)
+def _service(session: SessionDep, state: StateDep) -> ModelService:
+    return ModelService(session, state.get(CATALOG), state.core.bus)
 
 
 Service = Annotated[ModelService, Depends(_service)]
-Registry = Annotated[ModelRegistry, Depends(_registry)]
-
-
-@router.get("/api/models")
-@router.get("/api/v1/models")
-@router.get("/api/v1/models/")
-async def list_models(user: VerifiedUser, registry: Registry, refresh: bool = False) -> Response:
-    """Every model the caller may use: pipes, OpenAI-compatible, Ollama, then workspace models."""
-    return Response(await registry.list_body(user, refresh), media_type="application/json")
 
 
 @router.get("/api/v1/models/list", response_model=ModelListResponse)

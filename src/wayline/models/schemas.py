@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from wayline.models.storable import (
+from wayline.core.storable import (
     DESCRIPTION_MAX,
     ID_MAX,
     SYSTEM_PROMPT_MAX,

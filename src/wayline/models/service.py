@@ -1,7 +1,7 @@
 """Workspace models (presets over a base model, or admin overrides of one).
 
 Every write is one transaction started with `begin_write` before its first read, so the
-checks and the write see the same state; the model list is taken before it (a refresh may
+checks and the write see the same state; the model list is consulted before it (a refresh may
 wait on upstreams, which must not happen while holding SQLite's write lock).
 """
 
@@ -11,12 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
+from wayline.core.bus import Bus
 from wayline.core.clock import now
 from wayline.core.db import begin_write
-from wayline.models.repository import ModelRepository
+from wayline.models.catalog import Catalog
+from wayline.models.repository import MODELS_CHANGED, ModelRepository
 from wayline.models.schemas import ModelForm, ModelListResponse, ModelResponse
 from wayline.models.tables import ModelRow
-from wayline.providers.registry import ModelRegistry, Snapshot
 from wayline.users.schemas import UserInfo
 
 ID_TAKEN = "Uh-oh! This id is already registered. Please choose another id string."
@@ -33,10 +34,14 @@ def base_id_taken(model_id: str, base_id: str) -> errors.Conflict:
 
 
 class ModelService:
-    def __init__(self, session: AsyncSession, registry: ModelRegistry) -> None:
+    def __init__(self, session: AsyncSession, catalog: Catalog, bus: Bus) -> None:
         self.session = session
         self.repo = ModelRepository(session)
-        self.registry = registry
+        self.catalog = catalog
+        self.bus = bus
+
+    async def _changed(self) -> None:
+        await self.bus.publish(MODELS_CHANGED, {})
 
     async def _response(self, row: ModelRow, write: bool) -> ModelResponse:
         return ModelResponse(
@@ -53,34 +58,38 @@ class ModelService:
             write_access=write,
         )
 
-    def _check_id(self, user: UserInfo, form: ModelForm, snap: Snapshot) -> None:
+    async def _check_id(self, user: UserInfo, form: ModelForm) -> None:
         """Only an admin may give a row the id of a base model, exactly or through `:latest`
         (Open WebUI's "override a base model"); anyone else could hijack it for others."""
-        base = snap.base_named(form.id)
-        if base is not None and not user.is_admin:
-            raise base_id_taken(form.id, base.id)
+        base_id = await self.catalog.base_model_named(form.id)
+        if base_id is not None and not user.is_admin:
+            raise base_id_taken(form.id, base_id)
 
-    def _check_base(self, user: UserInfo, form: ModelForm, snap: Snapshot) -> None:
+    async def _check_base(self, user: UserInfo, form: ModelForm) -> None:
         if form.base_model_id is None:
             # An override of a base model: admins only, and the base must exist.
             if not user.is_admin:
                 raise errors.BadRequest(
                     "'base_model_id' is required: only admins may override a base model"
                 )
-            if snap.entries.get(form.id) is None:
+            if not await self.catalog.has_model(form.id):
                 raise errors.NotFound(errors.model_not_found(form.id))
             return
         if form.base_model_id == form.id:
             raise errors.BadRequest("A model cannot be its own base model")
-        bypass = self.registry.bypass()
-        base = snap.find(form.base_model_id, user, bypass)
-        if base is None or not base.readable_by(user.id, user.is_admin, bypass):
+        if not await self.catalog.usable_by(form.base_model_id, user):
             raise errors.NotFound(errors.model_not_found(form.base_model_id))
 
+    async def _base_allowed(self, user: UserInfo, form: ModelForm) -> errors.WaylineError | None:
+        try:
+            await self._check_base(user, form)
+        except errors.WaylineError as exc:
+            return exc
+        return None
+
     async def create(self, user: UserInfo, form: ModelForm) -> ModelResponse:
-        snap = await self.registry.snapshot()
-        self._check_id(user, form, snap)
-        self._check_base(user, form, snap)
+        await self._check_id(user, form)
+        await self._check_base(user, form)
         await begin_write(self.session)
         if await self.repo.exists(form.id):
             raise errors.BadRequest(ID_TAKEN)
@@ -108,7 +117,7 @@ class ModelService:
             ):  # a concurrent create of the same id won (PostgreSQL)
                 raise errors.BadRequest(ID_TAKEN) from None
             raise
-        await self.registry.changed()
+        await self._changed()
         return await self._response(row, True)
 
     async def list(self, user: UserInfo) -> ModelListResponse:
@@ -130,13 +139,14 @@ class ModelService:
         return await self._response(*found)
 
     async def update(self, user: UserInfo, model_id: str, form: ModelForm) -> ModelResponse:
-        snap = await self.registry.snapshot()
+        # The list is read before the write lock (the checks below are pure reads of it).
+        base_allowed = await self._base_allowed(user, form)
         await begin_write(self.session)
         row = await self._get(user, model_id, write=True)
         if form.id != model_id:
             raise errors.BadRequest("The model id cannot be changed")
-        if form.base_model_id != row.base_model_id:
-            self._check_base(user, form, snap)
+        if form.base_model_id != row.base_model_id and base_allowed is not None:
+            raise base_allowed
         row.base_model_id, row.name, row.params, row.meta = (
             form.base_model_id,
             form.name,
@@ -147,7 +157,7 @@ class ModelService:
         if form.access_grants is not None:
             await self.repo.set_grants(row.id, [g.model_dump() for g in form.access_grants])
         await self.session.commit()
-        await self.registry.changed()
+        await self._changed()
         return await self._response(row, True)
 
     async def toggle(self, user: UserInfo, model_id: str) -> ModelResponse:
@@ -155,7 +165,7 @@ class ModelService:
         row = await self._get(user, model_id, write=True)
         row.is_active, row.updated_at = not row.is_active, now()
         await self.session.commit()
-        await self.registry.changed()
+        await self._changed()
         return await self._response(row, True)
 
     async def delete(self, user: UserInfo, model_id: str) -> bool:
@@ -163,5 +173,5 @@ class ModelService:
         await self._get(user, model_id, write=True)
         await self.repo.delete(model_id)
         await self.session.commit()
-        await self.registry.changed()
+        await self._changed()
         return True

@@ -15,17 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from wayline.providers.connections import Connection
 
-Kind = Literal["openai", "ollama", "pipe"]
+# The provider that serves the model (`dialects.py`): "openai", "ollama", "pipe", ...
 
 
 @dataclass
 class ModelEntry:
     id: str
-    kind: Kind
+    kind: str
     public: dict[str, Any]
     connection: Connection | None = None
     upstream_id: str = ""
@@ -110,32 +110,6 @@ def ollama_entry(
         "loaded": loaded,
     }
     return ModelEntry(model_id, "ollama", public, conn, upstream_id)
-
-
-def merge_ollama(first: ModelEntry, other: ModelEntry, turns: Iterator[int]) -> ModelEntry:
-    """The same Ollama model on another connection: one entry, both urls (a new object:
-    the per-connection lists are reused across rebuilds and must not be mutated). Loaded
-    anywhere counts as loaded; the first connection's `expires_at` wins, as in Open WebUI."""
-    assert other.connection is not None
-    ollama = {
-        **first.public["ollama"],
-        "urls": [*first.public["ollama"]["urls"], other.connection.index],
-    }
-    if "expires_at" not in ollama and "expires_at" in other.public["ollama"]:
-        ollama["expires_at"] = other.public["ollama"]["expires_at"]
-    public = {
-        **first.public,
-        "ollama": ollama,
-        "loaded": bool(first.public.get("loaded") or other.public.get("loaded")),
-    }
-    return ModelEntry(
-        **{
-            **first.__dict__,
-            "public": public,
-            "alternates": (*first.alternates, other.connection),
-            "turns": turns,
-        }
-    )
 
 
 def pipe_entry(model_id: str, name: str, function_id: str, created: int) -> ModelEntry:

@@ -8,8 +8,11 @@
   when it is stale (Open WebUI's semantics); chat resolves from the current snapshot and
   lets a stale one rebuild in the background, so the chat hot path never does I/O for
   model resolution. The `/api/models` body is serialised once per snapshot and user.
-- Workspace models, functions and grants are read from the database at each rebuild;
-  their services publish `models.changed` on the bus so every worker rebuilds at once.
+- Workspace models, pipes and grants are read from the database at each rebuild; their
+  services announce changes on the bus (`MODELS_CHANGED`, `FUNCTIONS_CHANGED`,
+  `ACCOUNTS_CHANGED`), so every worker rebuilds at once.
+- Each connection is listed by the provider of its kind (`dialects.py`); providers without
+  connections (pipes) are listed at every rebuild.
 """
 
 from __future__ import annotations
@@ -23,25 +26,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
-from wayline.auth.credentials import INVALIDATE_TOPIC
 from wayline.core import errors
-from wayline.core.grants import grants_of
 from wayline.core.state import Core
-from wayline.functions.runtime import FunctionRuntime
-from wayline.functions.tables import FunctionRow
-from wayline.models.repository import RESOURCE
-from wayline.models.tables import ModelRow
+from wayline.functions.service import FUNCTIONS_CHANGED
+from wayline.models.repository import MODELS_CHANGED, Overlay, load_overlay
 from wayline.providers.connections import Connection, build_connections
-from wayline.providers.entries import ModelEntry, apply_rows, merge_ollama, pipe_entry
-from wayline.providers.listing import fetch_models
+from wayline.providers.dialects import Providers
+from wayline.providers.entries import ModelEntry, apply_rows
 from wayline.users.schemas import UserInfo
-from wayline.users.tables import User
+from wayline.users.service import ACCOUNTS_CHANGED
 
 log = logging.getLogger("wayline.providers")
 
-TOPIC = "models.changed"
 DEAD_BACKOFF = 10.0
 
 
@@ -127,11 +124,12 @@ class Snapshot:
 
 
 class ModelRegistry:
-    def __init__(self, core: Core, functions: FunctionRuntime) -> None:
+    def __init__(self, core: Core, providers: Providers) -> None:
         self._core = core
         self._settings = core.settings
-        self.functions = functions
-        self.connections: list[Connection] = build_connections(core.settings)
+        self.providers = providers
+        self._order = {p.kind: i for i, p in enumerate(providers)}
+        self.connections: list[Connection] = self._ordered(build_connections(core.settings))
         self._state = {conn: _ConnState() for conn in self.connections}
         self._snapshot: Snapshot | None = None
         self._expires = 0.0
@@ -143,31 +141,26 @@ class ModelRegistry:
         self._generation = 0
         self._built_generation = 0
         self._turns: dict[str, Iterator[int]] = {}
-        self._broken: dict[str, int] = {}
-        core.bus.subscribe(TOPIC, self._on_changed)
+        core.bus.subscribe(MODELS_CHANGED, self._on_changed)
+        core.bus.subscribe(FUNCTIONS_CHANGED, self._on_changed)
         # Who is an admin decides whose base-model overrides apply: a role change or a deleted
         # account changes the list.
-        core.bus.subscribe(INVALIDATE_TOPIC, self._on_account_changed)
+        core.bus.subscribe(ACCOUNTS_CHANGED, self._on_changed)
 
     # --- invalidation -----------------------------------------------------------------
-    def _on_changed(self, message: dict) -> None:
+    def _on_changed(self, message: dict[str, Any]) -> None:
         self._expires = 0.0
         self._generation += 1
-        if message.get("function_id"):
-            self.functions.forget(message["function_id"])
 
-    def _on_account_changed(self, message: dict) -> None:
-        if message.get("reason") in ("user updated", "user deleted"):
-            self._on_changed({})
-
-    async def changed(self, function_id: str | None = None) -> None:
-        await self._core.bus.publish(TOPIC, {"function_id": function_id})
+    def _ordered(self, connections: list[Connection]) -> list[Connection]:
+        """In the providers' order (stable within a kind): the first to list a name wins it."""
+        return sorted(connections, key=lambda c: self._order.get(c.kind, len(self._order)))
 
     def replace_connections(self, kind: str, connections: list[Connection]) -> None:
         """Swap the connections of one dialect (after an admin config update), keeping the
         model lists of connections that did not change; nothing resolves from the old snapshot."""
         others = [c for c in self.connections if c.kind != kind]
-        self.connections = connections + others if kind == "openai" else others + connections
+        self.connections = self._ordered(others + connections)
         self._state = {c: self._state.get(c) or _ConnState() for c in self.connections}
         self._on_changed({})
 
@@ -243,6 +236,19 @@ class ModelRegistry:
             raise errors.NotFound(errors.model_not_found(model_id))
         return entry
 
+    # --- the models domain's `Catalog` -----------------------------------------------------
+    async def base_model_named(self, model_id: str) -> str | None:
+        base = (await self.snapshot()).base_named(model_id)
+        return base.id if base is not None else None
+
+    async def has_model(self, model_id: str) -> bool:
+        return model_id in (await self.snapshot()).entries
+
+    async def usable_by(self, model_id: str, user: UserInfo) -> bool:
+        bypass = self.bypass()
+        entry = (await self.snapshot()).find(model_id, user, bypass)
+        return entry is not None and entry.readable_by(user.id, user.is_admin, bypass)
+
     def _snapshot_if_fresh(self) -> Snapshot | None:
         return self._snapshot if time.monotonic() < self._expires else None
 
@@ -250,9 +256,8 @@ class ModelRegistry:
     async def _fetch(self, conn: Connection) -> None:
         state = self._state[conn]
         try:
-            state.entries = await fetch_models(
-                self._core.http, conn, self._settings.MODEL_LIST_TIMEOUT
-            )
+            provider = self.providers.of(conn.kind)
+            state.entries = await provider.list_models(conn, self._settings.MODEL_LIST_TIMEOUT)
             state.fetched_at = time.monotonic()
             state.failed_at = 0.0
         except Exception as exc:
@@ -273,73 +278,31 @@ class ModelRegistry:
                 waits.append(state.task)
         if waits:
             await asyncio.wait(waits, timeout=self._settings.MODEL_LIST_TIMEOUT)
-        models, functions, grants, admins = await self._load_rows()
+        overlay = await self._load_overlay()
         merged: dict[str, ModelEntry] = {}
-        for entry in await self._pipe_entries(functions):
-            merged.setdefault(entry.id, entry)
+        for provider in self.providers:
+            if provider.uses_connections:
+                continue
+            for entry in await provider.list_models(None, self._settings.MODEL_LIST_TIMEOUT):
+                merged.setdefault(entry.id, entry)
         for state in self._state.values():
             for entry in state.entries or ():
                 found = merged.get(entry.id)
                 if found is None:
                     merged[entry.id] = entry
-                elif found.kind == entry.kind == "ollama" and not found.has_row:
-                    merged[entry.id] = merge_ollama(
-                        found, entry, self._turns.setdefault(entry.id, itertools.count())
+                elif found.kind == entry.kind:
+                    turns = self._turns.setdefault(entry.id, itertools.count())
+                    merged[entry.id] = (
+                        self.providers.of(entry.kind).merge(found, entry, turns) or found
                     )
-                # otherwise a duplicate across connections: the first wins (Open WebUI's rule)
-        self._snapshot = Snapshot(apply_rows(merged, models, grants), bases=merged, admins=admins)
+                # across kinds, the first to list a name wins it (Open WebUI's rule)
+        self._snapshot = Snapshot(
+            apply_rows(merged, overlay.models, overlay.grants), bases=merged, admins=overlay.admins
+        )
         self._built_generation = generation
         self._expires = time.monotonic() + ttl
 
-    async def _load_rows(
-        self,
-    ) -> tuple[list[ModelRow], list[FunctionRow], dict[str, list[dict[str, Any]]], frozenset[str]]:
+    async def _load_overlay(self) -> Overlay:
         # A system-wide read on purpose: the snapshot is filtered per user when served.
         async with self._core.db.sessionmaker() as session:
-            models = list(
-                (await session.execute(select(ModelRow).order_by(ModelRow.created_at))).scalars()
-            )
-            functions = list(
-                (
-                    await session.execute(
-                        select(FunctionRow)
-                        .where(FunctionRow.type == "pipe", FunctionRow.is_active.is_(True))
-                        .order_by(FunctionRow.created_at)
-                    )
-                ).scalars()
-            )
-            grants = await grants_of(session, RESOURCE, [m.id for m in models])
-            # Whose presets may stand in for a base model (see Snapshot._trusted).
-            admins = frozenset(
-                (await session.execute(select(User.id).where(User.role == "admin"))).scalars()
-            )
-        return models, functions, grants, admins
-
-    async def _pipe_entries(self, functions: list[FunctionRow]) -> list[ModelEntry]:
-        out: list[ModelEntry] = []
-        for fn in functions:
-            try:
-                loaded = self.functions.instance(fn.id, fn.content, fn.valves, fn.updated_at)
-                subs = await self.functions.pipe_models(loaded.instance)
-            except Exception as exc:
-                if (
-                    self._broken.get(fn.id) != fn.updated_at
-                ):  # once per version, not once per rebuild
-                    self._broken[fn.id] = fn.updated_at
-                    log.warning(
-                        "function %s could not list its pipes: %s",
-                        fn.id,
-                        getattr(exc, "detail", exc),
-                    )
-                continue
-            if subs is None:
-                out.append(pipe_entry(fn.id, fn.name, fn.id, fn.created_at))
-                continue
-            prefix = getattr(loaded.instance, "name", "")
-            for sub in subs:
-                out.append(
-                    pipe_entry(
-                        f"{fn.id}.{sub['id']}", f"{prefix}{sub['name']}", fn.id, fn.created_at
-                    )
-                )
-        return out
+            return await load_overlay(session)

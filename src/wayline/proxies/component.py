@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-
-from wayline.core.state import Core
+from wayline.core.state import AppState
+from wayline.providers.registry import ModelRegistry
 from wayline.proxies.ollama import config as ollama_config
 from wayline.proxies.ollama.router import router as ollama_router
 from wayline.proxies.openai import config as openai_config
@@ -22,8 +21,9 @@ routers = [ollama_router, openai_router]
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI, core: Core) -> AsyncIterator[None]:
-    upstreams = Upstreams(app.state.models)
+async def lifespan(state: AppState) -> AsyncIterator[None]:
+    core = state.core
+    upstreams = Upstreams(state.get(ModelRegistry))
 
     sections = {c.SECTION: c for c in (openai_config, ollama_config)}
 

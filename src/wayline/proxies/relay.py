@@ -1,17 +1,11 @@
-"""Relaying an upstream answer to the client: JSON as is, streams chunk by chunk (never buffered).
-
-A stream's status is checked before the response starts, so an upstream error is
-answered with its own status; once bytes flow, a transport failure ends the stream
-with one error record in the stream's own format (an Ollama NDJSON line or an SSE
-`error` event), because the status line is already sent. Leaving early (client gone)
-closes the upstream response, which cancels the upstream's work.
+"""Relaying an upstream answer to the client: JSON as is, streams chunk by chunk (never
+buffered, through `core/streams.py`); a stream that fails once started ends with one error
+record in its own format (an Ollama NDJSON line or an SSE `error` event).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from wayline.core import errors
 from wayline.core.http import UpstreamClient
+from wayline.core.streams import open_stream
 
 log = logging.getLogger("wayline.proxies")
 
@@ -47,33 +42,20 @@ async def relay(
         resp.raise_for_status()
         return Response(resp.body, status_code=resp.status, headers=_headers(resp.headers))
 
-    stack = AsyncExitStack()
-    try:
-        upstream = await stack.enter_async_context(
-            http.stream(method, url, json=json, data=data, headers=headers, params=params)
-        )
-        await upstream.raise_for_status()
-    except BaseException:
-        await stack.aclose()
-        raise
-    content_type = upstream.headers.get("Content-Type", "application/octet-stream")
+    opened = await open_stream(
+        http, method, url, headers=headers, json=json, data=data, params=params
+    )
+    content_type = opened.headers.get("Content-Type", "application/octet-stream")
 
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in upstream.iter_chunks():
-                yield chunk
-        except errors.UpstreamError as exc:
-            log.warning(
-                "stream from %s ended early: %s", errors.redact(url), errors.redact(exc.detail)
-            )
-            yield _stream_error(content_type, errors.redact(exc.detail))
-        finally:
-            await stack.aclose()
+    def on_error(exc: BaseException, _tail: bytes) -> bytes:
+        detail = errors.redact(getattr(exc, "detail", str(exc)))
+        log.warning("stream from %s ended early: %s", errors.redact(url), detail)
+        return _stream_error(content_type, detail)
 
     return StreamingResponse(
-        body(),
-        status_code=upstream.status,
-        headers=_headers(upstream.headers),
+        opened.relay(on_error),
+        status_code=opened.status,
+        headers=_headers(opened.headers),
         media_type=content_type,
     )
 

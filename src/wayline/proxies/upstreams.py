@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request
 
 from wayline.core import errors
+from wayline.core.state import get_state
 from wayline.providers.connections import Connection
 from wayline.providers.entries import ModelEntry
 from wayline.providers.registry import ModelRegistry
@@ -69,4 +70,4 @@ class Upstreams:
 
 
 def get_upstreams(request: Request) -> Upstreams:
-    return Upstreams(request.app.state.models)
+    return Upstreams(get_state(request).get(ModelRegistry))

@@ -7,14 +7,12 @@ Without `collection_name` the result lives in the file's own collection `file-{i
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
 from wayline.core.db import begin_write
-from wayline.files.service import create_text_file, get_readable_file
+from wayline.files.service import FilesRuntime, create_text_file, get_readable_file
 from wayline.files.tables import COMPLETED, FAILED, PENDING, File
 from wayline.knowledge.service import KnowledgeService
 from wayline.retrieval.schemas import ProcessFileForm, ProcessResponse, ProcessTextForm
@@ -23,15 +21,17 @@ from wayline.users.schemas import UserInfo
 
 
 class Processor:
-    def __init__(self, session: AsyncSession, state: Any, retrieval: RetrievalService) -> None:
+    def __init__(
+        self, session: AsyncSession, files: FilesRuntime, retrieval: RetrievalService
+    ) -> None:
         self.session = session
-        self.state = state
+        self.files = files
         self.settings = retrieval.settings
-        self.knowledge = KnowledgeService(session, self.settings, state.knowledge_file_deleter)
+        self.knowledge = KnowledgeService(session, self.settings, files)
 
     async def process_text(self, user: UserInfo, form: ProcessTextForm) -> ProcessResponse:
         target = await self._target(user, form.collection_name)
-        row = await create_text_file(self.session, self.state.files, user, form.name, form.content)
+        row = await create_text_file(self.session, self.files, user, form.name, form.content)
         return await self._finish(user, row.id, target)
 
     async def process_file(self, user: UserInfo, form: ProcessFileForm) -> ProcessResponse:
@@ -41,7 +41,7 @@ class Processor:
         )  # owner or admin: it changes the file
         status = row.status
         await self.session.rollback()  # reads done; writes below start their own transactions
-        ingestion = self.state.ingestion
+        ingestion = self.files.ingestion
         if form.content is not None:
             if not form.content.strip():
                 raise errors.BadRequest(errors.EMPTY_CONTENT)
@@ -67,7 +67,7 @@ class Processor:
         return collection_name
 
     async def _finish(self, user: UserInfo, file_id: str, target: str | None) -> ProcessResponse:
-        status = await self.state.ingestion.wait_until_done(
+        status = await self.files.ingestion.wait_until_done(
             file_id, self.settings.KNOWLEDGE_ADD_WAIT_SECONDS
         )
         self.session.expire_all()

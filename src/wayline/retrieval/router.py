@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends
 
 from wayline.auth.deps import AdminUser, VerifiedUser
-from wayline.core import errors
-from wayline.core.deps import SessionDep
+from wayline.core.deps import SessionDep, StateDep
+from wayline.files.service import FilesRuntime
 from wayline.retrieval.processing import Processor
 from wayline.retrieval.schemas import (
     EmbeddingConfig,
@@ -25,21 +25,16 @@ from wayline.retrieval.service import RetrievalService
 router = APIRouter(prefix="/api/v1/retrieval", tags=["retrieval"])
 
 
-def _retrieval(request: Request) -> RetrievalService:
-    service = getattr(request.app.state, "retrieval", None)
-    if service is None:
-        raise errors.ServiceUnavailable(
-            "Retrieval is not available: the embedding model or vector index failed to start"
-        )
-    return service
+def _retrieval(state: StateDep) -> RetrievalService:
+    return state.get(RetrievalService)
 
 
 def _processor(
-    request: Request,
+    state: StateDep,
     session: SessionDep,
     retrieval: Annotated[RetrievalService, Depends(_retrieval)],
 ) -> Processor:
-    return Processor(session, request.app.state, retrieval)
+    return Processor(session, state.get(FilesRuntime), retrieval)
 
 
 Retrieval = Annotated[RetrievalService, Depends(_retrieval)]

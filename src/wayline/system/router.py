@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from wayline import __version__
 from wayline.auth.credentials import extract_token
+from wayline.auth.deps import get_authenticator
 from wayline.core.deps import CoreDep
 
 router = APIRouter(tags=["system"])
@@ -53,7 +54,7 @@ async def public_config(request: Request, core: CoreDep) -> dict:
     }
     if extract_token(request, s.CUSTOM_API_KEY_HEADER):
         try:
-            await request.app.state.authenticator.authenticate(request)
+            await get_authenticator(request).authenticate(request)
         except Exception:
             return config
         config["features"]["enable_rag_hybrid_search"] = s.ENABLE_RAG_HYBRID_SEARCH

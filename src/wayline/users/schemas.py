@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -8,6 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from wayline.users.tables import User
 
 Role = Literal["admin", "user", "pending"]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def check_email(value: str) -> str:
+    """The address as stored (trimmed, lower case); ValueError when it is not one."""
+    value = value.strip().lower()
+    if not _EMAIL.match(value):
+        raise ValueError("invalid email format")
+    return value
 
 
 @dataclass(frozen=True)

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wayline.auth.credentials import Authenticator
-from wayline.auth.schemas import check_email
 from wayline.core import errors
+from wayline.core.bus import Bus
 from wayline.core.clock import now
 from wayline.core.db import begin_write
 from wayline.core.security import hash_password
 from wayline.users.repository import UserRepository
-from wayline.users.schemas import UserInfo, UserListResponse, UserResponse, UserUpdateForm
+from wayline.users.schemas import (
+    UserInfo,
+    UserListResponse,
+    UserResponse,
+    UserUpdateForm,
+    check_email,
+)
 from wayline.users.tables import User
+
+# Announced after an account's role, password or existence changed: every worker drops what it
+# cached about accounts (credentials, who is an admin).
+ACCOUNTS_CHANGED = "accounts.changed"
 
 
 class UserService:
-    def __init__(self, session: AsyncSession, authenticator: Authenticator) -> None:
+    def __init__(self, session: AsyncSession, bus: Bus) -> None:
         self.session = session
-        self.authenticator = authenticator
+        self.bus = bus
         self.users = UserRepository(session)
 
     async def _get(self, user_id: str) -> User:
@@ -67,7 +76,7 @@ class UserService:
             row.token_epoch += 1
         row.updated_at = now()
         await self.session.commit()
-        await self.authenticator.invalidate("user updated")
+        await self.bus.publish(ACCOUNTS_CHANGED, {"reason": "user updated"})
         return UserResponse.of(UserInfo.of(row))
 
     async def delete(self, actor: UserInfo, user_id: str) -> bool:
@@ -77,7 +86,7 @@ class UserService:
         row = await self._get(user_id)
         await self.session.delete(row)
         await self.session.commit()
-        await self.authenticator.invalidate("user deleted")
+        await self.bus.publish(ACCOUNTS_CHANGED, {"reason": "user deleted"})
         return True
 
     async def _last_admin(self, row: User) -> bool:

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep, SessionDep
+from wayline.core.state import get_state
+from wayline.files.service import FilesRuntime
 from wayline.media.images.schemas import GeneratedImage, GenerateImageForm, ImageModel, ImagesConfig
 from wayline.media.images.service import ImageService
 
@@ -35,4 +37,6 @@ async def generations(
     session: SessionDep,
     user: VerifiedUser,
 ) -> list[GeneratedImage]:
-    return await ImageService(core).generate(session, request.app.state.files, user, form)
+    return await ImageService(core).generate(
+        session, get_state(request).get(FilesRuntime), user, form
+    )

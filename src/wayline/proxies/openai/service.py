@@ -8,13 +8,13 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
-from wayline.chat.upstream import openai_chat
 from wayline.core import errors
 from wayline.core.http import UpstreamClient
 from wayline.core.settings import Settings
 from wayline.media.audio.cache import SpeechCache
 from wayline.media.audio.engines import Audio
 from wayline.media.audio.openai import OpenAISynthesizer
+from wayline.providers.base import ChatCall
 from wayline.proxies.relay import check_connection, relay
 from wayline.proxies.upstreams import Upstreams
 from wayline.users.schemas import UserInfo
@@ -45,18 +45,20 @@ class OpenAIProxy:
 
     async def chat(self, body: dict[str, Any], user: UserInfo) -> Response:
         entry, conn = await self._up.pick(body.get("model"), user, "openai")
-        # The chat domain's OpenAI dispatch relays JSON and SSE (errors mid-stream included).
+        body = {**body, "model": entry.upstream_id}
         try:
-            data = orjson.dumps({**body, "model": entry.upstream_id})
+            data = orjson.dumps(body)
         except orjson.JSONEncodeError as exc:  # integers beyond 64 bits, lone surrogates
             raise errors.BadRequest(f"The request cannot be forwarded as JSON: {exc}") from exc
-        return await openai_chat(
-            self._http,
-            dataclasses.replace(entry, connection=conn),
-            data,
-            bool(body.get("stream")),
-            None,
+        # The OpenAI provider relays JSON and SSE (errors mid-stream included).
+        call = ChatCall(
+            entry=dataclasses.replace(entry, connection=conn),
+            body=body,
+            stream=bool(body.get("stream")),
+            user=user,
+            raw=data,
         )
+        return await self._up.registry.providers.of("openai").chat(call)
 
     async def embeddings(self, body: dict[str, Any], user: UserInfo) -> Response:
         entry, conn = await self._up.pick(body.get("model"), user, "openai")

@@ -1,4 +1,5 @@
-"""`/api/v1/users`: the admin's view of accounts."""
+"""`/api/v1/users`: the admin's view of accounts (the users domain's service behind the
+caller checks that every route takes from auth)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from wayline.auth.deps import AdminUser, AuthenticatorDep, VerifiedUser
+from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core import errors
-from wayline.core.deps import SessionDep
+from wayline.core.deps import CoreDep, SessionDep
 from wayline.users.schemas import RoleUpdateForm, UserListResponse, UserResponse, UserUpdateForm
 from wayline.users.service import UserService
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 
-def _service(session: SessionDep, authenticator: AuthenticatorDep) -> UserService:
-    return UserService(session, authenticator)
+def _service(session: SessionDep, core: CoreDep) -> UserService:
+    return UserService(session, core.bus)
 
 
 Service = Annotated[UserService, Depends(_service)]
