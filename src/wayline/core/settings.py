@@ -11,14 +11,29 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["admin", "user", "pending"]
+LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+# The engines Wayline implements, under Open WebUI's names. The media engine registries
+# (`wayline.media.*.engines`) must hold exactly these (a unit test checks), so a value that
+# passes here always finds its engine. '' = off: Open WebUI's '' is a local Whisper model
+# (STT) or the browser's own voice (TTS); Wayline has no local engine.
+AudioSTTEngine = Literal["", "openai"]
+AudioTTSEngine = Literal["", "openai"]
+ImageGenerationEngine = Literal["openai"]
+# `VECTOR_DB`: '' follows the database (sqlite-vec on SQLite, pgvector on PostgreSQL).
+VectorDB = Literal["", "sqlite-vec", "sqlite", "sqlite_vec", "pgvector"]
+_SQLITE_VECTOR_DBS = ("sqlite-vec", "sqlite", "sqlite_vec")
+
+# `IMAGE_SIZE` and the generation form's `size`: WIDTHxHEIGHT, or `auto`.
+IMAGE_SIZE_PATTERN = re.compile(r"^(?:\d{1,5}x\d{1,5}|auto)$")
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -39,17 +54,32 @@ def split_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(";") if item.strip()]
 
 
+def choices(literal: Any) -> tuple[Any, ...]:
+    """The values a `Literal[...]` type accepts, in declaration order."""
+    return get_args(literal)
+
+
+def one_of(values: Iterable[Any]) -> str:
+    """Accepted values as messages show them: `'', 'openai'`."""
+    return ", ".join(repr(v) for v in values)
+
+
+def not_one_of(name: str, value: Any, values: Iterable[Any]) -> str:
+    """The one-line complaint about an enumerated setting, shared by the CLI and the config APIs."""
+    return f"{name}={value!r} is not one of: {one_of(values)}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
 
     # --- server -------------------------------------------------------------
     ENV: Literal["dev", "prod", "test"] = "prod"
     HOST: str = "0.0.0.0"
-    PORT: int = 8080
-    UVICORN_WORKERS: int = 1
+    PORT: int = Field(default=8080, ge=0, le=65535)
+    UVICORN_WORKERS: int = Field(default=1, ge=1)  # `wayline serve --workers` wins
     CORS_ALLOW_ORIGIN: str = "*"
     WEBUI_NAME: str = "Wayline"
-    LOG_LEVEL: str = "INFO"
+    LOG_LEVEL: LogLevel = "INFO"  # any case: `info` is read as `INFO`
 
     # --- storage ------------------------------------------------------------
     DATA_DIR: Path = Path("./data")
@@ -104,7 +134,8 @@ class Settings(BaseSettings):
     UPSTREAM_CONNECT_TIMEOUT: float = 10.0
 
     # --- files, ingestion, retrieval ---------------------------------------
-    VECTOR_DB: str = ""  # "" = follow the database: sqlite-vec on SQLite, pgvector on PostgreSQL
+    # "" = follow the database: sqlite-vec on SQLite, pgvector on PostgreSQL (any case)
+    VECTOR_DB: VectorDB = ""
     RAG_EMBEDDING_ENGINE: Literal["", "local", "ollama", "openai"] = ""
     RAG_EMBEDDING_MODEL: str = "sentence-transformers/all-MiniLM-L6-v2"
     RAG_EMBEDDING_BATCH_SIZE: int = 32
@@ -136,18 +167,18 @@ class Settings(BaseSettings):
 
     # --- images and audio ---------------------------------------------------
     ENABLE_IMAGE_GENERATION: bool = False
-    IMAGE_GENERATION_ENGINE: str = "openai"
+    IMAGE_GENERATION_ENGINE: ImageGenerationEngine = "openai"
     IMAGES_OPENAI_API_BASE_URL: str = ""
     IMAGES_OPENAI_API_KEY: str = ""
     IMAGE_GENERATION_MODEL: str = "dall-e-2"
     IMAGE_SIZE: str = "512x512"
-    AUDIO_STT_ENGINE: str = ""
+    AUDIO_STT_ENGINE: AudioSTTEngine = ""
     AUDIO_STT_MODEL: str = "whisper-1"
     AUDIO_STT_OPENAI_API_BASE_URL: str = ""
     AUDIO_STT_OPENAI_API_KEY: str = ""
     AUDIO_STT_SUPPORTED_CONTENT_TYPES: str = "audio/*,video/webm"
     AUDIO_STT_ALLOWED_EXTENSIONS: str = "mp3,wav,m4a,webm,ogg,flac,mp4,mpga,mpeg"
-    AUDIO_TTS_ENGINE: str = ""
+    AUDIO_TTS_ENGINE: AudioTTSEngine = ""
     AUDIO_TTS_MODEL: str = "tts-1"
     AUDIO_TTS_VOICE: str = "alloy"
     AUDIO_TTS_OPENAI_API_BASE_URL: str = ""
@@ -158,11 +189,42 @@ class Settings(BaseSettings):
     def _empty_is_unlimited(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _upper_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("VECTOR_DB", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("JWT_EXPIRES_IN")
     @classmethod
     def _check_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("IMAGE_SIZE")
+    @classmethod
+    def _check_image_size(cls, value: str) -> str:
+        if value and not IMAGE_SIZE_PATTERN.match(value):  # '' = 512x512
+            raise ValueError("use WIDTHxHEIGHT (e.g. 512x512) or auto")
+        return value
+
+    @field_validator("OLLAMA_API_CONFIGS", "OPENAI_API_CONFIGS")
+    @classmethod
+    def _check_json_object(cls, value: str, info: ValidationInfo) -> str:
+        _json_object(value, info.field_name or "")
+        return value
+
+    @model_validator(mode="after")
+    def _vector_db_fits_the_database(self) -> Settings:
+        if self.VECTOR_DB in _SQLITE_VECTOR_DBS and not self.is_sqlite:
+            raise ValueError(f"VECTOR_DB={self.VECTOR_DB!r} needs a SQLite DATABASE_URL")
+        if self.VECTOR_DB == "pgvector" and not self.database_url.startswith("postgresql"):
+            raise ValueError("VECTOR_DB='pgvector' needs a PostgreSQL DATABASE_URL")
+        return self
 
     # --- derived values -------------------------------------------------------
     @property
@@ -175,7 +237,7 @@ class Settings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        """The SQLAlchemy async URL; Open WebUI-style `postgresql://` URLs get the asyncpg driver."""
+        """The SQLAlchemy async URL; Open WebUI-style `postgresql://` URLs get asyncpg."""
         url = self.DATABASE_URL or f"sqlite:///{(self.DATA_DIR / 'wayline.db').resolve()}"
         for plain in (
             "postgresql://",
@@ -236,7 +298,8 @@ class Settings(BaseSettings):
 
     @cached_property
     def secret_key(self) -> str:
-        """`WEBUI_SECRET_KEY`, or one generated once and kept in `DATA_DIR` so restarts keep sessions."""
+        """`WEBUI_SECRET_KEY`, or one generated once and kept in `DATA_DIR` (restarts keep
+        sessions)."""
         if self.WEBUI_SECRET_KEY:
             return self.WEBUI_SECRET_KEY
         path = self.DATA_DIR / ".webui_secret_key"

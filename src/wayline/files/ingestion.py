@@ -436,7 +436,10 @@ class IngestionRunner:
         return True
 
     async def _fail(self, file_id: str, message: str, status: int) -> None:
-        async def record(session: Any) -> None:
+        # The error ends here (the caller catches it): say what it was, whatever happens next.
+        log.warning("ingestion of %s failed (%d): %s", file_id, status, message)
+
+        async def record(session: Any) -> bool:
             if await FileRepository(session).update_claimed(
                 file_id,
                 self.worker_id,
@@ -449,8 +452,16 @@ class IngestionRunner:
                 updated_at=now(),
             ):
                 await self.index.delete_file(session, file_id)
+                return True
+            return False
 
         try:
-            await self._write(record)
+            recorded = await self._write(record)
         except Exception:
             log.exception("could not record the failure of %s", file_id)
+            return
+        if not recorded:
+            log.warning(
+                "the failure of %s was not recorded: the file is gone or another worker claimed it",
+                file_id,
+            )

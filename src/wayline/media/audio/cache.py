@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from wayline.core import errors
-from wayline.media.audio.engines import Audio
+from wayline.media.audio.base import Audio
 
 
 class SpeechCache:
@@ -55,7 +55,8 @@ class SpeechCache:
 
     def _write(self, key: str, audio: Audio) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
-        # The type first and the audio last, each atomically: the audio file's presence means "complete".
+        # The type first and the audio last, each atomically: the audio file's presence
+        # means "complete".
         for name, data in (
             (f"{key}.type", audio.content_type.encode()),
             (f"{key}.audio", audio.data),

@@ -8,7 +8,10 @@ import aiohttp
 
 from wayline.core import errors
 from wayline.core.http import UpstreamClient
-from wayline.media.audio.engines import Audio
+from wayline.media.audio.base import Audio
+
+MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+VOICES = ("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")
 
 
 def _auth(api_key: str) -> dict[str, str]:
@@ -49,9 +52,16 @@ class OpenAISynthesizer:
         *,
         auth: dict[str, str] | None = None,
     ) -> None:
-        # `auth`: a provider connection's own Authorization (its key, or its URL's Basic credentials).
+        # `auth`: a provider connection's own Authorization (its key, or its URL's Basic
+        # credentials).
         self._http, self._url = http, base_url.rstrip("/")
         self._auth = _auth(api_key) if auth is None else auth
+
+    def models(self) -> list[str]:
+        return list(MODELS)
+
+    def voices(self) -> list[str]:
+        return list(VOICES)
 
     async def synthesize(self, body: dict[str, Any]) -> Audio:
         resp = await self._http.request(

@@ -30,7 +30,8 @@ class STTConfig(BaseModel):
 
 
 class AudioConfig(BaseModel):
-    """Stored as runtime-config section `audio`; every field optional on update (merged over the current one)."""
+    """Stored as runtime-config section `audio`; every field optional on update (merged over
+    the current one)."""
 
     model_config = ConfigDict(extra="ignore")
 

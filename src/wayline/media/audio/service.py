@@ -1,4 +1,4 @@
-"""Speech-to-text and text-to-speech through the configured engine; speech is cached by body hash."""
+"""Speech-to-text and text-to-speech through the configured engine; speech cached by body hash."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from wayline.core import errors
 from wayline.core.state import Core
 from wayline.media.audio import engines
+from wayline.media.audio.base import Audio
 from wayline.media.audio.cache import SpeechCache
-from wayline.media.audio.engines import Audio
 from wayline.media.audio.schemas import AudioConfig, SpeechRequest, STTConfig, TTSConfig
 
 SECTION = "audio"
@@ -49,14 +49,8 @@ class AudioService:
                     )
                 }
             )
-        for kind, engine, known in (
-            ("TTS", current.tts.ENGINE, engines.TTS_ENGINES),
-            ("STT", current.stt.ENGINE, engines.STT_ENGINES),
-        ):
-            if engine and engine not in known:
-                raise errors.BadRequest(
-                    f"Unsupported {kind} engine '{engine}': use one of {', '.join(known)} (or '' to turn it off)"
-                )
+        engines.check_tts(current.tts.ENGINE)
+        engines.check_stt(current.stt.ENGINE)
         current.tts.OPENAI_API_BASE_URL = current.tts.OPENAI_API_BASE_URL.rstrip("/")
         current.stt.OPENAI_API_BASE_URL = current.stt.OPENAI_API_BASE_URL.rstrip("/")
         return await self._core.runtime_config.update(SECTION, current)
@@ -75,12 +69,13 @@ class AudioService:
         allowed_types = cfg.SUPPORTED_CONTENT_TYPES or ["audio/*", "video/webm"]
         if not any(fnmatch.fnmatch(content_type, pattern) for pattern in allowed_types):
             raise errors.UnsupportedMediaType(
-                f"Audio type '{content_type or 'unknown'}' is not supported: allowed are {', '.join(allowed_types)} "
-                "(AUDIO_STT_SUPPORTED_CONTENT_TYPES)"
+                f"Audio type '{content_type or 'unknown'}' is not supported: "
+                f"allowed are {', '.join(allowed_types)} (AUDIO_STT_SUPPORTED_CONTENT_TYPES)"
             )
         if ext and allowed_ext and ext not in allowed_ext:
             raise errors.UnsupportedMediaType(
-                f"File extension '.{ext}' is not supported: allowed are {', '.join(allowed_ext)} (AUDIO_STT_ALLOWED_EXTENSIONS)"
+                f"File extension '.{ext}' is not supported: "
+                f"allowed are {', '.join(allowed_ext)} (AUDIO_STT_ALLOWED_EXTENSIONS)"
             )
         if not ext:
             filename = f"{filename or 'audio'}{mimetypes.guess_extension(content_type) or '.wav'}"
@@ -101,8 +96,8 @@ class AudioService:
             )
         if not cfg.ENGINE:
             raise errors.BadRequest(
-                "Speech-to-text is not configured: set AUDIO_STT_ENGINE=openai and AUDIO_STT_OPENAI_API_BASE_URL "
-                "(or POST /api/v1/audio/config/update)"
+                "Speech-to-text is not configured: set AUDIO_STT_ENGINE=openai and "
+                "AUDIO_STT_OPENAI_API_BASE_URL (or POST /api/v1/audio/config/update)"
             )
         if not cfg.OPENAI_API_BASE_URL:
             raise errors.BadRequest(
@@ -120,8 +115,8 @@ class AudioService:
         if not cfg.ENGINE:
             # Open WebUI answers 404 here too: with no engine the browser speaks by itself.
             raise errors.NotFound(
-                "Text-to-speech is not configured: set AUDIO_TTS_ENGINE=openai and AUDIO_TTS_OPENAI_API_BASE_URL "
-                "(or POST /api/v1/audio/config/update)"
+                "Text-to-speech is not configured: set AUDIO_TTS_ENGINE=openai and "
+                "AUDIO_TTS_OPENAI_API_BASE_URL (or POST /api/v1/audio/config/update)"
             )
         if not cfg.OPENAI_API_BASE_URL:
             raise errors.BadRequest(
@@ -138,14 +133,18 @@ class AudioService:
         )
 
     # --- catalogues ---------------------------------------------------------------------
-    async def models(self) -> dict[str, Any]:
+    async def _synthesizer(self) -> engines.Synthesizer | None:
+        """The configured TTS engine, or None when there is none (its catalogues are empty)."""
         cfg = (await self.config()).tts
-        if cfg.ENGINE == "openai":
-            return {"models": [{"id": m} for m in engines.OPENAI_TTS_MODELS]}
-        return {"models": []}
+        make = engines.TTS_ENGINES.get(cfg.ENGINE)
+        if make is None:
+            return None
+        return make(self._core.http, cfg.OPENAI_API_BASE_URL, cfg.OPENAI_API_KEY or cfg.API_KEY)
+
+    async def models(self) -> dict[str, Any]:
+        engine = await self._synthesizer()
+        return {"models": [{"id": m} for m in engine.models()] if engine else []}
 
     async def voices(self) -> dict[str, Any]:
-        cfg = (await self.config()).tts
-        if cfg.ENGINE == "openai":
-            return {"voices": [{"id": v, "name": v} for v in engines.OPENAI_VOICES]}
-        return {"voices": []}
+        engine = await self._synthesizer()
+        return {"voices": [{"id": v, "name": v} for v in engine.voices()] if engine else []}

@@ -1,55 +1,39 @@
-"""Image engines: the `ImageEngine` protocol and its registry (one module per engine).
+"""Image engines: the `ImageEngine` protocol (`base.py`), one module per engine, this registry.
 
 Only the OpenAI-compatible engine (`openai`, Open WebUI's default) ships; others
-(`automatic1111`, `comfyui`, `gemini`) would be one module and one line here.
+(`automatic1111`, `comfyui`, `gemini`) would be one module, one line here and the name
+in `ImageGenerationEngine` (`core/settings.py`), whose values are exactly this registry's
+keys (a unit test checks).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable
 
+from wayline.core import errors
 from wayline.core.http import UpstreamClient
+from wayline.core.settings import ImageGenerationEngine, choices, not_one_of
+from wayline.media.images import openai
+from wayline.media.images.base import Image, ImageEngine, sniff
 from wayline.media.images.schemas import ImagesConfig
 
-
-@dataclass(frozen=True)
-class Image:
-    data: bytes
-    content_type: str
-
-
-class ImageEngine(Protocol):
-    def models(self) -> list[dict[str, str]]: ...
-
-    async def generate(
-        self, prompt: str, model: str, size: str, n: int, extra: dict[str, Any]
-    ) -> list[Image]: ...
+# engine name -> factory(http, config)
+ENGINES: dict[str, Callable[[UpstreamClient, ImagesConfig], ImageEngine]] = {
+    "openai": openai.OpenAIImages,
+}
 
 
-ENGINES = ("openai",)
+def check(engine: str) -> None:
+    """400 naming the field and the accepted values, unless `engine` is a known image engine."""
+    if engine not in choices(ImageGenerationEngine):
+        raise errors.BadRequest(
+            not_one_of("IMAGE_GENERATION_ENGINE", engine, choices(ImageGenerationEngine))
+        )
 
 
 def engine_for(cfg: ImagesConfig, http: UpstreamClient) -> ImageEngine:
-    if cfg.IMAGE_GENERATION_ENGINE == "openai":
-        from wayline.media.images.openai import OpenAIImages
-
-        return OpenAIImages(http, cfg)
-    raise KeyError(cfg.IMAGE_GENERATION_ENGINE)
+    check(cfg.IMAGE_GENERATION_ENGINE)
+    return ENGINES[cfg.IMAGE_GENERATION_ENGINE](http, cfg)
 
 
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-)
-
-
-def sniff(data: bytes) -> str | None:
-    """The image type by its first bytes (what the bytes are, not what a header claims)."""
-    for magic, content_type in _MAGIC:
-        if data.startswith(magic):
-            return content_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+__all__ = ["ENGINES", "Image", "ImageEngine", "check", "engine_for", "sniff"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from wayline.core import errors
 from wayline.core.http import UpstreamClient, same_origin
-from wayline.media.images.engines import Image, sniff
+from wayline.media.images.base import Image, sniff
 from wayline.media.images.schemas import ImagesConfig
 
 _MODELS = [

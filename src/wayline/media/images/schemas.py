@@ -10,7 +10,8 @@ from wayline.core.settings import Settings
 
 
 class ImagesConfig(BaseModel):
-    """Runtime-config section `images` (the OpenAI-compatible engine's subset of Open WebUI's keys)."""
+    """Runtime-config section `images` (the OpenAI-compatible engine's subset of Open WebUI's
+    keys)."""
 
     model_config = ConfigDict(extra="ignore")
 

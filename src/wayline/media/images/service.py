@@ -8,11 +8,11 @@ they are read back at `/api/v1/files/{id}/content` under the files' own access r
 from __future__ import annotations
 
 import io
-import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
+from wayline.core.settings import IMAGE_SIZE_PATTERN
 from wayline.core.state import Core
 from wayline.files.service import FilesRuntime, create_file
 from wayline.media.images import engines
@@ -20,12 +20,11 @@ from wayline.media.images.schemas import GeneratedImage, GenerateImageForm, Imag
 from wayline.users.schemas import UserInfo
 
 SECTION = "images"
-_SIZE = re.compile(r"^\d{1,5}x\d{1,5}$")
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
 
 def _check_size(size: str, setting: str) -> None:
-    if size != "auto" and not _SIZE.match(size):
+    if not IMAGE_SIZE_PATTERN.match(size):
         raise errors.BadRequest(
             f"Invalid image size '{size}' ({setting}): use WIDTHxHEIGHT, e.g. 512x512"
         )
@@ -43,10 +42,7 @@ class ImageService:
     async def update_config(self, update: ImagesConfig) -> ImagesConfig:
         current = await self.config()
         new = current.model_copy(update=update.model_dump(include=update.model_fields_set))
-        if new.IMAGE_GENERATION_ENGINE not in engines.ENGINES:
-            raise errors.BadRequest(
-                f"Unsupported image engine '{new.IMAGE_GENERATION_ENGINE}' (IMAGE_GENERATION_ENGINE): use one of {', '.join(engines.ENGINES)}"
-            )
+        engines.check(new.IMAGE_GENERATION_ENGINE)
         if new.IMAGE_SIZE:
             _check_size(new.IMAGE_SIZE, "IMAGE_SIZE")
         new.IMAGES_OPENAI_API_BASE_URL = new.IMAGES_OPENAI_API_BASE_URL.rstrip("/")
@@ -67,10 +63,7 @@ class ImageService:
                 "Image generation is disabled: set ENABLE_IMAGE_GENERATION=true "
                 "(or enable it with POST /api/v1/images/config/update)"
             )
-        if cfg.IMAGE_GENERATION_ENGINE not in engines.ENGINES:
-            raise errors.BadRequest(
-                f"Image engine '{cfg.IMAGE_GENERATION_ENGINE}' is not available: set IMAGE_GENERATION_ENGINE=openai"
-            )
+        engines.check(cfg.IMAGE_GENERATION_ENGINE)
         if not cfg.IMAGES_OPENAI_API_BASE_URL:
             raise errors.BadRequest(
                 "Image generation has no engine URL: set IMAGES_OPENAI_API_BASE_URL"
