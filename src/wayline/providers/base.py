@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wayline.core.settings import Settings
 from wayline.core.streams import sse_event
 from wayline.providers.connections import Connection
 from wayline.providers.entries import ModelEntry
@@ -77,6 +78,10 @@ class Provider(Protocol):
     ) -> ModelEntry | None:
         """The entry for a name two connections of this kind list: one entry whose calls rotate
         over both (Ollama's `urls`), or None to keep the first (Open WebUI's rule)."""
+        ...
+
+    def connections(self, settings: Settings) -> list[Connection]:
+        """This dialect's connections, from the settings (none for in-process providers)."""
         ...
 
     async def list_models(self, conn: Connection | None, timeout: float) -> list[ModelEntry]: ...

@@ -1,9 +1,9 @@
 """Where the upstreams are: `Connection`s built from Open WebUI's environment variables.
 
 A connection knows its base URL, key and per-connection config (`enable`, `prefix_id`,
-`model_ids`, `tags`, `connection_type`); how to speak to it is the dialect's business
-(`openai_compat.py`, `ollama.py`). `*_API_CONFIGS` are keyed by connection index
-(`"0"`) as in Open WebUI; a key equal to the base URL is accepted too.
+`model_ids`, `tags`, `connection_type`); how to speak to it is the business of the provider
+of its `kind` (`openai.py`, `ollama.py`; the table is `dialects.py`). `*_API_CONFIGS` are
+keyed by connection index (`"0"`) as in Open WebUI; a key equal to the base URL is accepted too.
 
 A base URL carrying `user:password@` is stored without them (so `url`, `name` and every
 message or log built from them are safe to show); the credentials become a Basic
@@ -13,17 +13,14 @@ message or log built from them are safe to show); the credentials become a Basic
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from wayline.core.http import split_credentials
-from wayline.core.settings import Settings
-
-Kind = Literal["openai", "ollama"]
 
 
 @dataclass(frozen=True)
 class Connection:
-    kind: Kind
+    kind: str  # the provider that speaks to it (`dialects.py`)
     index: int
     url: str
     key: str = ""
@@ -62,7 +59,7 @@ def _tags(raw: Any) -> tuple[str, ...]:
 
 
 def _build(
-    kind: Kind, index: int, url: str, key: str, cfg: dict[str, Any], default_type: str
+    kind: str, index: int, url: str, key: str, cfg: dict[str, Any], default_type: str
 ) -> Connection:
     headers = {"Content-Type": "application/json"}
     key = cfg.get("key", key) or ""
@@ -85,16 +82,19 @@ def _build(
     )
 
 
-def build_connections(settings: Settings) -> list[Connection]:
-    conns: list[Connection] = []
-    if settings.ENABLE_OPENAI_API:
-        configs = settings.openai_api_configs
-        for i, (url, key) in enumerate(
-            zip(settings.openai_base_urls, settings.openai_api_keys, strict=False)
-        ):
-            conns.append(_build("openai", i, url, key, _config(configs, i, url), "external"))
-    if settings.ENABLE_OLLAMA_API:
-        configs = settings.ollama_api_configs
-        for i, url in enumerate(settings.ollama_base_urls):
-            conns.append(_build("ollama", i, url, "", _config(configs, i, url), "local"))
+def configured(
+    kind: str,
+    urls: list[str],
+    keys: list[str],
+    configs: dict[str, Any],
+    default_type: str,
+) -> list[Connection]:
+    """The enabled connections of one dialect from Open WebUI's lists: base URLs, their keys
+    (paired by position; missing keys are empty) and `*_API_CONFIGS`."""
+    conns = [
+        _build(
+            kind, i, url, keys[i] if i < len(keys) else "", _config(configs, i, url), default_type
+        )
+        for i, url in enumerate(urls)
+    ]
     return [c for c in conns if c.enabled]

@@ -1,7 +1,7 @@
 """The table of providers: the one place that knows every dialect.
 
-Adding a dialect is one module implementing `Provider` (`base.py`) and one line here; its
-connections come from `connections.build_connections` under the provider's `kind`.
+Adding a dialect is one module implementing `Provider` (`base.py`) and one line here; the
+provider builds its own connections from the settings (`Provider.connections`).
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from wayline.core import errors
+from wayline.core.settings import Settings
 from wayline.core.state import Core
 from wayline.providers.base import Provider
+from wayline.providers.connections import Connection
 from wayline.providers.ollama import OllamaProvider
 from wayline.providers.openai import OpenAIProvider
 from wayline.providers.pipes import PipeProvider
@@ -30,6 +32,10 @@ class Providers:
 
     def __iter__(self) -> Iterator[Provider]:
         return iter(self._by_kind.values())
+
+    def connections(self, settings: Settings) -> list[Connection]:
+        """Every provider's connections, in the providers' order."""
+        return [conn for provider in self for conn in provider.connections(settings)]
 
     def of(self, kind: str) -> Provider:
         provider = self._by_kind.get(kind)

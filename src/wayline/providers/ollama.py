@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from wayline.core.errors import UpstreamError
 from wayline.core.http import UpstreamClient
+from wayline.core.settings import Settings
 from wayline.core.state import Core
 from wayline.core.streams import (
     DONE,
@@ -30,7 +31,7 @@ from wayline.core.streams import (
 )
 from wayline.providers import ollama_wire as wire
 from wayline.providers.base import ChatCall, Health, probe_by_listing, sources_event, with_sources
-from wayline.providers.connections import Connection
+from wayline.providers.connections import Connection, configured
 from wayline.providers.entries import ModelEntry, ollama_entry
 
 log = logging.getLogger("wayline.providers")
@@ -49,6 +50,13 @@ class OllamaProvider:
 
     def __init__(self, core: Core) -> None:
         self._http = core.http
+
+    def connections(self, settings: Settings) -> list[Connection]:
+        if not settings.ENABLE_OLLAMA_API:
+            return []
+        return configured(
+            "ollama", settings.ollama_base_urls, [], settings.ollama_api_configs, "local"
+        )
 
     async def list_models(self, conn: Connection | None, timeout: float) -> list[ModelEntry]:
         assert conn is not None

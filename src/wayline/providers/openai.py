@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import orjson
 from starlette.responses import Response
 
+from wayline.core.settings import Settings
 from wayline.core.state import Core
 from wayline.core.streams import DONE, event_stream, json_response, open_stream, sse_error_event
 from wayline.providers.base import (
@@ -24,7 +25,7 @@ from wayline.providers.base import (
     sources_event,
     with_sources,
 )
-from wayline.providers.connections import Connection
+from wayline.providers.connections import Connection, configured
 from wayline.providers.entries import ModelEntry, openai_entry
 
 # Open WebUI hides these from api.openai.com listings: they are not chat models.
@@ -39,6 +40,17 @@ class OpenAIProvider:
 
     def __init__(self, core: Core) -> None:
         self._http = core.http
+
+    def connections(self, settings: Settings) -> list[Connection]:
+        if not settings.ENABLE_OPENAI_API:
+            return []
+        return configured(
+            "openai",
+            settings.openai_base_urls,
+            settings.openai_api_keys,
+            settings.openai_api_configs,
+            "external",
+        )
 
     async def list_models(self, conn: Connection | None, timeout: float) -> list[ModelEntry]:
         assert conn is not None

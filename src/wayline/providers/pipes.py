@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from wayline.core import errors
 from wayline.core.errors import UpstreamError, WaylineError
+from wayline.core.settings import Settings
 from wayline.core.state import Core
 from wayline.core.streams import DONE, event_stream, json_response, sse_error_event
 from wayline.functions.repository import FunctionRepository
@@ -49,6 +50,9 @@ class PipeProvider:
     def _on_changed(self, message: dict[str, Any]) -> None:
         if message.get("function_id"):
             self.runtime.forget(message["function_id"])
+
+    def connections(self, settings: Settings) -> list[Connection]:
+        return []
 
     async def list_models(self, conn: Connection | None, timeout: float) -> list[ModelEntry]:
         async with self._db.sessionmaker() as session:

@@ -31,7 +31,7 @@ from wayline.core import errors
 from wayline.core.state import Core
 from wayline.functions.service import FUNCTIONS_CHANGED
 from wayline.models.repository import MODELS_CHANGED, Overlay, load_overlay
-from wayline.providers.connections import Connection, build_connections
+from wayline.providers.connections import Connection
 from wayline.providers.dialects import Providers
 from wayline.providers.entries import ModelEntry, apply_rows
 from wayline.users.schemas import UserInfo
@@ -129,7 +129,7 @@ class ModelRegistry:
         self._settings = core.settings
         self.providers = providers
         self._order = {p.kind: i for i, p in enumerate(providers)}
-        self.connections: list[Connection] = self._ordered(build_connections(core.settings))
+        self.connections: list[Connection] = providers.connections(core.settings)
         self._state = {conn: _ConnState() for conn in self.connections}
         self._snapshot: Snapshot | None = None
         self._expires = 0.0

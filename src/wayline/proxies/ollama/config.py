@@ -1,7 +1,7 @@
 """`/ollama/config`: the Ollama connections an admin edits at run time (runtime-config section `ollama`).
 
 Same mechanics as `proxies/openai/config.py`: parsed by the providers' own
-`build_connections`, applied by every worker on the runtime-config bus message and
+`OllamaProvider.connections`, applied by every worker on the runtime-config bus message and
 at start-up.
 """
 
@@ -11,7 +11,6 @@ import orjson
 
 from wayline.core import errors
 from wayline.core.state import Core
-from wayline.providers.connections import build_connections
 from wayline.proxies.ollama.schemas import OllamaConfig
 from wayline.proxies.upstreams import Upstreams
 
@@ -41,7 +40,7 @@ def apply(core: Core, upstreams: Upstreams, cfg: OllamaConfig) -> None:
             "ENABLE_OPENAI_API": False,
         }
     )
-    upstreams.replace("ollama", [c for c in build_connections(derived) if c.kind == "ollama"])
+    upstreams.replace("ollama", upstreams.registry.providers.of("ollama").connections(derived))
 
 
 async def update(core: Core, cfg: OllamaConfig) -> OllamaConfig:

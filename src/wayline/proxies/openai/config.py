@@ -1,6 +1,6 @@
 """`/openai/config`: the OpenAI connections an admin edits at run time (runtime-config section `openai`).
 
-Connection parsing stays the providers' (`build_connections`): the stored lists are
+Connection parsing stays the providers' (`OpenAIProvider.connections`): the stored lists are
 turned back into the settings' own form and parsed there. Every worker applies a
 change when the runtime-config bus message for the section arrives, and the stored
 value is applied at start-up, so a restart keeps it.
@@ -12,7 +12,6 @@ import orjson
 
 from wayline.core import errors
 from wayline.core.state import Core
-from wayline.providers.connections import build_connections
 from wayline.proxies.openai.schemas import OpenAIConfig
 from wayline.proxies.upstreams import Upstreams
 
@@ -45,7 +44,7 @@ def apply(core: Core, upstreams: Upstreams, cfg: OpenAIConfig) -> None:
             "ENABLE_OLLAMA_API": False,
         }
     )
-    upstreams.replace("openai", [c for c in build_connections(derived) if c.kind == "openai"])
+    upstreams.replace("openai", upstreams.registry.providers.of("openai").connections(derived))
 
 
 async def update(core: Core, cfg: OpenAIConfig) -> OpenAIConfig:
