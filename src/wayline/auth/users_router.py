@@ -27,7 +27,7 @@ Service = Annotated[UserService, Depends(_service)]
 async def list_users(
     _: AdminUser,
     service: Service,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=1_000_000),
     limit: int = Query(50, ge=1, le=1000),
 ) -> UserListResponse:
     return await service.list(page, limit)

@@ -17,7 +17,7 @@ from wayline.core import errors
 from wayline.core.http import UpstreamClient
 from wayline.core.settings import AudioSTTEngine, AudioTTSEngine, choices, not_one_of
 from wayline.media.audio import openai
-from wayline.media.audio.base import Audio, Synthesizer, Transcriber
+from wayline.media.audio.base import Synthesizer, Transcriber
 
 # engine name -> factory(http, base_url, api_key, model)
 STT_ENGINES: dict[str, Callable[[UpstreamClient, str, str, str], Transcriber]] = {
@@ -62,15 +62,3 @@ def synthesizer(engine: str, http: UpstreamClient, base_url: str, api_key: str) 
         raise errors.NotFound("Text-to-speech is not configured: set AUDIO_TTS_ENGINE")
     return make(http, base_url, api_key)
 
-
-__all__ = [
-    "STT_ENGINES",
-    "TTS_ENGINES",
-    "Audio",
-    "Synthesizer",
-    "Transcriber",
-    "check_stt",
-    "check_tts",
-    "synthesizer",
-    "transcriber",
-]

@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from wayline.core import errors
 from wayline.core.http import UpstreamClient
 from wayline.core.settings import Settings
+from wayline.media.audio.base import Audio
 from wayline.media.audio.cache import SpeechCache
-from wayline.media.audio.engines import Audio
 from wayline.media.audio.openai import OpenAISynthesizer
 from wayline.providers.base import ChatCall
 from wayline.proxies.relay import check_connection, relay
