@@ -14,13 +14,13 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
 log = logging.getLogger("wayline.bus")
 
-Handler = Callable[[dict], Awaitable[None] | None]
+Handler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 
 class Bus(Protocol):
@@ -28,7 +28,7 @@ class Bus(Protocol):
     """True when messages reach other processes."""
 
     def subscribe(self, topic: str, handler: Handler) -> None: ...
-    async def publish(self, topic: str, message: dict) -> None: ...
+    async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
     async def start(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -42,10 +42,10 @@ class LocalBus:
     def subscribe(self, topic: str, handler: Handler) -> None:
         self._handlers[topic].append(handler)
 
-    async def publish(self, topic: str, message: dict) -> None:
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
         await self._dispatch(topic, message)
 
-    async def _dispatch(self, topic: str, message: dict) -> None:
+    async def _dispatch(self, topic: str, message: dict[str, Any]) -> None:
         for handler in self._handlers.get(topic, []):
             try:
                 result = handler(message)
@@ -93,7 +93,7 @@ class RedisBus(LocalBus):
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
 
-    async def publish(self, topic: str, message: dict) -> None:
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
         # Apply locally at once (the next request in this worker must see it), then fan out.
         await self._dispatch(topic, message)
         await self._redis.publish(self._channel, orjson.dumps({"topic": topic, "message": message}))

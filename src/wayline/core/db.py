@@ -11,6 +11,7 @@ PostgreSQL, so replicas starting together migrate once).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -54,11 +55,12 @@ TURN_WAIT = 60.0
 
 
 def _sqlite_module() -> ModuleType:
-    try:
-        import pysqlite3.dbapi2 as sqlite  # type: ignore[import-not-found]
+    try:  # imported by name: pysqlite3 ships no types, and a plain import would make this Any
+        return importlib.import_module("pysqlite3.dbapi2")
     except ImportError:  # pragma: no cover - platforms without the binary wheel
-        import sqlite3 as sqlite
-    return sqlite
+        import sqlite3
+
+        return sqlite3
 
 
 def _sqlite_dbapi() -> Any:

@@ -328,7 +328,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         detail = _validation_detail(exc)
-        first = detail[0] if detail else {"type": "", "loc": []}
+        first: dict[str, Any] = detail[0] if detail else {"type": "", "loc": []}
         return error_response(
             request.url.path,
             422,

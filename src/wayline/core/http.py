@@ -18,7 +18,7 @@ and error messages name the host without them.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -116,7 +116,7 @@ class UpstreamStream:
             raise upstream_error(self.status, await self._response.read(), self.headers)
 
 
-async def _translate(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _translate(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
     try:
         async for item in source:
             yield item

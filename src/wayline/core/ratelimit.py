@@ -48,7 +48,11 @@ class RedisRateLimiter:
     async def hit(self, key: str) -> bool:
         name = f"{self._prefix}:ratelimit:{key}"
         async with self._redis.pipeline(transaction=True) as pipe:
-            count, _ = await pipe.incr(name).expire(name, self.window, nx=True).execute()
+            # Queued, not sent: a pipeline's commands return the pipeline (redis-py types them as
+            # awaitables, which chaining cannot follow), and `execute` runs them in one MULTI.
+            pipe.incr(name)
+            pipe.expire(name, self.window, nx=True)
+            count, _ = await pipe.execute()
         return int(count) <= self.limit
 
     async def reset(self, key: str) -> None:

@@ -40,7 +40,7 @@ class RuntimeConfig:
         self._cache: dict[str, BaseModel] = {}
         bus.subscribe(_TOPIC, self._on_changed)
 
-    def _on_changed(self, message: dict) -> None:
+    def _on_changed(self, message: dict[str, Any]) -> None:
         self._cache.pop(message["section"], None)
 
     async def get(self, section: str, default: M) -> M:

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from wayline.core.http import UpstreamClient
 from wayline.core.settings import Settings
 from wayline.embeddings.base import Embedder
 
 
+class _Common(TypedDict):
+    """The keyword arguments every engine takes."""
+
+    batch_size: int
+    query_prefix: str
+    content_prefix: str
+
+
 def create_embedder(settings: Settings, http: UpstreamClient) -> Embedder:
     engine = settings.RAG_EMBEDDING_ENGINE or "local"
-    common = dict(
-        batch_size=settings.RAG_EMBEDDING_BATCH_SIZE,
-        query_prefix=settings.RAG_EMBEDDING_QUERY_PREFIX,
-        content_prefix=settings.RAG_EMBEDDING_CONTENT_PREFIX,
-    )
+    common: _Common = {
+        "batch_size": settings.RAG_EMBEDDING_BATCH_SIZE,
+        "query_prefix": settings.RAG_EMBEDDING_QUERY_PREFIX,
+        "content_prefix": settings.RAG_EMBEDDING_CONTENT_PREFIX,
+    }
     if engine == "local":
         from wayline.embeddings.local import LocalEmbedder
 

@@ -50,7 +50,10 @@ class _SentenceTransformer:
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(path, device="cpu")
-        self.dimensions = int(self.model.get_sentence_embedding_dimension())
+        dimensions = self.model.get_sentence_embedding_dimension()
+        if dimensions is None:  # int(None) raised this same TypeError before; now it says why
+            raise TypeError(f"{path}: the model reports no sentence embedding dimension")
+        self.dimensions = int(dimensions)
 
     def encode(self, texts: Sequence[str]) -> Any:
         return self.model.encode(

@@ -58,7 +58,8 @@ def _merge(splits: list[str], size: int, overlap: int) -> list[str]:
 
 
 def _split(text: str, separators: tuple[str, ...], size: int, overlap: int) -> list[str]:
-    separator, rest = separators[-1], ()
+    separator = separators[-1]
+    rest: tuple[str, ...] = ()
     for i, sep in enumerate(separators):
         if sep == "":
             separator = sep

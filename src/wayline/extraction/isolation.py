@@ -16,6 +16,7 @@ import asyncio
 import multiprocessing
 import os
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext, SpawnContext
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,12 @@ from wayline.extraction import Extractor, Piece, extract_with, find_extractor
 from wayline.extraction.base import ExtractionError, Unreadable, UnsupportedType
 from wayline.extraction.limits import ExtractionLimits
 
-_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-_CONTEXT = multiprocessing.get_context(_METHOD)
+# Each branch names its method literally, so the context is typed as the one it is (with `Process`).
+_CONTEXT: ForkServerContext | SpawnContext = (
+    multiprocessing.get_context("forkserver")
+    if "forkserver" in multiprocessing.get_all_start_methods()
+    else multiprocessing.get_context("spawn")
+)
 # Imported once by the forkserver, inherited by every child it forks.
 _CONTEXT.set_forkserver_preload(
     [
@@ -86,7 +91,7 @@ async def extract_isolated(
 def _result(outcome: tuple[Any, ...]) -> list[Piece]:
     kind, value = outcome
     if kind == "ok":
-        return value  # type: ignore[no-any-return]
+        return value
     raise (UnsupportedType if kind == UnsupportedType.status else Unreadable)(value)
 
 
@@ -94,7 +99,12 @@ async def _readable(connection: Connection, timeout: float) -> bool:
     """Wait until the pipe has data (or end-of-file) without tying up a thread."""
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(connection.fileno(), lambda: ready.done() or ready.set_result(None))
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(connection.fileno(), wake)
     try:
         await asyncio.wait_for(ready, timeout)
         return True

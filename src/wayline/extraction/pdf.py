@@ -18,7 +18,7 @@ class PdfExtractor:
     content_types = frozenset({"application/pdf"})
 
     def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
-        from pypdf import PdfReader
+        from pypdf import PasswordType, PdfReader
         from pypdf.errors import PdfReadError
 
         if b"%PDF-" not in data[:1024]:
@@ -30,7 +30,7 @@ class PdfExtractor:
                 try:
                     opened = reader.decrypt("")
                 except Exception:
-                    opened = 0
+                    opened = PasswordType.NOT_DECRYPTED
                 if not opened:
                     raise Unreadable(
                         "The PDF is encrypted (password-protected); remove the password and upload it again"

@@ -67,7 +67,7 @@ def _stored(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
     return copy
 
 
-def _member_blocks(data: bytes, info: zipfile.ZipInfo, kind: str) -> Iterator[bytes]:
+def _member_blocks(data: bytes, info: zipfile.ZipInfo, kind: str) -> Iterator[bytes | memoryview]:
     """The member's real bytes, block by block; refuses it as soon as they disagree with its headers."""
     if info.flag_bits & 0x1:
         raise Unreadable(
@@ -78,7 +78,8 @@ def _member_blocks(data: bytes, info: zipfile.ZipInfo, kind: str) -> Iterator[by
     )
     raw = _raw_member(data, info, kind)
     if info.compress_type == zipfile.ZIP_STORED:
-        blocks: Iterator[bytes] = (raw[i : i + STEP] for i in range(0, len(raw), STEP))
+        # Stored members are sliced out of the input without a copy (views, not bytes).
+        blocks: Iterator[bytes | memoryview] = (raw[i : i + STEP] for i in range(0, len(raw), STEP))
     elif info.compress_type == zipfile.ZIP_DEFLATED:
         blocks = _inflate(raw, mismatch)
     else:

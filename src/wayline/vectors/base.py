@@ -71,7 +71,9 @@ def load_meta(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     if isinstance(value, (str, bytes)):
-        return orjson.loads(value)
+        value = orjson.loads(value)
+        if isinstance(value, dict):
+            return value
     return {}
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import CursorResult, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.vectors.base import Hit, NewChunk, dump_meta, load_meta, query_terms
@@ -66,7 +66,8 @@ class PgVectorIndex:
             ),
             {"dst": dst_file_id, "src": src_file_id, "patch": dump_meta(meta_update)},
         )
-        return int(result.rowcount or 0)
+        # An INSERT gives a CursorResult; `AsyncSession.execute` is typed as the base `Result`.
+        return int(cast("CursorResult[Any]", result).rowcount or 0)
 
     async def search(
         self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], k: int
