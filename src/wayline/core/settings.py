@@ -70,7 +70,11 @@ def not_one_of(name: str, value: Any, values: Iterable[Any]) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
+    # Precedence (pydantic-settings'): arguments, then environment variables, then `.env` in the
+    # working directory (as Open WebUI reads it), then the defaults below.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
 
     # --- server -------------------------------------------------------------
     ENV: Literal["dev", "prod", "test"] = "prod"
