@@ -18,17 +18,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import Request
-from sqlalchemy import select, update
 
-from wayline.auth.tables import ApiKey, RevokedToken
+from wayline.auth.repository import is_revoked, key_with_owner, touch_key
 from wayline.core import errors
 from wayline.core.bus import Bus
 from wayline.core.db import Database
 from wayline.core.security import API_KEY_PREFIX, decode_jwt, hash_api_key
 from wayline.core.settings import Settings
+from wayline.users.repository import UserRepository
 from wayline.users.schemas import UserInfo
 from wayline.users.service import ACCOUNTS_CHANGED
-from wayline.users.tables import User
 
 INVALIDATE_TOPIC = "auth.invalidate"
 log = logging.getLogger("wayline.auth")
@@ -131,20 +130,12 @@ class Authenticator:
 
     async def _load_api_key(self, token: str) -> Principal:
         async with self._db.sessionmaker() as session:
-            row = (
-                await session.execute(
-                    select(ApiKey, User)
-                    .join(User, User.id == ApiKey.user_id)
-                    .where(ApiKey.key_hash == hash_api_key(token))
-                )
-            ).first()
-            if row is None:
-                raise errors.Unauthorized(errors.INVALID_TOKEN)
-            key, user = row
+            found = await key_with_owner(session, hash_api_key(token))
+        if found is None:
+            raise errors.Unauthorized(errors.INVALID_TOKEN)
+        key, user = found
         await self._touch(key.id)
-        return Principal(
-            UserInfo.of(user), "api_key", token, token_expires_at=key.expires_at, api_key_id=key.id
-        )
+        return Principal(user, "api_key", token, token_expires_at=key.expires_at, api_key_id=key.id)
 
     async def _touch(self, key_id: str) -> None:
         """Record `last_used_at` in its own short transaction that starts with the write:
@@ -152,9 +143,7 @@ class Authenticator:
         locked") on a busy SQLite, where a write-first transaction waits its turn."""
         try:
             async with self._db.write() as session:
-                await session.execute(
-                    update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=int(time.time()))
-                )
+                await touch_key(session, key_id, int(time.time()))
         except Exception:
             log.warning("could not record API key use", exc_info=True)
 
@@ -163,13 +152,10 @@ class Authenticator:
         if claims is None:
             raise errors.Unauthorized(errors.UNAUTHORIZED)
         async with self._db.sessionmaker() as session:
-            user = await session.get(User, claims.user_id)
+            user = await UserRepository(session).get(claims.user_id)
             if user is None:
                 raise errors.Unauthorized(errors.INVALID_TOKEN)
-            if (
-                claims.epoch != user.token_epoch
-                or await session.get(RevokedToken, claims.jti) is not None
-            ):
+            if claims.epoch != user.token_epoch or await is_revoked(session, claims.jti):
                 raise errors.Unauthorized("Invalid token")
         return Principal(
             UserInfo.of(user), "jwt", token, jti=claims.jti, token_expires_at=claims.expires_at

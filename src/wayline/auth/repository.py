@@ -1,9 +1,13 @@
+"""SQL for API keys and revoked sessions."""
+
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.auth.tables import ApiKey, RevokedToken
+from wayline.users.repository import with_user
+from wayline.users.schemas import UserInfo
 
 
 class ApiKeyRepository:
@@ -34,6 +38,24 @@ class ApiKeyRepository:
             delete(ApiKey).where(ApiKey.user_id == self.user_id, ApiKey.is_default.is_(True))
         )
         return bool(result.rowcount)
+
+
+async def key_with_owner(session: AsyncSession, key_hash: str) -> tuple[ApiKey, UserInfo] | None:
+    """The API key with this hash and its owner, in one query (a credential lookup)."""
+    stmt = with_user(select(ApiKey), ApiKey.user_id).where(ApiKey.key_hash == key_hash)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    key, user = row
+    return key, UserInfo.of(user)
+
+
+async def touch_key(session: AsyncSession, key_id: str, used_at: int) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=used_at))
+
+
+async def is_revoked(session: AsyncSession, jti: str) -> bool:
+    return await session.get(RevokedToken, jti) is not None
 
 
 async def revoke_token(session: AsyncSession, jti: str, expires_at: int | None) -> None:

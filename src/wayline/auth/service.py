@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +37,6 @@ from wayline.core.security import (
 from wayline.core.settings import Settings
 from wayline.users.repository import UserRepository
 from wayline.users.schemas import UserInfo, check_email
-from wayline.users.tables import User
 
 log = logging.getLogger("wayline.auth")
 
@@ -116,22 +114,14 @@ class AuthService:
     ) -> UserInfo:
         if await self.users.by_email(email) is not None:
             raise errors.BadRequest(errors.EMAIL_TAKEN)
-        stamp = now()
-        user = User(
-            id=new_id(),
-            email=email,
-            name=form.name.strip(),
-            role=role,
-            profile_image_url=form.profile_image_url or "/user.png",
-            password_hash=password_hash,
-            token_epoch=0,
-            created_at=stamp,
-            updated_at=stamp,
-            last_active_at=stamp,
-        )
-        self.session.add(user)
         try:
-            await self.session.flush()
+            user = await self.users.insert(
+                email=email,
+                name=form.name.strip(),
+                role=role,
+                profile_image_url=form.profile_image_url or "/user.png",
+                password_hash=password_hash,
+            )
         except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
             await self.session.rollback()
             raise errors.BadRequest(errors.EMAIL_TAKEN) from exc
@@ -150,9 +140,8 @@ class AuthService:
         # Open WebUI: the first account becomes admin. Counting after the insert, in the same
         # transaction, keeps two simultaneous first sign-ups from both becoming admin on PostgreSQL.
         if first and await self.users.count() == 1:
-            row = await self.users.get(user.id)
+            row = await self.users.set_role(user.id, "admin")
             assert row is not None
-            row.role = "admin"
             user = UserInfo.of(row)
         await self.session.commit()
         return self.session_response(user)
@@ -181,9 +170,7 @@ class AuthService:
         ):
             raise errors.BadRequest(errors.INVALID_CRED)
         await begin_write(self.session)
-        await self.session.execute(
-            update(User).where(User.id == row.id).values(last_active_at=now())
-        )
+        await self.users.touch_active(row.id)
         await self.session.commit()
         return self.session_response(UserInfo.of(row))
 
@@ -217,13 +204,9 @@ class AuthService:
         await begin_write(self.session)
         # Compare-and-set on the old hash: of two concurrent changes with the same old
         # password, one wins and the other is told the password is no longer correct.
-        result = await self.session.execute(
-            update(User)
-            .where(User.id == user.id, User.password_hash == row.password_hash)
-            .values(password_hash=new_hash, token_epoch=User.token_epoch + 1, updated_at=now())
-        )
+        changed = await self.users.replace_password_hash(user.id, row.password_hash, new_hash)
         await self.session.commit()
-        if not result.rowcount:
+        if not changed:
             raise errors.BadRequest("Incorrect password")
         await self.authenticator.invalidate(
             "password"
@@ -232,14 +215,9 @@ class AuthService:
 
     async def update_profile(self, user: UserInfo, form: UpdateProfileForm) -> UserInfo:
         await begin_write(self.session)
-        row = await self.users.get(user.id)
+        row = await self.users.update_profile(user.id, form.name.strip(), form.profile_image_url)
         if row is None:
             raise errors.Unauthorized(errors.INVALID_TOKEN)
-        row.name, row.profile_image_url, row.updated_at = (
-            form.name.strip(),
-            form.profile_image_url,
-            now(),
-        )
         await self.session.commit()
         await self.authenticator.invalidate("profile")
         return UserInfo.of(row)

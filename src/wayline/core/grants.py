@@ -5,11 +5,14 @@ A row gives a principal `read` or `write` (write implies read) on one resource
 principal_type "user" with principal_id "*"; principal_type "anyone" means the same.
 Owners and admins need no row. Repositories build their WHERE clauses with `granted`,
 so "who may see this" is decided in SQL, never after the fact.
+
+`AccessGrantForm` is a grant as clients send it (models and knowledge take the same form).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from sqlalchemy import BigInteger, String, and_, delete, exists, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,9 +21,29 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from wayline.core.clock import new_id, now
 from wayline.core.db import Base
+from wayline.core.storable import IdText, OpenModel
 
 EVERYONE = "*"
 Grant = tuple[str, str, str]  # (principal_type, principal_id, permission)
+GROUPS_UNSUPPORTED = (
+    "Group grants are not supported: grant to users, or to everyone with principal_id '*'"
+)
+
+
+class AccessGrantForm(OpenModel):
+    """One grant, as Open WebUI's clients send it: principal_type "user" with principal_id "*"
+    (or principal_type "anyone") means every user. A "group" grant parses, so that the caller can
+    refuse it by name (`refuse_groups`): Wayline has no groups."""
+
+    principal_type: Literal["user", "anyone", "group"] = "user"
+    principal_id: IdText = EVERYONE
+    permission: Literal["read", "write"] = "read"
+
+
+def refuse_groups(forms: Iterable[AccessGrantForm] | None) -> None:
+    """ValueError (`GROUPS_UNSUPPORTED`) when one of the grants names a group."""
+    if any(form.principal_type == "group" for form in forms or ()):
+        raise ValueError(GROUPS_UNSUPPORTED)
 
 
 class AccessGrant(Base):
@@ -38,7 +61,8 @@ class AccessGrant(Base):
 def granted(
     resource_type: str, resource_id: ColumnElement, user_id: str, permissions: Sequence[str]
 ) -> ColumnElement[bool]:
-    """True where a grant gives `user_id` (or everyone) one of `permissions` on the row's resource."""
+    """True where a grant gives `user_id` (or everyone) one of `permissions` on the row's
+    resource."""
     g = AccessGrant
     return exists().where(
         g.resource_type == resource_type,
@@ -71,7 +95,8 @@ async def grants_of(
 async def replace_grants(
     session: AsyncSession, resource_type: str, resource_id: str, grants: Iterable[Grant]
 ) -> None:
-    """Make `grants` the resource's whole grant list (de-duplicated, order kept), in the caller's transaction."""
+    """Make `grants` the resource's whole grant list (de-duplicated, order kept), in the caller's
+    transaction."""
     g = AccessGrant
     await session.execute(
         delete(g).where(g.resource_type == resource_type, g.resource_id == resource_id)

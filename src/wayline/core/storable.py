@@ -1,4 +1,5 @@
-"""Field types for workspace forms (models, knowledge, functions): only what can be read back is stored.
+"""Field types for workspace forms (models, knowledge, functions): only what can be read back is
+stored. And `OpenModel`, the base of forms that take Open WebUI's bodies as they come.
 
 The request body is parsed with the stdlib `json`, which accepts what cannot be written
 again: lone surrogates (`"\\ud800"`), `NaN`/`Infinity`, integers beyond 64 bits. orjson
@@ -12,7 +13,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+class OpenModel(BaseModel):
+    """A wire model that accepts fields it does not declare (and keeps them): Open WebUI's
+    clients send more than Wayline reads, and a form must not refuse them for it."""
+
+    model_config = ConfigDict(extra="allow")
+
 
 # Caps on stored text. Open WebUI has none (Text columns); these are far above real use and keep
 # one row from holding megabytes. Ids stay within their String(255) columns.

@@ -1,4 +1,9 @@
-"""SQL for file rows. Reads that serve a user are scoped by owner (admins see all)."""
+"""SQL for file rows. Reads that serve a user are scoped by owner (admins see all).
+
+`file_table` is what other domains may put in their own queries when a file must be joined or
+scoped in the same statement (knowledge: who may read a file through a collection). They read
+it only: every write to a file row is a `FileRepository` method.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,15 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import FromClause
 
 from wayline.core.clock import now
-from wayline.files.tables import COMPLETED, PENDING, PROCESSING, File
+from wayline.files.status import COMPLETED, PENDING, PROCESSING, UNPROCESSED
+from wayline.files.tables import File
 from wayline.users.schemas import UserInfo
+
+# The file table, declared once (`files.tables`), for other domains' read-only joins.
+file_table: FromClause = File.__table__
 
 
 class FileRepository:
@@ -55,8 +65,26 @@ class FileRepository:
             .all()
         )
 
+    async def owned_ids(self, user: UserInfo, file_ids: Sequence[str]) -> list[str]:
+        """The files among `file_ids` that `user` owns (every one that exists, for an admin)."""
+        if not file_ids:
+            return []
+        scope = [] if user.is_admin else [File.user_id == user.id]
+        stmt = select(File.id).where(File.id.in_(list(file_ids)), *scope)
+        return list((await self.session.execute(stmt)).scalars())
+
     def add(self, row: File) -> None:
         self.session.add(row)
+
+    async def mark_pending(self, file_id: str) -> bool:
+        """Compare-and-set a file that was never processed, or whose processing failed, back to
+        `pending` (a worker then claims it); a file a worker holds or finished is left alone."""
+        result = await self.session.execute(
+            update(File)
+            .where(File.id == file_id, File.status.in_(UNPROCESSED))
+            .values(status=PENDING, error=None, error_status=None)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def delete(self, file_id: str) -> None:
         await self.session.execute(delete(File).where(File.id == file_id))
@@ -96,7 +124,8 @@ class FileRepository:
     async def claim(
         self, file_id: str, worker: str, stale_before: int, dead: Sequence[str] = ()
     ) -> bool:
-        """Compare-and-set the claim: only one worker (in any replica) wins a pending or stale job."""
+        """Compare-and-set the claim: only one worker (in any replica) wins a pending or stale
+        job."""
         result = await self.session.execute(
             update(File)
             .where(File.id == file_id, self._claimable(stale_before, dead))
@@ -114,7 +143,8 @@ class FileRepository:
         return result.rowcount == 1
 
     async def update_claimed(self, file_id: str, worker: str, **values: Any) -> bool:
-        """Update a job row only while `worker` still holds its claim (it may have been deleted or taken over)."""
+        """Update a job row only while `worker` still holds its claim (it may have been deleted
+        or taken over)."""
         result = await self.session.execute(
             update(File)
             .where(File.id == file_id, File.claimed_by == worker, File.status == PROCESSING)
@@ -125,7 +155,8 @@ class FileRepository:
     async def find_indexed_twin(
         self, file_hash: str, exclude_id: str, signature: str
     ) -> File | None:
-        """A completed file with identical bytes indexed the same way, whose chunks can be reused."""
+        """A completed file with identical bytes indexed the same way, whose chunks can be
+        reused."""
         rows = (
             (
                 await self.session.execute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -27,7 +28,8 @@ from wayline.extraction import extension_of
 from wayline.files.blobstore import BlobStore, blob_key, safe_name
 from wayline.files.ingestion import IngestionRunner
 from wayline.files.repository import FileRepository
-from wayline.files.tables import COMPLETED, FAILED, PENDING, File
+from wayline.files.status import COMPLETED, FAILED, PENDING, STORED, UNPROCESSED
+from wayline.files.tables import File
 from wayline.users.schemas import UserInfo
 from wayline.vectors import VectorIndex
 
@@ -45,12 +47,47 @@ class FilesRuntime:
     index: VectorIndex
     ingestion: IngestionRunner
 
-    async def delete_files(self, session: AsyncSession, file_ids: list[str]) -> None:
-        """Remove files entirely: chunks (vectors + FTS), rows (links cascade) and stored bytes. Commits.
+    async def submit(self, file_id: str) -> None:
+        """Hand a `pending` file to the ingestion workers (the row is the job)."""
+        await self.ingestion.submit(file_id)
+
+    async def resubmit(self, session: AsyncSession, file_id: str) -> bool:
+        """Submit again a file never processed (uploaded with process=false) or whose processing
+        failed, in a write transaction of its own; commits. False when the file is in neither
+        state any more (a worker picked it up meanwhile): it is left alone."""
+        await begin_write(session)
+        changed = await FileRepository(session).mark_pending(file_id)
+        await session.commit()
+        await self.submit(file_id)
+        return changed
+
+    async def wait_processed(
+        self, session: AsyncSession, user: UserInfo, file_id: str, wait_seconds: float
+    ) -> File:
+        """The file once processing completed, waiting up to `wait_seconds` for it: BadRequest
+        with the reason when it failed, Conflict while it is still being processed."""
+        status = await self.ingestion.wait_until_done(file_id, wait_seconds)
+        session.expire_all()
+        row = await get_readable_file(session, user, file_id)
+        if status == FAILED or row.status == FAILED:
+            raise errors.BadRequest(row.error or "Processing failed")
+        if row.status != COMPLETED:
+            raise errors.Conflict(
+                f"File {file_id} is still being processed; "
+                f"check /api/v1/files/{file_id}/process/status"
+            )
+        return row
+
+    async def delete_files(self, session: AsyncSession, file_ids: Sequence[str]) -> None:
+        """Remove files entirely: chunks (vectors + FTS), rows (links cascade) and stored bytes.
+        Commits. The one way a file is deleted (a user's delete, a collection's unlink).
 
         Runs in the caller's transaction, which should have started with `begin_write`."""
+        await self.delete_rows(session, await FileRepository(session).get_many(file_ids))
+
+    async def delete_rows(self, session: AsyncSession, rows: Sequence[File]) -> None:
+        """`delete_files` for rows already read in the caller's write transaction."""
         repo = FileRepository(session)
-        rows = await repo.get_many(file_ids)
         for row in rows:
             await self.index.delete_file(session, row.id)
             await repo.delete(row.id)
@@ -110,6 +147,11 @@ def parse_metadata(raw: Any, max_depth: int) -> dict[str, Any]:
     return value
 
 
+def needs_processing(row: File) -> bool:
+    """Never processed (uploaded with process=false) or processing failed: `resubmit` applies."""
+    return row.status in UNPROCESSED
+
+
 async def get_readable_file(session: AsyncSession, user: UserInfo, file_id: str) -> File:
     """The file if `user` may read it (owner or admin), else NotFound."""
     row = await FileRepository(session).get_for(user, file_id)
@@ -129,7 +171,8 @@ async def create_file(
     metadata: dict[str, Any] | None = None,
     process: bool = True,
 ) -> File:
-    """Store bytes and insert the file row (status `pending` when `process`); the caller submits the job."""
+    """Store bytes and insert the file row (status `pending` when `process`); the caller submits
+    the job (`FilesRuntime.submit`)."""
     name = safe_name(filename)
     file_id = new_id()
     path, size, digest = await runtime.blobs.put(
@@ -153,7 +196,7 @@ async def create_file(
         },
         data={},
         content=None,
-        status=PENDING if process else "",
+        status=PENDING if process else STORED,
         error=None,
         error_status=None,
         progress_done=0,
@@ -194,7 +237,7 @@ async def create_text_file(
         content_type="text/plain",
         metadata=metadata,
     )
-    await runtime.ingestion.submit(row.id)
+    await runtime.submit(row.id)
     return row
 
 
@@ -228,7 +271,7 @@ class FileService:
             process=process,
         )
         if process and background:
-            await self.runtime.ingestion.submit(row.id)
+            await self.runtime.submit(row.id)
         elif process:
             await self.runtime.ingestion.run_now(row.id)
             row = await self.repo.get(row.id) or row
@@ -276,12 +319,9 @@ class FileService:
         return {"message": "File deleted successfully"}
 
     async def _delete(self, row: File) -> None:
-        """Within the caller's write transaction: chunks (vectors + FTS rows) and collection links go
-        with the row (explicitly and by cascade); commits, then removes the stored bytes."""
-        await self.runtime.index.delete_file(self.session, row.id)
-        await self.repo.delete(row.id)
-        await self.session.commit()
-        await self.runtime.blobs.delete(row.path)
+        """Within the caller's write transaction: chunks (vectors + FTS rows) and collection links
+        go with the row (explicitly and by cascade); commits, then removes the stored bytes."""
+        await self.runtime.delete_rows(self.session, [row])
 
     async def delete_all(self) -> dict[str, str]:
         await begin_write(self.session)

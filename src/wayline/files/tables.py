@@ -6,9 +6,10 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wayline.core.db import Base
+from wayline.files.status import COMPLETED, FAILED, PENDING, PROCESSING
 
-# `status` values; "" = stored only (uploaded with process=false), shown as "pending" like Open WebUI.
-PENDING, PROCESSING, COMPLETED, FAILED = "pending", "processing", "completed", "failed"
+# The `status` values live in `files.status` (other domains read them); re-exported for this domain.
+__all__ = ["COMPLETED", "FAILED", "PENDING", "PROCESSING", "File"]
 
 
 class File(Base):

@@ -1,4 +1,5 @@
-"""Who may read or write a collection or a file, as SQL (so every list and lookup is scoped in the query).
+"""Who may read or write a collection or a file, as SQL (every list and lookup is scoped in the
+query).
 
 Collections: the owner and admins may do anything; an `access_grant` row (resource_type
 "knowledge") gives a user `read` or `write` (write implies read); Open WebUI's public form —
@@ -17,44 +18,21 @@ add it is revoked, for them and for everyone they shared the collection with.
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    String,
-    Text,
-    and_,
-    exists,
-    or_,
-    select,
-    table,
-    true,
-)
-from sqlalchemy.orm import aliased
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, true
+from sqlalchemy.orm import QueryableAttribute, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from wayline.core.grants import EVERYONE, AccessGrant, granted
+from wayline.files.repository import file_table
 from wayline.knowledge.tables import Knowledge, KnowledgeFile
+from wayline.users.repository import is_admin
 from wayline.users.schemas import UserInfo
-from wayline.users.tables import User
 
 RESOURCE = "knowledge"
 
-# The files table (owned by the files domain), read-only here: the columns collections show.
-file_table = table(
-    "file",
-    Column("id", String),
-    Column("user_id", String),
-    Column("hash", String),
-    Column("filename", Text),
-    Column("meta", JSON),
-    Column("data", JSON),
-    Column("status", String),
-    Column("error", Text),
-    Column("content", Text),
-    Column("created_at", BigInteger),
-    Column("updated_at", BigInteger),
-)
+# The files domain's table, read here (never written) to scope files in the same query.
 F = file_table.c
 
 
@@ -75,7 +53,7 @@ def can_write(user: UserInfo) -> ColumnElement[bool]:
     return or_(Knowledge.user_id == user.id, _granted(user, ("write",)))
 
 
-def _named_writers(knowledge_id: ColumnElement) -> ColumnElement:
+def _named_writers(knowledge_id: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement:
     """Users granted write on a collection by name (a subquery of user ids)."""
     g = aliased(AccessGrant)
     return (
@@ -98,7 +76,8 @@ def _owner_grants_write(
     grantee_ok: ColumnElement[bool],
     g: type[AccessGrant],
 ) -> ColumnElement[bool]:
-    """The file's owner put it in a collection of theirs that grants write to a principal matching `grantee_ok`."""
+    """The file's owner put it in a collection of theirs that grants write to a principal
+    matching `grantee_ok`."""
     link, owned = aliased(KnowledgeFile), aliased(Knowledge)
     # Explicit correlation: this sits up to three queries deep, where auto-correlation stops.
     return (
@@ -144,17 +123,17 @@ def link_serves(
             ),
         ),
     )
-    owner_is_admin = exists().where(User.id == knowledge.user_id, User.role == "admin")
     return or_(
         file_owner == knowledge.user_id,
         file_owner.in_(_named_writers(knowledge.id)),
-        owner_is_admin,
+        is_admin(knowledge.user_id),
         _owner_grants_write(file_id, file_owner, to_answerer, g),
     )
 
 
 def file_readable(user: UserInfo) -> ColumnElement[bool]:
-    """A WHERE clause on the `file` table: files `user` may read (own, admin, or via a collection)."""
+    """A WHERE clause on the `file` table: files `user` may read (own, admin, or via a
+    collection)."""
     if user.is_admin:
         return true()
     via_collection = exists(

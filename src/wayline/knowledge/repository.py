@@ -1,4 +1,7 @@
-"""SQL for collections; every read is scoped by the acting user through `access` clauses."""
+"""SQL for collections; every read is scoped by the acting user through `access` clauses.
+
+Files and accounts belong to their domains: their tables are read here only through what
+`files.repository` and `users.repository` expose (joins within one query stay one query)."""
 
 from __future__ import annotations
 
@@ -10,18 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.clock import now
 from wayline.core.grants import grants_of, replace_grants
+from wayline.files.repository import file_table
 from wayline.knowledge.access import (
     RESOURCE,
     can_read,
     can_write,
     file_readable,
-    file_table,
     file_writable,
     link_serves,
 )
 from wayline.knowledge.tables import Knowledge, KnowledgeFile
+from wayline.users.repository import UserRepository, with_user
 from wayline.users.schemas import UserInfo
-from wayline.users.tables import User
 
 F = file_table.c
 FILE_COLUMNS = (
@@ -70,20 +73,21 @@ class KnowledgeRepository:
 
     async def page(
         self, user: UserInfo, skip: int, limit: int
-    ) -> tuple[list[tuple[Knowledge, User | None]], int]:
+    ) -> tuple[list[tuple[Knowledge, UserInfo | None]], int]:
+        """A page of the collections `user` may read, each with its owner."""
         where = can_read(user)
         total = (
             await self.session.execute(select(func.count()).select_from(Knowledge).where(where))
         ).scalar_one()
         stmt = (
-            select(Knowledge, User)
-            .outerjoin(User, User.id == Knowledge.user_id)
+            with_user(select(Knowledge), Knowledge.user_id, outer=True)
             .where(where)
             .order_by(Knowledge.updated_at.desc(), Knowledge.id)
             .offset(skip)
             .limit(limit)
         )
-        return [(k, u) for k, u in (await self.session.execute(stmt)).all()], total
+        rows = (await self.session.execute(stmt)).all()
+        return [(k, UserInfo.of(u) if u is not None else None) for k, u in rows], total
 
     async def file_counts(self, ids: Sequence[str]) -> dict[str, int]:
         if not ids:
@@ -126,15 +130,6 @@ class KnowledgeRepository:
             )
         )
         return (await self.session.execute(stmt)).first() is not None
-
-    async def owned_file_ids(self, user: UserInfo, file_ids: Sequence[str]) -> list[str]:
-        """The files among `file_ids` that `user` owns (every one, for an admin)."""
-        if not file_ids:
-            return []
-        stmt = select(F.id).where(
-            F.id.in_(list(file_ids)), *(() if user.is_admin else (F.user_id == user.id,))
-        )
-        return list((await self.session.execute(stmt)).scalars())
 
     async def files(
         self, knowledge_id: str, skip: int = 0, limit: int | None = None, with_content: bool = False
@@ -191,11 +186,8 @@ class KnowledgeRepository:
             stmt = stmt.where(KnowledgeFile.file_id.in_(file_ids))
         await self.session.execute(stmt)
 
-    async def owners(self, user_ids: Sequence[str]) -> dict[str, User]:
-        if not user_ids:
-            return {}
-        rows = await self.session.execute(select(User).where(User.id.in_(set(user_ids))))
-        return {u.id: u for u in rows.scalars()}
+    async def owners(self, user_ids: Sequence[str]) -> dict[str, UserInfo]:
+        return await UserRepository(self.session).infos(user_ids)
 
 
 def _served(*columns: Any) -> Select[Any]:

@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from wayline.core.storable import DescriptionText, IdText, NameText
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+from wayline.core.grants import AccessGrantForm
+from wayline.core.storable import DescriptionText, IdText, NameText, OpenModel
 
 
-class AccessGrantForm(_Open):
-    # Open WebUI's form: principal_type "user" with principal_id "*" means everyone.
-    principal_type: Literal["user", "anyone", "group"] = "user"
-    principal_id: IdText = "*"
-    permission: Literal["read", "write"] = "read"
-
-
-class KnowledgeForm(_Open):
+class KnowledgeForm(OpenModel):
     # Open WebUI's `data` and `meta` are accepted and not stored (nothing here reads them back).
     name: NameText
     description: DescriptionText = ""
     access_grants: list[AccessGrantForm] | None = None
 
 
-class AccessUpdateForm(_Open):
-    access_grants: list[AccessGrantForm] = []
+class AccessUpdateForm(OpenModel):
+    access_grants: list[AccessGrantForm] = Field(default_factory=list)
 
 
-class FileIdForm(_Open):
+class FileIdForm(OpenModel):
     file_id: IdText
     directory_id: str | None = None
 

@@ -21,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wayline.core import errors
 from wayline.core.clock import new_id, now
 from wayline.core.db import begin_write
+from wayline.core.grants import EVERYONE, AccessGrantForm, Grant, refuse_groups
 from wayline.core.settings import Settings
+from wayline.files.repository import FileRepository
 from wayline.files.service import FilesRuntime
+from wayline.files.status import FAILED, STORED
 from wayline.knowledge.repository import KnowledgeRepository
 from wayline.knowledge.schemas import (
-    AccessGrantForm,
     BatchWarnings,
     FileMeta,
     KnowledgeBatchResponse,
@@ -40,7 +42,6 @@ from wayline.knowledge.schemas import (
 from wayline.knowledge.tables import Knowledge
 from wayline.users.schemas import UserInfo
 
-# Deletes files (rows, chunks, stored bytes) in the caller's session and commits it; from the files domain.
 PAGE_SIZE = 30
 
 
@@ -52,17 +53,16 @@ def file_not_found(file_id: str) -> errors.NotFound:
     return errors.NotFound(f"File {file_id} not found")
 
 
-def _grants(forms: Sequence[AccessGrantForm] | None) -> list[tuple[str, str, str]]:
-    out = []
-    for g in forms or ():
-        if g.principal_type == "group":
-            raise errors.BadRequest(
-                "Group grants are not supported: grant to users, or to everyone with principal_id '*'"
-            )
-        # "anyone" is accepted and stored in Open WebUI's public form.
-        pid = "*" if g.principal_type == "anyone" else g.principal_id
-        out.append(("user", pid, g.permission))
-    return out
+def _grants(forms: Sequence[AccessGrantForm] | None) -> list[Grant]:
+    try:
+        refuse_groups(forms)
+    except ValueError as exc:
+        raise errors.BadRequest(str(exc)) from exc
+    # "anyone" is accepted and stored in Open WebUI's public form.
+    return [
+        ("user", EVERYONE if g.principal_type == "anyone" else g.principal_id, g.permission)
+        for g in forms or ()
+    ]
 
 
 def _owner(user: Any) -> Owner | None:
@@ -110,7 +110,8 @@ class KnowledgeService:
         return row
 
     async def writable(self, user: UserInfo, knowledge_id: str) -> Knowledge:
-        """The collection if `user` may change it, in a write transaction that has locked its row."""
+        """The collection if `user` may change it, in a write transaction that has locked its
+        row."""
         await begin_write(self.session)
         await self.repo.lock(knowledge_id)
         row = await self.readable(user, knowledge_id)
@@ -247,23 +248,28 @@ class KnowledgeService:
         if not await self.repo.writable_file(user, file_id):
             # Reading a file through a shared collection does not let you share it further.
             raise errors.Forbidden(
-                f"You do not have write access to file {file_id}, so you cannot add it to a collection"
+                f"You do not have write access to file {file_id}, "
+                "so you cannot add it to a collection"
             )
-        if file["status"] == "failed":
+        if file["status"] == FAILED:
             raise errors.BadRequest(
                 f"File {file_id} failed processing: {file.get('error') or 'unknown error'}"
             )
-        if file["status"] == "":
-            # Stored with process=false: nothing will ever index it (Open WebUI: 400 "not processed").
+        if file["status"] == STORED:
+            # Stored with process=false: nothing will ever index it (Open WebUI: 400 "not
+            # processed").
             raise errors.BadRequest(
-                f"File {file_id} has not been processed (it was uploaded with process=false), so it has no "
-                f"content to search. Index it with POST /api/v1/retrieval/process/file "
-                f'{{"file_id": "{file_id}", "collection_name": "{knowledge_id}"}}, which also adds it here.'
+                f"File {file_id} has not been processed (it was uploaded with process=false), "
+                "so it has no content to search. Index it with POST "
+                "/api/v1/retrieval/process/file "
+                f'{{"file_id": "{file_id}", "collection_name": "{knowledge_id}"}}, '
+                "which also adds it here."
             )
         if not await self.repo.would_serve(knowledge_id, file_id):
             raise errors.Forbidden(
-                f"File {file_id} would not be readable in knowledge base {knowledge_id}: a collection shares a "
-                "file only while its owner, or a user it grants write access by name, may write that file"
+                f"File {file_id} would not be readable in knowledge base {knowledge_id}: "
+                "a collection shares a file only while its owner, or a user it grants write "
+                "access by name, may write that file"
             )
         # A file still processing has no hash yet: it is linked now and becomes searchable when its
         # chunks commit; duplicates among such files are removed at query time (same hash + offset).
@@ -321,7 +327,7 @@ class KnowledgeService:
     async def update_file(
         self, user: UserInfo, knowledge_id: str, file_id: str
     ) -> KnowledgeResponse:
-        # Links share the file's chunks, so a re-indexed file is already current in every collection.
+        # Links share the file's chunks: a re-indexed file is already current in every collection.
         row = await self.writable(user, knowledge_id)
         await self.readable_file(user, file_id)
         if not await self.repo.is_linked(knowledge_id, file_id):
@@ -351,12 +357,13 @@ class KnowledgeService:
     async def _finish_unlink(
         self, user: UserInfo, file_ids: Sequence[str], requested: bool | None
     ) -> None:
-        """Commit the unlinking, deleting the files too (in the same transaction) when asked or when
-        retention is off — only files the caller owns (any, for an admin): shared ones just leave."""
+        """Commit the unlinking, deleting the files too (in the same transaction) when asked or
+        when retention is off — only files the caller owns (any, for an admin): shared ones just
+        leave."""
         deletes = (
             (not self.settings.ENABLE_KNOWLEDGE_FILE_RETENTION) if requested is None else requested
         )
-        owned = await self.repo.owned_file_ids(user, file_ids) if deletes else []
+        owned = await FileRepository(self.session).owned_ids(user, file_ids) if deletes else []
         if owned:
             await self._files.delete_files(self.session, owned)  # commits
         else:

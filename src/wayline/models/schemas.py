@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
+from wayline.core.grants import AccessGrantForm, refuse_groups
 from wayline.core.storable import (
     DESCRIPTION_MAX,
     ID_MAX,
     SYSTEM_PROMPT_MAX,
     IdText,
     NameText,
+    OpenModel,
     StorableObject,
     capped,
     utf8,
 )
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class AccessGrantForm(_Open):
-    # principal_type "user" with principal_id "*" (or "anyone") means every user.
-    principal_type: Literal["user", "anyone"] = "user"
-    principal_id: IdText = "*"
-    permission: Literal["read", "write"] = "read"
-
-
-class ModelForm(_Open):
+class ModelForm(OpenModel):
     id: IdText
     base_model_id: Annotated[str, Field(max_length=ID_MAX), AfterValidator(utf8)] | None = None
     name: NameText
@@ -50,6 +41,12 @@ class ModelForm(_Open):
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("access_grants")
+    @classmethod
+    def _no_group_grants(cls, value: list[AccessGrantForm] | None) -> list[AccessGrantForm] | None:
+        refuse_groups(value)
+        return value
+
     @field_validator("params")
     @classmethod
     def _system_prompt_cap(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -63,11 +60,11 @@ class ModelForm(_Open):
         return value
 
 
-class ModelIdForm(_Open):
+class ModelIdForm(OpenModel):
     id: IdText
 
 
-class ModelResponse(_Open):
+class ModelResponse(OpenModel):
     id: str
     user_id: str
     base_model_id: str | None

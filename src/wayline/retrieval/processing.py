@@ -7,13 +7,15 @@ Without `collection_name` the result lives in the file's own collection `file-{i
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core import errors
-from wayline.core.db import begin_write
-from wayline.files.service import FilesRuntime, create_text_file, get_readable_file
-from wayline.files.tables import COMPLETED, FAILED, PENDING, File
+from wayline.files.service import (
+    FilesRuntime,
+    create_text_file,
+    get_readable_file,
+    needs_processing,
+)
 from wayline.knowledge.service import KnowledgeService
 from wayline.retrieval.schemas import ProcessFileForm, ProcessResponse, ProcessTextForm
 from wayline.retrieval.service import FILE_PREFIX, RetrievalService
@@ -36,26 +38,17 @@ class Processor:
 
     async def process_file(self, user: UserInfo, form: ProcessFileForm) -> ProcessResponse:
         target = await self._target(user, form.collection_name)
-        row = await get_readable_file(
-            self.session, user, form.file_id
-        )  # owner or admin: it changes the file
-        status = row.status
+        # Owner or admin: it changes the file.
+        row = await get_readable_file(self.session, user, form.file_id)
+        unprocessed = needs_processing(row)
         await self.session.rollback()  # reads done; writes below start their own transactions
-        ingestion = self.files.ingestion
         if form.content is not None:
             if not form.content.strip():
                 raise errors.BadRequest(errors.EMPTY_CONTENT)
-            await ingestion.reindex_text(form.file_id, form.content)
-        elif status in ("", FAILED):
-            # Compare-and-set: a file a worker picked up meanwhile is left alone.
-            await begin_write(self.session)
-            await self.session.execute(
-                update(File)
-                .where(File.id == form.file_id, File.status.in_(("", FAILED)))
-                .values(status=PENDING, error=None, error_status=None)
-            )
-            await self.session.commit()
-            await ingestion.submit(form.file_id)
+            await self.files.ingestion.reindex_text(form.file_id, form.content)
+        elif unprocessed:
+            # A compare-and-set: a file a worker picked up meanwhile is left alone.
+            await self.files.resubmit(self.session, form.file_id)
         return await self._finish(user, form.file_id, target)
 
     async def _target(self, user: UserInfo, collection_name: str | None) -> str | None:
@@ -67,17 +60,9 @@ class Processor:
         return collection_name
 
     async def _finish(self, user: UserInfo, file_id: str, target: str | None) -> ProcessResponse:
-        status = await self.files.ingestion.wait_until_done(
-            file_id, self.settings.KNOWLEDGE_ADD_WAIT_SECONDS
+        row = await self.files.wait_processed(
+            self.session, user, file_id, self.settings.KNOWLEDGE_ADD_WAIT_SECONDS
         )
-        self.session.expire_all()
-        row = await get_readable_file(self.session, user, file_id)
-        if status == FAILED or row.status == FAILED:
-            raise errors.BadRequest(row.error or "Processing failed")
-        if row.status != COMPLETED:
-            raise errors.Conflict(
-                f"File {file_id} is still being processed; check /api/v1/files/{file_id}/process/status"
-            )
         content, filename = row.content or "", row.filename
         await self.session.rollback()
         if target is not None:

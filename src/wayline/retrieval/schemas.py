@@ -6,14 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wayline.core.storable import OpenModel
+
 _NAME = r"^[A-Za-z0-9_-]{1,255}$"  # Open WebUI's collection-name rule
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class _QueryOptions(_Open):
+class _QueryOptions(OpenModel):
     query: str = Field(min_length=1, max_length=100_000)
     k: int | None = Field(None, ge=1, le=1000)
     k_reranker: int | None = Field(None, ge=1, le=1000)  # accepted; there is no reranker
@@ -39,13 +37,13 @@ class QueryResult(BaseModel):
     distances: list[list[float]]
 
 
-class ProcessTextForm(_Open):
+class ProcessTextForm(OpenModel):
     name: str = Field(min_length=1, max_length=1024)
     content: str = Field(min_length=1)
     collection_name: str | None = Field(None, pattern=_NAME)
 
 
-class ProcessFileForm(_Open):
+class ProcessFileForm(OpenModel):
     file_id: str = Field(min_length=1, max_length=255)
     content: str | None = None
     collection_name: str | None = Field(None, pattern=_NAME)
@@ -70,7 +68,7 @@ class EmbeddingConfig(BaseModel):
     ollama_config: dict[str, str]
 
 
-class EmbeddingUpdateForm(_Open):
+class EmbeddingUpdateForm(OpenModel):
     RAG_EMBEDDING_ENGINE: str | None = None
     RAG_EMBEDDING_MODEL: str | None = None
     RAG_EMBEDDING_BATCH_SIZE: int | None = Field(None, ge=1, le=4096)
