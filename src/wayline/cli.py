@@ -79,7 +79,7 @@ def _serve(args: argparse.Namespace) -> None:
         workers=workers,
         access_log=args.access_log,
         log_level=settings.LOG_LEVEL.lower(),
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=int(settings.GRACEFUL_SHUTDOWN_TIMEOUT),
         # X-Forwarded-For is believed only from these peers (the per-address sign-in limit uses it).
         proxy_headers=True,
         forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     CORS_ALLOW_ORIGIN: str = "*"
     WEBUI_NAME: str = "Wayline"
     LOG_LEVEL: LogLevel = "INFO"  # any case: `info` is read as `INFO`
+    LOG_FORMAT: Literal["text", "json"] = "text"
+    # SIGTERM: stop accepting, let in-flight requests and streams finish for this long, then exit.
+    GRACEFUL_SHUTDOWN_TIMEOUT: float = Field(default=30.0, ge=0)
 
     # --- storage ------------------------------------------------------------
     DATA_DIR: Path = Path("./data")

@@ -40,7 +40,7 @@ async def create(form: KnowledgeForm, user: VerifiedUser, service: Service) -> K
 
 @router.get("/", response_model=KnowledgeList)
 async def list_knowledge(
-    user: VerifiedUser, service: Service, page: int = Query(1, ge=1)
+    user: VerifiedUser, service: Service, page: int = Query(1, ge=1, le=1_000_000)
 ) -> KnowledgeList:
     return await service.list(user, page)
 
@@ -57,7 +57,7 @@ async def list_files(
     knowledge_id: str,
     user: VerifiedUser,
     service: Service,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=1_000_000),
     limit: int = Query(30, ge=1, le=1000),
 ) -> KnowledgeFileList:
     return await service.files(user, knowledge_id, page, limit)
