@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import Request
 
@@ -78,7 +78,7 @@ class Authenticator:
         bus.subscribe(INVALIDATE_TOPIC, self._on_invalidate)
         bus.subscribe(ACCOUNTS_CHANGED, self._on_invalidate)
 
-    def _on_invalidate(self, _: dict) -> None:
+    def _on_invalidate(self, _: dict[str, Any]) -> None:
         self._generation += 1
         self._cache.clear()
 

@@ -6,6 +6,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.auth.tables import ApiKey, RevokedToken
+from wayline.core.db import affected
 from wayline.users.repository import with_user
 from wayline.users.schemas import UserInfo
 
@@ -37,7 +38,7 @@ class ApiKeyRepository:
         result = await self.session.execute(
             delete(ApiKey).where(ApiKey.user_id == self.user_id, ApiKey.is_default.is_(True))
         )
-        return bool(result.rowcount)
+        return bool(affected(result))
 
 
 async def key_with_owner(session: AsyncSession, key_hash: str) -> tuple[ApiKey, UserInfo] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -76,14 +76,14 @@ async def session_user(principal: PrincipalDep, settings: SettingsDep) -> Sessio
 
 
 @router.post("/signout")
-async def signout(principal: PrincipalDep, service: Service, response: Response) -> dict:
+async def signout(principal: PrincipalDep, service: Service, response: Response) -> dict[str, bool]:
     await service.signout(principal)
     response.delete_cookie("token")
     return {"status": True}
 
 
 @router.post("/add")
-async def add_user(form: AddUserForm, _: AdminUser, service: Service) -> dict:
+async def add_user(form: AddUserForm, _: AdminUser, service: Service) -> dict[str, Any]:
     return await service.add_user(form)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +42,7 @@ from wayline.users.schemas import UserInfo, check_email
 log = logging.getLogger("wayline.auth")
 
 
-def permissions_for(user: UserInfo, settings: Settings) -> dict:
+def permissions_for(user: UserInfo, settings: Settings) -> dict[str, Any]:
     """What the UI may offer this user; Wayline lets every verified user use workspace features."""
     verified = user.is_verified
     return {
@@ -181,7 +182,7 @@ class AuthService:
             await self.session.commit()
             await self.authenticator.invalidate("signout")
 
-    async def add_user(self, form: AddUserForm) -> dict:
+    async def add_user(self, form: AddUserForm) -> dict[str, Any]:
         user = await self.create_user(form, form.role)
         await self.session.commit()
         token = self.session_response(user)

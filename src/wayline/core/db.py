@@ -17,10 +17,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import MetaData, event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult, Result
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -50,6 +50,14 @@ class Base(DeclarativeBase):
 # A session that will write starts its transaction with this execution option (see
 # `begin_write`); on SQLite that transaction opens with BEGIN IMMEDIATE.
 WRITE_OPTION = "wayline_write"
+
+
+def affected(result: Result[Any]) -> int:
+    """Rows an UPDATE, DELETE or INSERT touched (a `CursorResult`, typed as a plain `Result` by
+    `AsyncSession.execute`)."""
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
+
+
 WRITE_TURNS = "wayline_write_turns"  # session.info key of the process's SQLite writer queue
 TURN_WAIT = 60.0
 

@@ -12,12 +12,12 @@ so "who may see this" is decided in SQL, never after the fact.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import BigInteger, String, and_, delete, exists, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from wayline.core.clock import new_id, now
 from wayline.core.db import Base
@@ -59,7 +59,10 @@ class AccessGrant(Base):
 
 
 def granted(
-    resource_type: str, resource_id: ColumnElement, user_id: str, permissions: Sequence[str]
+    resource_type: str,
+    resource_id: SQLColumnExpression[Any],
+    user_id: str,
+    permissions: Sequence[str],
 ) -> ColumnElement[bool]:
     """True where a grant gives `user_id` (or everyone) one of `permissions` on the row's
     resource."""

@@ -51,7 +51,8 @@ def utf8(value: str) -> str:
 
 def json_object(value: dict[str, Any]) -> dict[str, Any]:
     """Check an already-built object (e.g. valves after validation) the same way the forms do."""
-    return _round_trips(value)
+    checked: dict[str, Any] = _round_trips(value)
+    return checked
 
 
 def capped(container: dict[str, Any], key: str, limit: int) -> None:

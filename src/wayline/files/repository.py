@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import FromClause
 
 from wayline.core.clock import now
+from wayline.core.db import affected
 from wayline.files.status import COMPLETED, PENDING, PROCESSING, UNPROCESSED
 from wayline.files.tables import File
 from wayline.users.schemas import UserInfo
@@ -84,7 +85,7 @@ class FileRepository:
             .where(File.id == file_id, File.status.in_(UNPROCESSED))
             .values(status=PENDING, error=None, error_status=None)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(affected(result))
 
     async def delete(self, file_id: str) -> None:
         await self.session.execute(delete(File).where(File.id == file_id))
@@ -140,7 +141,7 @@ class FileRepository:
                 updated_at=now(),
             )
         )
-        return result.rowcount == 1
+        return affected(result) == 1
 
     async def update_claimed(self, file_id: str, worker: str, **values: Any) -> bool:
         """Update a job row only while `worker` still holds its claim (it may have been deleted
@@ -150,7 +151,7 @@ class FileRepository:
             .where(File.id == file_id, File.claimed_by == worker, File.status == PROCESSING)
             .values(**values)
         )
-        return result.rowcount == 1
+        return affected(result) == 1
 
     async def find_indexed_twin(
         self, file_hash: str, exclude_id: str, signature: str

@@ -13,6 +13,7 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from wayline.core.clock import new_id, now
+from wayline.core.db import affected
 from wayline.users.schemas import UserInfo
 from wayline.users.tables import User
 
@@ -111,4 +112,4 @@ class UserRepository:
             .where(User.id == user_id, User.password_hash == old_hash)
             .values(password_hash=new_hash, token_epoch=User.token_epoch + 1, updated_at=now())
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(affected(result))

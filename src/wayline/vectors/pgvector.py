@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, bindparam, text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wayline.core.db import affected
 from wayline.vectors.base import Hit, NewChunk, dump_meta, load_meta, query_terms
 
 
@@ -67,7 +68,7 @@ class PgVectorIndex:
             {"dst": dst_file_id, "src": src_file_id, "patch": dump_meta(meta_update)},
         )
         # An INSERT gives a CursorResult; `AsyncSession.execute` is typed as the base `Result`.
-        return int(cast("CursorResult[Any]", result).rowcount or 0)
+        return affected(result)
 
     async def search(
         self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], k: int
