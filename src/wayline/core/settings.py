@@ -8,6 +8,7 @@ pydantic-settings would otherwise try to parse them as JSON.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import secrets
@@ -67,6 +68,17 @@ def one_of(values: Iterable[Any]) -> str:
 def not_one_of(name: str, value: Any, values: Iterable[Any]) -> str:
     """The one-line complaint about an enumerated setting, shared by the CLI and the config APIs."""
     return f"{name}={value!r} is not one of: {one_of(values)}"
+
+
+# The embedding model that ships with Wayline (any of its names); other local models need torch.
+BUNDLED_EMBEDDING_MODELS = frozenset(
+    {"", "sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
+)
+
+
+def installed(module: str) -> bool:
+    """Whether `module` can be imported (an optional extra's package is installed)."""
+    return importlib.util.find_spec(module) is not None
 
 
 class Settings(BaseSettings):
@@ -231,6 +243,24 @@ class Settings(BaseSettings):
             raise ValueError(f"VECTOR_DB={self.VECTOR_DB!r} needs a SQLite DATABASE_URL")
         if self.VECTOR_DB == "pgvector" and not self.database_url.startswith("postgresql"):
             raise ValueError("VECTOR_DB='pgvector' needs a PostgreSQL DATABASE_URL")
+        return self
+
+    @model_validator(mode="after")
+    def _extras_installed(self) -> Settings:
+        """A setting whose code ships in an extra refuses to start without it, naming the extra."""
+        for needed, module, extra, why in (
+            (self.database_url.startswith("postgresql"), "asyncpg", "postgres", "DATABASE_URL"),
+            (bool(self.REDIS_URL), "redis", "redis", "REDIS_URL"),
+            (
+                (self.RAG_EMBEDDING_ENGINE in ("", "local"))
+                and self.RAG_EMBEDDING_MODEL not in BUNDLED_EMBEDDING_MODELS,
+                "sentence_transformers",
+                "torch",
+                f"RAG_EMBEDDING_MODEL={self.RAG_EMBEDDING_MODEL!r}",
+            ),
+        ):
+            if needed and not installed(module):
+                raise ValueError(f"{why} needs the '{extra}' extra: pip install 'wayline[{extra}]'")
         return self
 
     # --- derived values -------------------------------------------------------
