@@ -53,7 +53,9 @@ SERVICES: tuple[DocService, ...] = (
     DocService("OpenAI", "/openai", "/openai"),
     *(
         DocService(name, alias, canonical, alias)
-        for name, (alias, canonical) in zip(("Images", "Audio", "RAG"), ALIASES.items())
+        for name, (alias, canonical) in zip(
+            ("Images", "Audio", "RAG"), ALIASES.items(), strict=True
+        )
     ),
 )
 
@@ -70,7 +72,8 @@ def add_bearer(document: dict[str, Any]) -> dict[str, Any]:
 def build_document(app: FastAPI, service: DocService) -> dict[str, Any]:
     if not service.canonical:
         return app.openapi()
-    # FastAPI keeps included routers nested; `iter_route_contexts` yields each route with its full path.
+    # FastAPI keeps included routers nested; `iter_route_contexts` yields each route with its
+    # full path.
     routes = [
         r
         for r in iter_route_contexts(app.routes)
@@ -82,7 +85,10 @@ def build_document(app: FastAPI, service: DocService) -> dict[str, Any]:
     document = get_openapi(
         title=f"Wayline — {service.name} API",
         version=__version__,
-        description=f"The {service.name} service of Wayline (routes under `{service.alias or service.canonical}`).",
+        description=(
+            f"The {service.name} service of Wayline "
+            f"(routes under `{service.alias or service.canonical}`)."
+        ),
         routes=routes,
     )
     if service.alias:

@@ -1,4 +1,5 @@
-"""Applying Open WebUI `params` (a workspace model's stored ones, then the request's) to a body. Pure."""
+"""Applying Open WebUI `params` (a workspace model's stored ones, then the request's) to a
+body. Pure."""
 
 from __future__ import annotations
 

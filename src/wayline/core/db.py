@@ -96,7 +96,8 @@ def _sqlite_dbapi() -> Any:
 
 
 def _sqlite_connect(path: str) -> Any:
-    """Open a pysqlite3 connection with sqlite-vec loaded (the stdlib module may refuse extensions)."""
+    """Open a pysqlite3 connection with sqlite-vec loaded (the stdlib module may refuse
+    extensions)."""
     import sqlite_vec
 
     conn = _sqlite_module().connect(path, check_same_thread=False, isolation_level=None)
@@ -178,7 +179,8 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session whose one transaction is a write: committed on success, rolled back on error."""
+        """A session whose one transaction is a write: committed on success, rolled back on
+        error."""
         async with self.sessionmaker() as session:
             await begin_write(session)
             try:

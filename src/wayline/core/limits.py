@@ -65,7 +65,7 @@ def deep_path(value: Any, limit: int) -> list[str | int] | None:
             if depth > limit:
                 return path
             items = node.items() if isinstance(node, dict) else enumerate(node)
-            stack.extend((child, depth + 1, path + [key]) for key, child in items)
+            stack.extend((child, depth + 1, [*path, key]) for key, child in items)
     return None
 
 

@@ -26,7 +26,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # A real hash (of a discarded random password) to verify against when the email is unknown,
 # so the time a sign-in takes does not reveal which emails exist.
-_DUMMY_HASH = "$argon2id$v=19$m=19456,t=2,p=1$TWVBWQVSTqUHcrbgA8vF4A$OV2gp7hKvIySwaPz03yPebVH+JEfVnV4i0aX9lXSdBE"
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=19456,t=2,p=1"  # algorithm, version, parameters (as `_hasher`)
+    "$TWVBWQVSTqUHcrbgA8vF4A"  # salt
+    "$OV2gp7hKvIySwaPz03yPebVH+JEfVnV4i0aX9lXSdBE"  # digest
+)
 
 API_KEY_PREFIX = "sk-"
 

@@ -1,5 +1,5 @@
-"""Text extraction: one module per format family behind the `Extractor` protocol, picked by extension,
-then by content type, then by sniffing the bytes as text.
+"""Text extraction: one module per format family behind the `Extractor` protocol, picked by
+extension, then by content type, then by sniffing the bytes as text.
 
 `extract` runs in the caller's process; ingestion uses `isolation.extract_isolated`, which
 runs the same code in a child process under FILE_EXTRACTION_TIMEOUT."""
@@ -70,7 +70,8 @@ def extract(
     content_type: str | None = None,
     limits: ExtractionLimits = DEFAULT_LIMITS,
 ) -> list[Piece]:
-    """Text pieces of a file; raises `UnsupportedType` (415) or `Unreadable` (422) with a readable reason."""
+    """Text pieces of a file; raises `UnsupportedType` (415) or `Unreadable` (422) with a
+    readable reason."""
     return extract_with(
         find_extractor(filename, content_type), data, filename, content_type, limits
     )
@@ -94,7 +95,8 @@ def extract_with(
             pieces = [Piece(decode_text(data))]
         except UnsupportedType:
             raise UnsupportedType(
-                f"Unsupported file type: '{os.path.basename(filename)}' is neither a known document format nor text"
+                f"Unsupported file type: '{os.path.basename(filename)}' is neither a known "
+                "document format nor text"
             ) from None
     else:
         try:

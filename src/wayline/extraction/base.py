@@ -1,4 +1,5 @@
-"""The `Extractor` plug-in point: bytes of one file → text pieces (a PDF gives one piece per page)."""
+"""The `Extractor` plug-in point: bytes of one file → text pieces (a PDF gives one piece per
+page)."""
 
 from __future__ import annotations
 

@@ -96,7 +96,8 @@ def recursive_split(text: str, size: int = 1000, overlap: int = 100) -> list[tup
 
 
 def markdown_sections(text: str) -> list[tuple[str, int, list[str]]]:
-    """(section text, offset, heading trail); one section (the whole text) when there are no headers."""
+    """(section text, offset, heading trail); one section (the whole text) when there are no
+    headers."""
     sections: list[tuple[int, list[str]]] = [(0, [])]
     trail: list[tuple[int, str]] = []
     offset, fenced = 0, False
@@ -111,7 +112,7 @@ def markdown_sections(text: str) -> list[tuple[str, int, list[str]]]:
     bounds = [s[0] for s in sections[1:]] + [len(text)]
     return [
         (text[start:end], start, heads)
-        for (start, heads), end in zip(sections, bounds)
+        for (start, heads), end in zip(sections, bounds, strict=True)
         if text[start:end].strip()
     ]
 
@@ -119,7 +120,8 @@ def markdown_sections(text: str) -> list[tuple[str, int, list[str]]]:
 def split_pieces(
     pieces: list[Piece], size: int = 1000, overlap: int = 100, markdown: bool = True
 ) -> list[Piece]:
-    """Split extracted pieces (e.g. PDF pages) into chunks carrying `start_index` (and `headings`)."""
+    """Split extracted pieces (e.g. PDF pages) into chunks carrying `start_index` (and
+    `headings`)."""
     out: list[Piece] = []
     for piece in pieces:
         sections = markdown_sections(piece.text) if markdown else [(piece.text, 0, [])]

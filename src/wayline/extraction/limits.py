@@ -1,4 +1,5 @@
-"""What one file may cost to extract: pages, decompressed bytes and wall time (`Settings` names in messages)."""
+"""What one file may cost to extract: pages, decompressed bytes and wall time (`Settings`
+names in messages)."""
 
 from __future__ import annotations
 

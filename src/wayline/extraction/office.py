@@ -1,4 +1,5 @@
-"""Office Open XML: DOCX (paragraphs, headings as markdown, tables), XLSX (every sheet), PPTX (every slide).
+"""Office Open XML: DOCX (paragraphs, headings as markdown, tables), XLSX (every sheet), PPTX
+(every slide).
 
 They are zip archives: each library reads a copy checked by `zipguard` (members inflated
 by us, counted, capped by FILE_EXTRACTION_MAX_SIZE), never the uploaded archive itself.

@@ -26,14 +26,16 @@ class PdfExtractor:
         try:
             reader = PdfReader(io.BytesIO(data))
             if reader.is_encrypted:
-                # An empty user password (owner-password-only PDFs) still opens; anything else cannot.
+                # An empty user password (owner-password-only PDFs) still opens; anything else
+                # cannot.
                 try:
                     opened = reader.decrypt("")
                 except Exception:
                     opened = PasswordType.NOT_DECRYPTED
                 if not opened:
                     raise Unreadable(
-                        "The PDF is encrypted (password-protected); remove the password and upload it again"
+                        "The PDF is encrypted (password-protected); remove the password and "
+                        "upload it again"
                     )
             total = len(reader.pages)
             if total > limits.pdf_max_pages:

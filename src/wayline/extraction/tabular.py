@@ -1,4 +1,5 @@
-"""CSV/TSV: one block per row as `column: value` lines (like LangChain's CSVLoader), rows separated by blank lines."""
+"""CSV/TSV: one block per row as `column: value` lines (like LangChain's CSVLoader), rows
+separated by blank lines."""
 
 from __future__ import annotations
 

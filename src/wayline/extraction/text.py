@@ -13,10 +13,11 @@ from wayline.extraction.chunking import Piece
 from wayline.extraction.limits import ExtractionLimits
 
 _CODE = (
-    "py pyi pyw ipynb js mjs cjs jsx ts tsx java kt kts scala go rs c h cc cpp cxx hpp hh cs fs vb swift m mm "
-    "rb php pl pm r jl lua dart ex exs erl hrl clj cljs hs ml mli elm nim zig v sol sh bash zsh fish ps1 bat cmd "
-    "sql graphql gql proto thrift css scss sass less vue svelte astro tf hcl toml ini cfg conf env properties "
-    "gradle cmake make mk dockerfile gitignore editorconfig lock log diff patch tex bib srt vtt"
+    "py pyi pyw ipynb js mjs cjs jsx ts tsx java kt kts scala go rs c h cc cpp cxx hpp hh cs fs vb "
+    "swift m mm rb php pl pm r jl lua dart ex exs erl hrl clj cljs hs ml mli elm nim zig v sol sh "
+    "bash zsh fish ps1 bat cmd sql graphql gql proto thrift css scss sass less vue svelte astro tf "
+    "hcl toml ini cfg conf env properties gradle cmake make mk dockerfile gitignore editorconfig "
+    "lock log diff patch tex bib srt vtt"
 )
 TEXT_EXTENSIONS = frozenset(
     ("txt text md markdown mdx rst adoc org json jsonl ndjson yaml yml xml svg " + _CODE).split()

@@ -26,12 +26,14 @@ _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # signature … name length, extra l
 
 
 def unzip_limit(size: int, limits: ExtractionLimits) -> int:
-    """Open WebUI's ratio rule (at least 10 MB, else 100 × the file) under FILE_EXTRACTION_MAX_SIZE."""
+    """Open WebUI's ratio rule (at least 10 MB, else 100 × the file) under
+    FILE_EXTRACTION_MAX_SIZE."""
     return min(max(10 * MB, 100 * size), limits.unzipped_max_bytes)
 
 
 def safe_archive(data: bytes, kind: str, limits: ExtractionLimits) -> io.BytesIO:
-    """A copy of the archive with every member checked and stored uncompressed, for the format's library."""
+    """A copy of the archive with every member checked and stored uncompressed, for the
+    format's library."""
     limit = unzip_limit(len(data), limits)
     try:
         source = zipfile.ZipFile(io.BytesIO(data))
@@ -51,9 +53,10 @@ def safe_archive(data: bytes, kind: str, limits: ExtractionLimits) -> io.BytesIO
                     total += len(block)
                     if total > limit:
                         raise Unreadable(
-                            f"The {kind} expands to more than {_mb(limit)} when uncompressed (the limit is "
-                            f"FILE_EXTRACTION_MAX_SIZE={_mb(limits.unzipped_max_bytes)}, or 100 times the file's "
-                            "size when that is smaller); refusing a possible zip bomb"
+                            f"The {kind} expands to more than {_mb(limit)} when uncompressed "
+                            "(the limit is FILE_EXTRACTION_MAX_SIZE="
+                            f"{_mb(limits.unzipped_max_bytes)}, or 100 times the file's size "
+                            "when that is smaller); refusing a possible zip bomb"
                         )
                     member.write(block)
     out.seek(0)
@@ -68,7 +71,8 @@ def _stored(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
 
 
 def _member_blocks(data: bytes, info: zipfile.ZipInfo, kind: str) -> Iterator[bytes | memoryview]:
-    """The member's real bytes, block by block; refuses it as soon as they disagree with its headers."""
+    """The member's real bytes, block by block; refuses it as soon as they disagree with its
+    headers."""
     if info.flag_bits & 0x1:
         raise Unreadable(
             f"The {kind} is encrypted (password-protected); remove the password and upload it again"
@@ -84,7 +88,8 @@ def _member_blocks(data: bytes, info: zipfile.ZipInfo, kind: str) -> Iterator[by
         blocks = _inflate(raw, mismatch)
     else:
         raise Unreadable(
-            f"The {kind} uses a zip compression method Office files do not use ({info.compress_type})"
+            f"The {kind} uses a zip compression method Office files do not use "
+            f"({info.compress_type})"
         )
     size, crc = 0, 0
     for block in blocks:

@@ -1,4 +1,5 @@
-"""Where uploaded bytes live: the `BlobStore` protocol and the local-directory store (`DATA_DIR/uploads`).
+"""Where uploaded bytes live: the `BlobStore` protocol and the local-directory store
+(`DATA_DIR/uploads`).
 
 Blob names are `{file_id}_{original name}` like Open WebUI; the stored `path` is the
 store's own key, so another store (S3, …) can be one more module. File systems allow 255
@@ -54,7 +55,8 @@ def _split_extension(name: str) -> tuple[str, str]:
 
 class BlobStore(Protocol):
     async def put(self, key: str, source: BinaryIO, max_bytes: int | None) -> tuple[str, int, str]:
-        """Store `source` under `key`; returns (path, size, sha256). Over `max_bytes` → 413, nothing kept."""
+        """Store `source` under `key`; returns (path, size, sha256). Over `max_bytes` → 413,
+        nothing kept."""
         ...
 
     async def get_path(self, path: str) -> Path | None: ...

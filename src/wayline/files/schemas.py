@@ -1,4 +1,5 @@
-"""Wire models of `/api/v1/files` (Open WebUI's `FileModelResponse` family; unknown fields accepted)."""
+"""Wire models of `/api/v1/files` (Open WebUI's `FileModelResponse` family; unknown fields
+accepted)."""
 
 from __future__ import annotations
 

@@ -66,7 +66,8 @@ class FunctionService:
         await self.bus.publish(FUNCTIONS_CHANGED, {"function_id": function_id})
 
     async def create(self, user: UserInfo, form: FunctionForm) -> FunctionResponse:
-        # Checked before loading (which would replace a live function's module) and again when writing.
+        # Checked before loading (which would replace a live function's module) and again when
+        # writing.
         if await self.repo.get(form.id) is not None:
             raise errors.BadRequest(ID_TAKEN)
         kind = _validate(form.id, form.content, None)

@@ -28,8 +28,9 @@ def base_id_taken(model_id: str, base_id: str) -> errors.Conflict:
         f"'{base_id}'" if base_id == model_id else f"'{base_id}' (which '{model_id}' also names)"
     )
     return errors.Conflict(
-        f"Model id '{model_id}' belongs to the base model {named}: only an admin may create a model with "
-        "that id (it would replace the base model for the users it is shared with); choose another id"
+        f"Model id '{model_id}' belongs to the base model {named}: only an admin may create a "
+        "model with that id (it would replace the base model for the users it is shared with); "
+        "choose another id"
     )
 
 

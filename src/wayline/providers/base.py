@@ -109,7 +109,8 @@ def new_chat_id() -> str:
 
 
 def sources_event(chat_id: str | None, model: str, sources: list[dict[str, Any]]) -> bytes:
-    """The sources, as a valid (empty-choices) `chat.completion.chunk` so strict clients accept it."""
+    """The sources, as a valid (empty-choices) `chat.completion.chunk` so strict clients accept
+    it."""
     return sse_event(
         {
             "id": chat_id or new_chat_id(),

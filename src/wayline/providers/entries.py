@@ -90,7 +90,8 @@ def openai_entry(conn: Connection, raw: dict[str, Any]) -> ModelEntry:
 def ollama_entry(
     conn: Connection, tag: dict[str, Any], expires_at: int | None = None, loaded: bool = False
 ) -> ModelEntry:
-    """`loaded` / `expires_at`: whether the connection's `/api/ps` lists the model, and until when."""
+    """`loaded` / `expires_at`: whether the connection's `/api/ps` lists the model, and until
+    when."""
     upstream_id = str(tag.get("model") or tag.get("name"))
     model_id = conn.public_id(upstream_id)
     ollama = {**tag, "urls": [conn.index], "connection_type": conn.connection_type}
@@ -147,7 +148,8 @@ def info_of(row: Any, grants: list[dict[str, Any]]) -> dict[str, Any]:
 def apply_rows(
     entries: dict[str, ModelEntry], rows: list[Any], grants: dict[str, list[dict[str, Any]]]
 ) -> dict[str, ModelEntry]:
-    """Overlay workspace model rows: overrides (no base) rename/hide a base model, presets add one."""
+    """Overlay workspace model rows: overrides (no base) rename/hide a base model, presets add
+    one."""
     out = dict(entries)
     for row in rows:
         row_grants = grants.get(row.id, [])

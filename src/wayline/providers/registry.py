@@ -74,8 +74,8 @@ class Snapshot:
 
     def _trusted(self, entry: ModelEntry, user: UserInfo | None, bypass: bool) -> bool:
         """Whether `user` gets a preset whose id poses as a base model instead of that base model:
-        its owner does; others only when an admin made it (Open WebUI's override) and they may read it.
-        Without a user (callers that check access afterwards) the old behaviour stays."""
+        its owner does; others only when an admin made it (Open WebUI's override) and they may
+        read it. Without a user (callers that check access afterwards) the old behaviour stays."""
         if user is None or entry.owner_id == user.id:
             return True
         return entry.owner_id in self.admins and entry.readable_by(user.id, user.is_admin, bypass)
@@ -87,7 +87,8 @@ class Snapshot:
 
         A preset whose id poses as a base model (exactly or through `:latest`) stands in for it
         only for whom it is trusted by (`_trusted`); anyone else gets the base model. The alias
-        only lands on a base model or on the caller's own preset, never on a row they did not choose."""
+        only lands on a base model or on the caller's own preset, never on a row they did not
+        choose."""
         exact = self.entries.get(model_id)
         if exact is not None and (
             not exact.preset
@@ -110,7 +111,8 @@ class Snapshot:
         return None
 
     def visible(self, user: UserInfo, bypass: bool) -> list[ModelEntry]:
-        """What `/api/models` lists for `user`: each id as `find` resolves it, if they may use it."""
+        """What `/api/models` lists for `user`: each id as `find` resolves it, if they may use
+        it."""
         out = []
         for model_id in self.entries:
             entry = self.find(model_id, user, bypass)

@@ -32,7 +32,8 @@ class Upstreams:
         conn = self.registry.connection(kind, index)
         if conn is None:
             raise errors.NotFound(
-                f"There is no {'Ollama' if kind == 'ollama' else 'OpenAI'} connection with index {index}"
+                f"There is no {'Ollama' if kind == 'ollama' else 'OpenAI'} connection "
+                f"with index {index}"
             )
         return conn
 

@@ -207,14 +207,15 @@ class RagAugmenter:
             if f["status"] in ("pending", "processing"):
                 raise errors.Conflict(
                     f"File {item.id} is still being processed after "
-                    f"{self.settings.KNOWLEDGE_ADD_WAIT_SECONDS:g} s; retry when its status is completed"
+                    f"{self.settings.KNOWLEDGE_ADD_WAIT_SECONDS:g} s; "
+                    "retry when its status is completed"
                 )
             if f["status"] != "completed":
                 raise errors.Unprocessable(
                     f"File {item.id} has not been processed (uploaded with process=false)"
                 )
-        # In a collection, files that failed or are still processing are skipped (logged), so one bad
-        # file does not take the whole collection down.
+        # In a collection, files that failed or are still processing are skipped (logged), so one
+        # bad file does not take the whole collection down.
         for item in items:
             if item.kind == "collection":
                 skipped = [f["id"] for f in item.files if f["status"] != "completed"]

@@ -1,4 +1,5 @@
-"""The admin-editable retrieval settings (runtime config section "rag"), defaulting from `Settings`."""
+"""The admin-editable retrieval settings (runtime config section "rag"), defaulting from
+`Settings`."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def rrf(
         raise ValueError("one weight per list")
     scores: dict[Hashable, float] = {}
     items: dict[Hashable, T] = {}
-    for ranked, weight in zip(lists, weights):
+    for ranked, weight in zip(lists, weights, strict=True):
         if weight <= 0:
             continue
         seen: set[Hashable] = set()

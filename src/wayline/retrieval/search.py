@@ -74,9 +74,9 @@ class QueryEmbeddings:
         self._tasks[text] = task
 
         def forget_failure(done: asyncio.Future[list[float]]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                if self._tasks.get(text) is done:
-                    del self._tasks[text]
+            failed = done.cancelled() or done.exception() is not None
+            if failed and self._tasks.get(text) is done:
+                del self._tasks[text]
 
         task.add_done_callback(forget_failure)
         while len(self._tasks) > self.size:

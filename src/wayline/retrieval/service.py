@@ -105,11 +105,11 @@ class RetrievalService:
             and form.RAG_EMBEDDING_MODEL != current.RAG_EMBEDDING_MODEL
         )
         if engine_changed or model_changed:
-            # Vectors of different models are not comparable: switching needs every file re-embedded,
-            # which is a deploy step, not a request.
+            # Vectors of different models are not comparable: switching needs every file
+            # re-embedded, which is a deploy step, not a request.
             raise errors.BadRequest(
-                "Changing the embedding engine or model at runtime is not supported: set RAG_EMBEDDING_ENGINE / "
-                "RAG_EMBEDDING_MODEL and restart, then re-index files"
+                "Changing the embedding engine or model at runtime is not supported: "
+                "set RAG_EMBEDDING_ENGINE / RAG_EMBEDDING_MODEL and restart, then re-index files"
             )
         return current
 

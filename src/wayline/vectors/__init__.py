@@ -20,7 +20,8 @@ def create_vector_index(vector_db: str, dialect: str) -> VectorIndex:
 
         return PgVectorIndex()
     raise ValueError(
-        f"unsupported VECTOR_DB {vector_db!r}: chunks live in the main database (sqlite-vec or pgvector)"
+        f"unsupported VECTOR_DB {vector_db!r}: chunks live in the main database "
+        "(sqlite-vec or pgvector)"
     )
 
 

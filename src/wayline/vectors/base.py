@@ -60,7 +60,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def query_terms(query: str) -> list[str]:
-    """Distinct word terms of a natural-language query (OR-ed by the engines, so any term matches)."""
+    """Distinct word terms of a natural-language query (OR-ed by the engines, so any term
+    matches)."""
     seen: dict[str, None] = {}
     for term in _WORD.findall(query.lower()):
         seen.setdefault(term, None)

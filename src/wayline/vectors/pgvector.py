@@ -62,7 +62,8 @@ class PgVectorIndex:
         result = await session.execute(
             text(
                 "INSERT INTO chunk (file_id, idx, text, meta, embedding) "
-                "SELECT :dst, idx, text, CAST((meta::jsonb || CAST(:patch AS jsonb)) AS json), embedding "
+                "SELECT :dst, idx, text, "
+                "CAST((meta::jsonb || CAST(:patch AS jsonb)) AS json), embedding "
                 "FROM chunk WHERE file_id = :src ORDER BY idx"
             ),
             {"dst": dst_file_id, "src": src_file_id, "patch": dump_meta(meta_update)},

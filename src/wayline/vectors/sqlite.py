@@ -1,4 +1,5 @@
-"""SQLite: float32 BLOB vectors scored with sqlite-vec's `vec_distance_cosine`; FTS5 `bm25()` for text.
+"""SQLite: float32 BLOB vectors scored with sqlite-vec's `vec_distance_cosine`; FTS5 `bm25()`
+for text.
 
 Searches are always scoped to a set of files (a collection), so the brute-force
 distance scan only touches that collection's rows (see README for the 10k/100k figures).
@@ -32,7 +33,8 @@ class SqliteVectorIndex:
             return
         await session.execute(
             text(
-                "INSERT INTO chunk (file_id, idx, text, meta, embedding) VALUES (:f, :i, :t, :m, :e)"
+                "INSERT INTO chunk (file_id, idx, text, meta, embedding) "
+                "VALUES (:f, :i, :t, :m, :e)"
             ),
             [
                 {
@@ -75,7 +77,8 @@ class SqliteVectorIndex:
         if rows:
             await session.execute(
                 text(
-                    "INSERT INTO chunk (file_id, idx, text, meta, embedding) VALUES (:f, :i, :t, :m, :e)"
+                    "INSERT INTO chunk (file_id, idx, text, meta, embedding) "
+                    "VALUES (:f, :i, :t, :m, :e)"
                 ),
                 [
                     {

@@ -61,4 +61,3 @@ def synthesizer(engine: str, http: UpstreamClient, base_url: str, api_key: str) 
         check_tts(engine)
         raise errors.NotFound("Text-to-speech is not configured: set AUDIO_TTS_ENGINE")
     return make(http, base_url, api_key)
-

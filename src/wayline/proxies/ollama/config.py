@@ -1,4 +1,5 @@
-"""`/ollama/config`: the Ollama connections an admin edits at run time (runtime-config section `ollama`).
+"""`/ollama/config`: the Ollama connections an admin edits at run time (runtime-config section
+`ollama`).
 
 Same mechanics as `proxies/openai/config.py`: parsed by the providers' own
 `OllamaProvider.connections`, applied by every worker on the runtime-config bus message and
@@ -48,7 +49,8 @@ async def update(core: Core, cfg: OllamaConfig) -> OllamaConfig:
     for url in urls:
         if not url.startswith(("http://", "https://")) or ";" in url:
             raise errors.BadRequest(
-                f"Invalid Ollama base URL '{url}' (OLLAMA_BASE_URLS): use http:// or https://, without ';'"
+                f"Invalid Ollama base URL '{url}' (OLLAMA_BASE_URLS): use http:// or https://, "
+                "without ';'"
             )
     return await core.runtime_config.update(
         SECTION, cfg.model_copy(update={"OLLAMA_BASE_URLS": urls})

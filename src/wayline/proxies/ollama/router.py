@@ -51,7 +51,8 @@ def _with_index(
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         for route in (path, path + "/{url_idx}"):
-            # One documented method per path (OpenAPI operation ids must be unique); the others still answer.
+            # One documented method per path (OpenAPI operation ids must be unique); the others
+            # still answer.
             router.add_api_route(route, fn, methods=methods[:1], **kwargs)
             if methods[1:]:
                 router.add_api_route(

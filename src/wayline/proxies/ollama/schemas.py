@@ -1,4 +1,5 @@
-"""Ollama request bodies: the fields Wayline reads are typed, everything else passes through untouched."""
+"""Ollama request bodies: the fields Wayline reads are typed, everything else passes through
+untouched."""
 
 from __future__ import annotations
 

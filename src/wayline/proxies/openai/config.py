@@ -1,4 +1,5 @@
-"""`/openai/config`: the OpenAI connections an admin edits at run time (runtime-config section `openai`).
+"""`/openai/config`: the OpenAI connections an admin edits at run time (runtime-config section
+`openai`).
 
 Connection parsing stays the providers' (`OpenAIProvider.connections`): the stored lists are
 turned back into the settings' own form and parsed there. Every worker applies a

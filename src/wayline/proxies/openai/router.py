@@ -75,8 +75,16 @@ async def speech(body: SpeechRequest, proxy: Proxy, user: VerifiedUser) -> Respo
     return Response(audio.data, media_type=audio.content_type)
 
 
+# The routes' OpenAPI description (one line, as the docs have always shown it).
+_PASSTHROUGH_DESCRIPTION = (
+    "Any other OpenAI route, forwarded to the first connection — "
+    "only with ENABLE_OPENAI_API_PASSTHROUGH=true."
+)
+
+
 async def passthrough(path: str, request: Request, proxy: Proxy, user: VerifiedUser) -> Response:
-    """Any other OpenAI route, forwarded to the first connection — only with ENABLE_OPENAI_API_PASSTHROUGH=true."""
+    """Any other OpenAI route, forwarded to the first connection — only with
+    ENABLE_OPENAI_API_PASSTHROUGH=true."""
     body = await request.body()
     return await proxy.passthrough(
         request.method, path, request.url.query, dict(request.headers), body
@@ -91,5 +99,9 @@ for _method in (
     "DELETE",
 ):  # one route per method: operation ids stay unique
     router.add_api_route(
-        "/{path:path}", passthrough, methods=[_method], name=f"passthrough_{_method.lower()}"
+        "/{path:path}",
+        passthrough,
+        methods=[_method],
+        name=f"passthrough_{_method.lower()}",
+        description=_PASSTHROUGH_DESCRIPTION,
     )

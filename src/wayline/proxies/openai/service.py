@@ -71,7 +71,8 @@ class OpenAIProxy:
         )
 
     async def speech(self, body: dict[str, Any]) -> Audio:
-        """Open WebUI's `/openai/audio/speech`: TTS on the first OpenAI connection, cached by body hash."""
+        """Open WebUI's `/openai/audio/speech`: TTS on the first OpenAI connection, cached by body
+        hash."""
         connections = self._up.connections("openai")
         if not connections:
             raise errors.NotFound("No OpenAI connection is configured (OPENAI_API_BASE_URLS)")
