@@ -57,17 +57,18 @@ async def measure(fake_port: int, url: str, key: str, model: str, requests: int)
     gw_port = int(port_s)
     auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     json_ct = {"Content-Type": "application/json"}
-    # Direct = the same request in the upstream's own dialect (Ollama's /api/chat for Ollama models).
+    # Direct = the same request in the upstream's own dialect
+    # (Ollama's /api/chat for Ollama models).
     direct_path = "/api/chat" if ":" in model else "/v1/chat/completions"
     direct_chat = build_request("POST", host, direct_path, chat_body(model), json_ct)
     gw_chat = build_request("POST", host, "/api/chat/completions", chat_body(model), auth)
 
     print(
-        f"model {model}; {requests} requests per point; the fake upstream, wayline and this client are separate processes sharing the machine's cores\n"
+        f"model {model}; {requests} requests per point; the fake upstream, wayline and this "
+        "client are separate processes sharing the machine's cores\n"
     )
-    await closed_loop(
-        host, gw_port, gw_chat, concurrency=1, requests=20
-    )  # fill the credential cache before concurrent load
+    # fill the credential cache before concurrent load
+    await closed_loop(host, gw_port, gw_chat, concurrency=1, requests=20)
     for c in (1, 8, 32):
         d = await closed_loop(host, fake_port, direct_chat, concurrency=c, requests=requests)
         g = await closed_loop(host, gw_port, gw_chat, concurrency=c, requests=requests)

@@ -48,7 +48,8 @@ def corpus_text(docs: list[dict]) -> str:
 
 
 def text_of_size(base: str, size: int, tag: str) -> bytes:
-    """`size` bytes of Cranfield prose; paragraphs numbered so files of different sizes never share bytes."""
+    """`size` bytes of Cranfield prose; paragraphs numbered so files of different sizes never
+    share bytes."""
     out, n, total = [], 0, 0
     paragraphs = [p for p in base.split("\n\n") if p.strip()]
     while total < size:
@@ -82,9 +83,12 @@ def bench_embedder(embedder: LocalEmbedder, chunks: list[str]) -> float:
 def ndcg10(embedder: LocalEmbedder, docs: list[dict]) -> float:
     import numpy as np
 
-    queries = [json.loads(line) for line in open(CRANFIELD / "queries.jsonl")]
+    with open(CRANFIELD / "queries.jsonl") as f:
+        queries = [json.loads(line) for line in f]
+    with open(CRANFIELD / "qrels.tsv") as f:
+        qrels_lines = list(f)[1:]
     qrels: dict[str, dict[str, int]] = {}
-    for line in list(open(CRANFIELD / "qrels.tsv"))[1:]:
+    for line in qrels_lines:
         q, d, s = line.split()
         qrels.setdefault(q, {})[d] = int(s)
     doc_vecs = np.array(embedder.encode_sync([f"{d['title']}\n\n{d['text']}" for d in docs]))
@@ -120,7 +124,8 @@ def main() -> None:
     embedder = LocalEmbedder("", batch_size=32)
     direct = bench_embedder(embedder, chunks)
     print(
-        f"(1) embedder alone: {len(chunks)} chunks of {sum(map(len, chunks)) / len(chunks):.0f} chars avg: "
+        f"(1) embedder alone: {len(chunks)} chunks of "
+        f"{sum(map(len, chunks)) / len(chunks):.0f} chars avg: "
         f"{direct:.1f} chunks/s (lean torch BERT = sentence-transformers' vectors, torch "
         f"{__import__('torch').__version__}, fp32, batch 32)"
     )
@@ -191,14 +196,16 @@ def main() -> None:
                 )
                 print("(2) upload -> completed through `wayline serve` (SQLite):")
                 print(
-                    f"    {'size':>6} {'chunks':>7} {'seconds':>8} {'chunks/s':>9} {'direct s':>9} {'ratio':>6}"
+                    f"    {'size':>6} {'chunks':>7} {'seconds':>8} {'chunks/s':>9} "
+                    f"{'direct s':>9} {'ratio':>6}"
                 )
                 for size_text in args.sizes.split(","):
                     data = text_of_size(base, parse_size(size_text), size_text)
                     seconds, n = ingest(f"cranfield-{size_text}.txt", data)
                     alone = n / direct
                     print(
-                        f"    {size_text:>6} {n:>7} {seconds:>8.1f} {n / seconds:>9.1f} {alone:>9.1f} {seconds / alone:>5.2f}x",
+                        f"    {size_text:>6} {n:>7} {seconds:>8.1f} {n / seconds:>9.1f} "
+                        f"{alone:>9.1f} {seconds / alone:>5.2f}x",
                         flush=True,
                     )
                 peak = rss_kib(proc.pid, "VmHWM") / 1024
@@ -207,7 +214,8 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
     print(
-        f"load average at end {os.getloadavg()[0]:.2f} (other work on the machine inflates every figure)"
+        f"load average at end {os.getloadavg()[0]:.2f} "
+        "(other work on the machine inflates every figure)"
     )
 
 

@@ -139,4 +139,7 @@ async def stream_timings(
 
 def row(label: str, direct: float, gateway: float, unit: str = "ms") -> str:
     ratio = gateway / direct if direct else float("nan")
-    return f"{label:<44} direct {direct:9.3f} {unit:<5} gateway {gateway:9.3f} {unit:<5} ratio {ratio:6.2f}  (+{gateway - direct:.3f})"
+    return (
+        f"{label:<44} direct {direct:9.3f} {unit:<5} gateway {gateway:9.3f} {unit:<5} "
+        f"ratio {ratio:6.2f}  (+{gateway - direct:.3f})"
+    )

@@ -27,7 +27,10 @@ from loadgen import build_request, closed_loop, read_response
 
 ROOT = Path(__file__).resolve().parent.parent
 CRANFIELD = ROOT.parent / "shared" / "data" / "cranfield" / "corpus.jsonl"
-QUESTION = "what similarity laws must be obeyed when constructing aeroelastic models of heated high speed aircraft?"
+QUESTION = (
+    "what similarity laws must be obeyed when constructing aeroelastic models of heated "
+    "high speed aircraft?"
+)
 
 
 def ten_documents() -> list[tuple[str, str]]:
@@ -116,12 +119,14 @@ async def measure(url: str, key: str, kid: str, model: str, requests: int) -> No
     plain50, rag50 = statistics.median(p_plain), statistics.median(p_rag)
     print(f"model {model}; 10-file collection; concurrency 1")
     print(
-        f"same question every time ({requests} requests each, {rounds} interleaved rounds; query vector cached after the first):"
+        f"same question every time ({requests} requests each, {rounds} interleaved rounds; "
+        "query vector cached after the first):"
     )
     print(f"  chat without files   p50 {plain50:7.2f} ms")
     print(f"  chat with collection p50 {rag50:7.2f} ms")
     print(
-        f"  added by RAG         p50 {rag50 - plain50:7.2f} ms   (target <= 10 ms; Open WebUI 0.12.4: 56 ms)"
+        f"  added by RAG         p50 {rag50 - plain50:7.2f} ms   "
+        "(target <= 10 ms; Open WebUI 0.12.4: 56 ms)"
     )
 
     # Every request a question not asked before: the query is embedded each time (the cold path).

@@ -2,9 +2,9 @@
 
 Starts a real `wayline serve` (default settings: local all-MiniLM-L6-v2, SQLite),
 uploads the 1,400 documents (`title + "\\n\\n" + text`) with `POST /api/v1/files/`, links them
-all into ONE knowledge collection with `files/batch/add` while they are still being indexed, then runs the 225 queries through
-`POST /api/v1/retrieval/query/collection` and reports nDCG@10 (gain 2^rel − 1, log2
-discount) and recall@10 for:
+all into ONE knowledge collection with `files/batch/add` while they are still being indexed,
+then runs the 225 queries through `POST /api/v1/retrieval/query/collection` and reports
+nDCG@10 (gain 2^rel − 1, log2 discount) and recall@10 for:
 
 - dense only   (`hybrid: false`)
 - BM25 only    (`hybrid: true, hybrid_bm25_weight: 1.0`)
@@ -159,7 +159,8 @@ async def run(data: Path, concurrency: int, sweep: list[int]) -> None:
             print(f"ingested {files} documents in {time.perf_counter() - t0:.1f} s")
             default_pool = (await http.get("/api/v1/retrieval/config")).json()["HYBRID_CANDIDATES"]
             print(
-                f"\n{len(queries)} queries, default settings (hybrid candidate pool {default_pool} per list)"
+                f"\n{len(queries)} queries, default settings "
+                f"(hybrid candidate pool {default_pool} per list)"
             )
             print(f"{'mode':8} {'view':16} {'nDCG@10':>8} {'recall@10':>10} {'p50 ms':>7}")
             for name, mode in MODES.items():

@@ -50,7 +50,8 @@ async def run(url: str, sizes: list[int]) -> None:
             )
             await s.commit()
         print(
-            f"engine {getattr(index, 'engine', '?')} ({db.dialect}), {DIM}-d float32, {PER_FILE} chunks per file"
+            f"engine {getattr(index, 'engine', '?')} ({db.dialect}), {DIM}-d float32, "
+            f"{PER_FILE} chunks per file"
         )
         files: list[str] = []
         for target in sizes:
@@ -63,8 +64,8 @@ async def run(url: str, sizes: list[int]) -> None:
                 async with db.sessionmaker() as s:
                     await s.execute(
                         text(
-                            "INSERT INTO file (id, user_id, file_hash, filename, path, meta, data, status, "
-                            "progress_done, progress_total, created_at, updated_at) VALUES "
+                            "INSERT INTO file (id, user_id, file_hash, filename, path, meta, data, "
+                            "status, progress_done, progress_total, created_at, updated_at) VALUES "
                             "(:i, 'u', '', :n, '', '{}', '{}', 'completed', 0, 0, 0, 0)"
                         ),
                         {"i": fid, "n": fid},
@@ -82,7 +83,8 @@ async def run(url: str, sizes: list[int]) -> None:
                 added += PER_FILE
             took = time.perf_counter() - start
             print(
-                f"{target:>7} chunks: inserted {added} in {took:.1f} s ({added / took:,.0f}/s, one transaction per file)"
+                f"{target:>7} chunks: inserted {added} in {took:.1f} s "
+                f"({added / took:,.0f}/s, one transaction per file)"
             )
             for label, scope in (
                 ("1 file", files[:1]),

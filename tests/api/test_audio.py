@@ -1,4 +1,5 @@
-"""Audio: transcription and speech round trips through an OpenAI-compatible engine, types, config."""
+"""Audio: transcription and speech round trips through an OpenAI-compatible engine, types,
+config."""
 
 from __future__ import annotations
 

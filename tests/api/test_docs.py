@@ -1,4 +1,5 @@
-"""The seven Swagger portals: offline pages with their own documents under ENV=dev, JSON 404 otherwise."""
+"""The seven Swagger portals: offline pages with their own documents under ENV=dev, JSON 404
+otherwise."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import re
 
 import pytest
 
-# (docs page, its document, a path every document of that service must list, prefix all its paths share)
+# (docs page, its document, a path every document of that service must list,
+#  prefix all its paths share)
 PORTALS = [
     ("/docs", "/openapi.json", "/health", ""),
     ("/api/v1/docs", "/api/v1/openapi.json", "/api/v1/auths/signin", "/api/v1/"),

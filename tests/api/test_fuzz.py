@@ -100,33 +100,41 @@ def test_no_operation_answers_5xx(live_server_factory, fake_upstream):
             continue
         tested += 1
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            seen: list[str] = []
-
-            @settings(
-                max_examples=EXAMPLES,
-                derandomize=True,
-                database=None,
-                deadline=None,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case: schemathesis.Case) -> None:
-                response = case.call(base_url=live.url, headers=auth, timeout=30)
-                if response.status_code >= 500 and not seen:
-                    seen.append(
-                        f"{operation.label} [{mode.value}] -> {response.status_code}: "
-                        f"{response.text[:200]}\n    reproduce: {case.as_curl_command()}"
-                    )
-
-            run()
-            failures += seen
+            failures += first_5xx(operation, mode, live.url, auth)
     assert tested > 50, f"only {tested} operations found in /openapi.json"
     assert not failures, "5xx answers:\n" + "\n".join(failures)
 
 
+def first_5xx(
+    operation: Any, mode: GenerationMode, base_url: str, auth: dict[str, str]
+) -> list[str]:
+    """Fuzz one operation in one generation mode: its first 5xx answer and a reproducer, if any."""
+    seen: list[str] = []
+
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: schemathesis.Case) -> None:
+        response = case.call(base_url=base_url, headers=auth, timeout=30)
+        if response.status_code >= 500 and not seen:
+            seen.append(
+                f"{operation.label} [{mode.value}] -> {response.status_code}: "
+                f"{response.text[:200]}\n    reproduce: {case.as_curl_command()}"
+            )
+
+    run()
+    return seen
+
+
 class Findings:
-    """What the concurrent state machines saw: every call's status, and each 5xx (first of its kind in full)."""
+    """What the concurrent state machines saw: every call's status, and each 5xx (first of its
+    kind in full)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -144,8 +152,10 @@ class Findings:
                 self.server_errors.setdefault(
                     (case.operation.label, response.status_code), []
                 ).append(
-                    f"{case.operation.label} as {who} -> {response.status_code}: {response.text[:200]}\n"
-                    f"    reproduce (add the caller's Authorization header): {case.as_curl_command()}"
+                    f"{case.operation.label} as {who} -> {response.status_code}: "
+                    f"{response.text[:200]}\n"
+                    "    reproduce (add the caller's Authorization header): "
+                    f"{case.as_curl_command()}"
                 )
 
     def report(self) -> str:
@@ -203,7 +213,8 @@ def state_machine(
     seed: int,
     findings: Findings,
 ) -> type:
-    """schemathesis' state machine for `document`, calling as `account` and recording every answer."""
+    """schemathesis' state machine for `document`, calling as `account` and recording every
+    answer."""
     schema = schemathesis.openapi.from_dict(document).exclude(
         func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in excluded
     )
@@ -222,7 +233,8 @@ def state_machine(
             additional_checks: Any = None,
             **kwargs: Any,
         ) -> None:
-            # Only "no 5xx" is asserted (afterwards, all at once), so one finding does not end the run.
+            # Only "no 5xx" is asserted (afterwards, all at once), so one finding does not end
+            # the run.
             findings.record(account.role, case, response)
 
     return Machine
@@ -236,7 +248,8 @@ def sweep(
     reverse: bool,
     findings: Findings,
 ) -> Callable[[], None]:
-    """Every operation (the state machine only reaches linked ones), valid and invalid inputs, as `account`.
+    """Every operation (the state machine only reaches linked ones), valid and invalid inputs,
+    as `account`.
 
     The cases are drawn here, in the calling thread: defining and running `@given` tests in several
     threads at once trips CPython 3.11's "AST constructor recursion depth mismatch" SystemError."""
@@ -333,11 +346,12 @@ def test_concurrent_stateful_sequences_never_answer_5xx(live_server_factory, fak
         f"fuzzers lost their session midway (the rest of their run was 401s): {locked_out}"
     )
     assert findings.calls > 1000 and len(findings.operations) > 100, (
-        f"too little was exercised: {findings.calls} calls over {len(findings.operations)} operations"
+        f"too little was exercised: {findings.calls} calls over "
+        f"{len(findings.operations)} operations"
     )
     log = Path(live.env["DATA_DIR"]).parent / f"server-{live.url.rsplit(':', 1)[1]}.log"
     assert not findings.server_errors, (
-        f"5xx answers ({findings.calls} calls over {len(findings.operations)} operations, statuses by caller "
-        f"{dict(findings.statuses)}):\n{findings.report()}\n\nserver tracebacks:\n"
-        + "\n".join(server_log_errors(log))
+        f"5xx answers ({findings.calls} calls over {len(findings.operations)} operations, "
+        f"statuses by caller {dict(findings.statuses)}):\n{findings.report()}\n\n"
+        "server tracebacks:\n" + "\n".join(server_log_errors(log))
     )

@@ -1,4 +1,5 @@
-"""`/api/v1/knowledge`: collections CRUD, sharing, and one user never seeing another's collection."""
+"""`/api/v1/knowledge`: collections CRUD, sharing, and one user never seeing another's
+collection."""
 
 from __future__ import annotations
 

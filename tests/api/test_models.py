@@ -121,7 +121,8 @@ def test_connection_config_prefix_model_ids_tags_and_disable(
     client = make_client(
         make_settings(
             OPENAI_API_BASE_URLS=f"{fake_upstream.openai_url};{fake_upstream.openai_url}",
-            OPENAI_API_CONFIGS='{"0": {"prefix_id": "work", "model_ids": ["gpt-4o-mini"], "tags": [{"name": "paid"}]}, "1": {"enable": false}}',
+            OPENAI_API_CONFIGS='{"0": {"prefix_id": "work", "model_ids": ["gpt-4o-mini"], '
+            '"tags": [{"name": "paid"}]}, "1": {"enable": false}}',
             OLLAMA_BASE_URLS=fake_upstream.ollama_url,
             ENABLE_OLLAMA_API=False,
         )

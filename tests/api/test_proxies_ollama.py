@@ -280,7 +280,10 @@ def test_without_connections(make_settings, make_client):
 
 
 def test_unforwardable_json_is_400(client, alice, fake_upstream):
-    body = '{"model": "llama3.1", "messages": [], "stream": false, "options": {"seed": 1278267783256052319434389323776}}'
+    body = (
+        '{"model": "llama3.1", "messages": [], "stream": false, '
+        '"options": {"seed": 1278267783256052319434389323776}}'
+    )
     resp = client.post(
         "/ollama/api/chat",
         content=body,

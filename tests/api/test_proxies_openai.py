@@ -1,4 +1,5 @@
-"""`/openai`: the OpenAI API through Wayline (official SDK included), config, opt-in pass-through."""
+"""`/openai`: the OpenAI API through Wayline (official SDK included), config, opt-in
+pass-through."""
 
 from __future__ import annotations
 

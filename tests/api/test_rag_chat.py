@@ -51,7 +51,7 @@ def test_file_and_collection_reach_the_prompt_and_sources_name_the_file(
         r = ask(client, alice, model, [item])
         assert r.status_code == 200, r.text
         body = r.json()
-        assert list(body)[0] == "sources" and body["choices"][0]["message"]["content"]
+        assert next(iter(body)) == "sources" and body["choices"][0]["message"]["content"]
         source = body["sources"][0]
         assert source["source"]["id"] == item["id"] and source["source"]["type"] == item["type"]
         assert any(UNIQUE in d for d in source["document"])

@@ -11,9 +11,18 @@ from wayline.core.errors import DUPLICATE_CONTENT
 K = "/api/v1/knowledge"
 R = "/api/v1/retrieval"
 
-ZEBRA = "The quartermaster's ledger says the zebra convoy left Umbridge harbour at dawn carrying seventeen crates of indigo."
-ENGINE = "Turbofan engines mix bypass air with the core exhaust to reduce jet noise and improve propulsive efficiency."
-BREAD = "Sourdough bread rises because wild yeast and lactobacilli ferment the flour, producing gas and acidity."
+ZEBRA = (
+    "The quartermaster's ledger says the zebra convoy left Umbridge harbour at dawn carrying "
+    "seventeen crates of indigo."
+)
+ENGINE = (
+    "Turbofan engines mix bypass air with the core exhaust to reduce jet noise and improve "
+    "propulsive efficiency."
+)
+BREAD = (
+    "Sourdough bread rises because wild yeast and lactobacilli ferment the flour, producing gas "
+    "and acidity."
+)
 
 
 def upload(client, account, name: str, text: str, background: bool = False) -> dict:

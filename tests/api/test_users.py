@@ -1,4 +1,5 @@
-"""Two users: neither can read, change or delete the other's keys or account; the admin manages accounts."""
+"""Two users: neither can read, change or delete the other's keys or account; the admin manages
+accounts."""
 
 from __future__ import annotations
 

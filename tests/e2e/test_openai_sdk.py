@@ -133,9 +133,11 @@ def disconnect_mid_stream(
         "max_tokens": 400,
         "messages": [{"role": "user", "content": "long"}],
     }
-    with httpx.Client(base_url=url, timeout=30) as http, http.stream(
-        "POST", "/api/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
-    ) as resp:
+    headers = {"Authorization": f"Bearer {key}"}
+    with (
+        httpx.Client(base_url=url, timeout=30) as http,
+        http.stream("POST", "/api/chat/completions", json=body, headers=headers) as resp,
+    ):
         assert resp.status_code == 200
         first = next(resp.iter_bytes())
         assert b"chat.completion.chunk" in first

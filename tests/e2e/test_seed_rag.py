@@ -20,7 +20,10 @@ from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 
-UNIQUE = "The lighthouse keeper of Port Quillon logs every passing ship in a ledger bound with green sealskin."
+UNIQUE = (
+    "The lighthouse keeper of Port Quillon logs every passing ship in a ledger bound with green "
+    "sealskin."
+)
 FILLER = "\n\n".join(
     f"Note {i}: the harbour tide table for day {i} lists two high waters." for i in range(60)
 )
@@ -42,7 +45,7 @@ def make_snippets(base: str) -> dict[str, Callable]:
     def upload_file(token, file_path):
         url = f"{base}/api/v1/files/"
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        files = {"file": open(file_path, "rb")}
+        files = {"file": open(file_path, "rb")}  # noqa: SIM115 -- the seed's snippet, verbatim
         response = requests.post(url, headers=headers, files=files)
         return response.json()
 
@@ -154,8 +157,9 @@ def test_seed_rag_flow(server: LiveServer, fake_upstream: FakeUpstream, tmp_path
         json.dumps({"file_id": curl_file["id"]}),
     )
     assert [f["id"] for f in added["files"]] == [curl_file["id"]]
-    # The Python snippet adds the same text again: Open WebUI's duplicate-content refusal,
-    # or (if the first is still processing, so its hash is unknown) a link that retrieval de-duplicates.
+    # The Python snippet adds the same text again: Open WebUI's duplicate-content refusal, or
+    # (if the first is still processing, so its hash is unknown) a link that retrieval
+    # de-duplicates.
     second = seed["add_file_to_knowledge"](jwt, knowledge["id"], file_id)
     assert "files" in second or second == {
         "detail": "Duplicate content detected. Please provide unique content to proceed."

@@ -92,7 +92,8 @@ def pptx(slides: list[tuple[str, str]]) -> bytes:
 
 
 def zip_bomb_docx(uncompressed_mb: int = 30) -> bytes:
-    """A .docx-named zip whose one member inflates to `uncompressed_mb` MB of zeros (a few hundred KB on disk)."""
+    """A .docx-named zip whose one member inflates to `uncompressed_mb` MB of zeros (a few hundred
+    KB on disk)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
@@ -107,4 +108,5 @@ HTML = b"""<!doctype html><html><head><title>Wing loading</title>
 <style>.secret-style { color: red }</style>
 <script>var secretScript = "do not index";</script></head>
 <body><h1>Wing loading</h1><p>The lift coefficient of a swept wing.</p>
-<script>console.log("inline secret script")</script><noscript>noscript secret</noscript></body></html>"""
+<script>console.log("inline secret script")</script>\
+<noscript>noscript secret</noscript></body></html>"""

@@ -1,4 +1,5 @@
-"""Reading an SSE body in tests: the `data:` payloads, JSON-decoded, with `[DONE]` kept as a string."""
+"""Reading an SSE body in tests: the `data:` payloads, JSON-decoded, with `[DONE]` kept as a
+string."""
 
 from __future__ import annotations
 

@@ -216,9 +216,8 @@ class FakeUpstream:
 
     def last(self, path: str) -> Recorded:
         found = self.requests_to(path)
-        assert found, (
-            f"the fake upstream received no request on {path}; got {[r.path for r in self.requests]}"
-        )
+        got = [r.path for r in self.requests]
+        assert found, f"the fake upstream received no request on {path}; got {got}"
         return found[-1]
 
     def wait_disconnect(self, timeout: float = 5.0) -> bool:

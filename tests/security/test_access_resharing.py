@@ -17,7 +17,10 @@ from tests.fakes.upstream import FakeUpstream
 from wayline.core.settings import Settings
 
 K = "/api/v1/knowledge"
-SECRET = "The vault combination for the Umbridge harbour office is seven three nine one, changed every solstice."
+SECRET = (
+    "The vault combination for the Umbridge harbour office is seven three nine one, changed every "
+    "solstice."
+)
 
 
 @pytest.fixture
@@ -147,7 +150,8 @@ def test_resharing_through_own_collection_needs_write_and_ends_with_the_grant(
         seen = reads_secret(client, fake_upstream, account, bobs, fid)
         assert not any(seen.values()), (account.email, seen)
 
-    # Read access again is still not write access: Bob's link stays dead, Alice's collection serves him.
+    # Read access again is still not write access: Bob's link stays dead, Alice's collection
+    # serves him.
     share(client, alice, alices, grant(bob.id))
     assert not any(reads_secret(client, fake_upstream, carol, bobs, fid).values())
     assert reads_secret(client, fake_upstream, bob, alices, fid)["query/collection"]

@@ -47,7 +47,10 @@ def test_unstorable_preset_values_are_422(
     client: TestClient, alice: Account, fake_upstream: FakeUpstream, field: str, value: str
 ) -> None:
     other = "meta" if field == "params" else "params"
-    body = f'{{"id": "p", "base_model_id": "gpt-4-turbo", "name": "P", "{other}": {{}}, "{field}": {{"x": [{value}]}}}}'
+    body = (
+        '{"id": "p", "base_model_id": "gpt-4-turbo", "name": "P", '
+        f'"{other}": {{}}, "{field}": {{"x": [{value}]}}}}'
+    )
     resp = post_raw(client, alice, "/api/v1/models/create", body)
     assert names_field(resp, field), resp.text
     assert client.get("/api/v1/models/list", headers=alice.headers).json()["total"] == 0

@@ -40,7 +40,8 @@ async def test_read_then_write_transactions_do_not_fail_under_concurrency(make_s
     """Each unit of work reads the current maximum and inserts the next id: with the write lock
     taken up front none fails and none collides. SQLite's case, whatever the test database: a
     reading SQLite transaction cannot be upgraded once another writer committed ("database is
-    locked"); PostgreSQL's writers rely on constraints instead (begin_write changes nothing there)."""
+    locked"); PostgreSQL's writers rely on constraints instead (begin_write changes nothing
+    there)."""
     db = Database(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'upgrade.db'}"))
     try:
         async with db.engine.begin() as conn:

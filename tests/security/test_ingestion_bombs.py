@@ -1,4 +1,5 @@
-"""Hostile documents: decompression bombs, zip headers that lie, page bombs, extraction that never ends.
+"""Hostile documents: decompression bombs, zip headers that lie, page bombs, extraction that
+never ends.
 
 Each file is built here, small, and the limits are lowered for the test (a 1 MB cap instead of
 256 MB, 50 pages instead of 2,000), so the refusals are reached in milliseconds."""
@@ -31,8 +32,9 @@ DOCUMENT_XML = (
 
 
 def lying_docx(padding_mb: int) -> bytes:
-    """A real .docx whose `word/document.xml` is a small valid document followed, in the same deflate
-    stream, by `padding_mb` MB of blanks; both zip headers claim only the small document's size and CRC.
+    """A real .docx whose `word/document.xml` is a small valid document followed, in the same
+    deflate stream, by `padding_mb` MB of blanks; both zip headers claim only the small
+    document's size and CRC.
 
     A reader that trusts the headers gets a valid document (zipfile stops at the claimed size), but
     inflates the whole stream in one call first: the server's memory grows by the padding."""
@@ -75,7 +77,8 @@ def _central_entry(data: bytes, name: str) -> int:
 
 
 def honest_bomb_xlsx(uncompressed_mb: int) -> bytes:
-    """A real .xlsx plus one member that honestly declares `uncompressed_mb` MB (deflates to a few KB)."""
+    """A real .xlsx plus one member that honestly declares `uncompressed_mb` MB (deflates to a
+    few KB)."""
     out = io.BytesIO()
     with (
         zipfile.ZipFile(io.BytesIO(documents.xlsx({"S": [["x"]]}))) as source,
@@ -100,7 +103,8 @@ def many_pages_pdf(pages: int) -> bytes:
 
 
 class HangingExtractor:
-    """An extractor (plug-in) that never finishes: stands in for a pathological page or parser loop."""
+    """An extractor (plug-in) that never finishes: stands in for a pathological page or parser
+    loop."""
 
     extensions = frozenset({"hang"})
     content_types: frozenset[str] = frozenset()

@@ -3,9 +3,9 @@ twin's chunks: a read, then a write) racing with links into collections must all
 
 Half the uploads are stored only (`process=false`) and then indexed into their collection with
 `/api/v1/retrieval/process/file`; the others are indexed in the background and linked with
-`/knowledge/{id}/file/add` while that runs. Before writes took the lock up front (BEGIN IMMEDIATE), a transaction that
-read and then wrote after another connection's commit was refused at once with "database is
-locked": uploads answered 500 and files ended `failed`."""
+`/knowledge/{id}/file/add` while that runs. Before writes took the lock up front (BEGIN
+IMMEDIATE), a transaction that read and then wrote after another connection's commit was
+refused at once with "database is locked": uploads answered 500 and files ended `failed`."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def test_duplicate_uploads_and_collection_adds_in_parallel_all_complete(
 
     async def run() -> list[tuple[str, int, str]]:
         async with httpx.AsyncClient(base_url=live_server.url, timeout=120) as http:
-            pairs = enumerate(zip(users, collections))
+            pairs = enumerate(zip(users, collections, strict=True))
             return await asyncio.gather(
                 *(upload_and_link(http, user, c, i) for i, (user, c) in pairs)
             )
@@ -96,7 +96,7 @@ def test_duplicate_uploads_and_collection_adds_in_parallel_all_complete(
                 assert time.monotonic() < deadline, status
                 time.sleep(0.1)
             assert status["status"] == "completed", status
-        for user, collection, (file_id, _, _) in zip(users, collections, results):
+        for user, collection, (file_id, _, _) in zip(users, collections, results, strict=True):
             files = http.get(f"/api/v1/knowledge/{collection}/files", headers=user.headers).json()
             assert [f["id"] for f in files["items"]] == [file_id]
 

@@ -1,5 +1,6 @@
 """Upload metadata (the multipart `metadata` field) is bounded before anything is stored, and the
-upload size limit (`RAG_FILE_MAX_SIZE`, 100 MB by default) still refuses with 413 and keeps nothing."""
+upload size limit (`RAG_FILE_MAX_SIZE`, 100 MB by default) still refuses with 413 and keeps
+nothing."""
 
 from __future__ import annotations
 

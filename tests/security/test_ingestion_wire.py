@@ -1,5 +1,6 @@
 """`GET /api/v1/files/{id}` carries Open WebUI's `data: {status, error?, content?}`: `error` is the
-reason a file failed (Open WebUI stores `str(e.detail)` or `str(e)` there), gone once it succeeds."""
+reason a file failed (Open WebUI stores `str(e.detail)` or `str(e)` there), gone once it
+succeeds."""
 
 from __future__ import annotations
 

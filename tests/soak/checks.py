@@ -23,24 +23,41 @@ DONE = ("completed", "failed")
 
 # Each query counts rows that must not exist.
 ORPHAN_QUERIES = {
-    "chunks whose file row is gone": "SELECT count(*) FROM chunk c WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.id = c.file_id)",
-    "collection links whose file row is gone": "SELECT count(*) FROM knowledge_file k WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.id = k.file_id)",
-    "collection links whose collection is gone": "SELECT count(*) FROM knowledge_file k "
-    "WHERE NOT EXISTS (SELECT 1 FROM knowledge n WHERE n.id = k.knowledge_id)",
-    "completed files without chunks": "SELECT count(*) FROM file f WHERE f.status = 'completed' "
-    "AND NOT EXISTS (SELECT 1 FROM chunk c WHERE c.file_id = f.id)",
-    "chunks of files that are not completed": "SELECT count(*) FROM chunk c JOIN file f ON f.id = c.file_id WHERE f.status <> 'completed'",
-    "failed files without an error": "SELECT count(*) FROM file f WHERE f.status = 'failed' AND (f.error IS NULL OR f.error = '')",
+    "chunks whose file row is gone": (
+        "SELECT count(*) FROM chunk c "
+        "WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.id = c.file_id)"
+    ),
+    "collection links whose file row is gone": (
+        "SELECT count(*) FROM knowledge_file k "
+        "WHERE NOT EXISTS (SELECT 1 FROM file f WHERE f.id = k.file_id)"
+    ),
+    "collection links whose collection is gone": (
+        "SELECT count(*) FROM knowledge_file k "
+        "WHERE NOT EXISTS (SELECT 1 FROM knowledge n WHERE n.id = k.knowledge_id)"
+    ),
+    "completed files without chunks": (
+        "SELECT count(*) FROM file f WHERE f.status = 'completed' "
+        "AND NOT EXISTS (SELECT 1 FROM chunk c WHERE c.file_id = f.id)"
+    ),
+    "chunks of files that are not completed": (
+        "SELECT count(*) FROM chunk c JOIN file f ON f.id = c.file_id WHERE f.status <> 'completed'"
+    ),
+    "failed files without an error": (
+        "SELECT count(*) FROM file f "
+        "WHERE f.status = 'failed' AND (f.error IS NULL OR f.error = '')"
+    ),
 }
 SQLITE_ONLY = {
     # Every chunk_fts row must match its chunk (external-content FTS5, kept by triggers).
-    "FTS index out of step with chunks": "INSERT INTO chunk_fts(chunk_fts) VALUES ('integrity-check')",
+    "FTS index out of step with chunks": (
+        "INSERT INTO chunk_fts(chunk_fts) VALUES ('integrity-check')"
+    ),
 }
 
 
-async def settle_uploads(world: World, timeout: float) -> None:
-    """Poll every acknowledged upload, as its owner, until it is done or `timeout` passes."""
-    deadline = time.monotonic() + timeout
+async def settle_uploads(world: World, seconds: float) -> None:
+    """Poll every acknowledged upload, as its owner, until it is done or `seconds` pass."""
+    deadline = time.monotonic() + seconds
     gate = asyncio.Semaphore(16)
     users = {u.index: u for u in world.users}
 
@@ -76,7 +93,8 @@ async def settle_uploads(world: World, timeout: float) -> None:
 
 
 async def check_last_edit(metrics: Metrics, owner: SimUser, upload: Upload) -> None:
-    """An acknowledged content update must not be overwritten later (e.g. by the upload's own, older job)."""
+    """An acknowledged content update must not be overwritten later (e.g. by the upload's own,
+    older job)."""
     resp = await owner.call("final_content", "GET", f"/api/v1/files/{upload.id}/data/content")
     if resp is None or resp.status_code != 200:
         return
@@ -132,7 +150,8 @@ def check_database(metrics: Metrics, world: World, database_url: str) -> dict[st
             if violations:
                 metrics.fail("orphan", "database", f"foreign key violations: {violations[:20]}")
         rows = conn.execute(
-            "SELECT f.id, f.user_id, f.filename, f.content, c.text FROM file f LEFT JOIN chunk c ON c.file_id = f.id"
+            "SELECT f.id, f.user_id, f.filename, f.content, c.text "
+            "FROM file f LEFT JOIN chunk c ON c.file_id = f.id"
         ).fetchall()
     stored: dict[tuple[str, str], set[str]] = {}
     for file_id, user_id, *texts in rows:

@@ -68,8 +68,9 @@ class SoakResult:
         m = self.metrics
         requests = sum(len(v) for v in m.latencies.values())
         lines = [
-            f"soak: {self.config.users} users, {self.config.seconds:.0f} s of load, {requests} requests "
-            f"({requests / self.elapsed:.0f}/s over {self.elapsed:.1f} s incl. sign-up and checks)",
+            f"soak: {self.config.users} users, {self.config.seconds:.0f} s of load, "
+            f"{requests} requests ({requests / self.elapsed:.0f}/s over {self.elapsed:.1f} s "
+            "incl. sign-up and checks)",
             "",
             m.table(),
             "",
@@ -125,7 +126,7 @@ async def run_soak(
         ready = await asyncio.gather(
             *(sign_up(u, f"Soak User {i}", admin_token) for i, u in enumerate(users))
         )
-        active = [u for u, token in zip(users, ready) if token is not None]
+        active = [u for u, token in zip(users, ready, strict=True) if token is not None]
 
         world.deadline = time.monotonic() + config.seconds
         await asyncio.gather(*(u.run(config.think) for u in active))

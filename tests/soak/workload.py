@@ -26,7 +26,31 @@ from tests.soak.metrics import Metrics, clip
 
 CANARY = re.compile(r"cnry[0-9a-f]{12}")
 CHAT_MODEL = "gpt-4o-mini"  # a model of the fake upstream's OpenAI dialect
-WORDS = ["river", "harbor", "lantern", "copper", "meadow", "orbit", "granite", "velvet", "signal", "quarry", "ember", "falcon", "tundra", "cobalt", "prism", "saddle", "thistle", "beacon", "glacier", "walnut", "compass", "marble", "hollow"]
+WORDS = [
+    "river",
+    "harbor",
+    "lantern",
+    "copper",
+    "meadow",
+    "orbit",
+    "granite",
+    "velvet",
+    "signal",
+    "quarry",
+    "ember",
+    "falcon",
+    "tundra",
+    "cobalt",
+    "prism",
+    "saddle",
+    "thistle",
+    "beacon",
+    "glacier",
+    "walnut",
+    "compass",
+    "marble",
+    "hollow",
+]
 # Identical bytes for every user: exercises the re-use of another file's chunks across owners.
 SHARED_TEXT = "Public handbook.\n\n" + " ".join(
     f"Section {i}: {WORDS[i % len(WORDS)]} rules apply." for i in range(120)
@@ -174,7 +198,7 @@ class SimUser:
         ]
 
     async def run(self, think: float) -> None:
-        ops, weights = zip(*self.mix())
+        ops, weights = zip(*self.mix(), strict=True)
         while time.monotonic() < self.world.deadline:
             op = random.choices(ops, weights)[0]
             await op()

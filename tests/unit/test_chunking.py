@@ -1,6 +1,9 @@
-"""Chunking: LangChain's recursive character split (Open WebUI's default) plus the markdown-header pass."""
+"""Chunking: LangChain's recursive character split (Open WebUI's default) plus the
+markdown-header pass."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 
@@ -8,7 +11,8 @@ from wayline.extraction.chunking import Piece, markdown_sections, recursive_spli
 
 
 def test_matches_langchain_on_a_small_case() -> None:
-    # RecursiveCharacterTextSplitter(chunk_size=7, chunk_overlap=3).split_text(...) gives exactly this.
+    # RecursiveCharacterTextSplitter(chunk_size=7, chunk_overlap=3).split_text(...) gives exactly
+    # this.
     assert [c for c, _ in recursive_split("aaa bbb ccc ddd", 7, 3)] == ["aaa bbb", "ccc", "ddd"]
     assert [c for c, _ in recursive_split("one two three four five six", 12, 6)] == [
         "one two",
@@ -35,7 +39,7 @@ def test_size_overlap_and_start_index() -> None:
     for chunk, start in out:
         assert len(chunk) <= 1000
         assert text[start : start + len(chunk)] == chunk
-    for (a, sa), (b, sb) in zip(out, out[1:]):
+    for (a, sa), (_, sb) in itertools.pairwise(out):
         assert sb < sa + len(a)  # consecutive chunks overlap
         assert sa + len(a) - sb <= 100
 

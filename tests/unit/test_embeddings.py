@@ -10,7 +10,8 @@ from wayline.embeddings.bert import BertEncoder, supports
 from wayline.embeddings.local import LocalEmbedder, load_model, model_path
 
 TEXTS = [
-    "what similarity laws must be obeyed when constructing aeroelastic models of heated high speed aircraft .",
+    "what similarity laws must be obeyed when constructing aeroelastic models of heated high "
+    "speed aircraft .",
     "short",
     "Überschall " * 300,  # longer than 256 word pieces: truncated the same way
     "",
@@ -36,5 +37,5 @@ def test_local_embedder_keeps_order_and_normalises() -> None:
     assert len(vectors) == 4 and all(len(v) == 384 for v in vectors)
     assert all(abs(sum(x * x for x in v) - 1) < 1e-4 for v in vectors)
     alone = asyncio.run(embedder.embed_query(TEXTS[0]))
-    assert max(abs(a - b) for a, b in zip(alone, vectors[0])) < 1e-5
+    assert max(abs(a - b) for a, b in zip(alone, vectors[0], strict=True)) < 1e-5
     assert load_model(model_path("")) is load_model(model_path(""))  # one shared copy per process

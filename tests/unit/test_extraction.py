@@ -1,4 +1,5 @@
-"""Extraction: every format family to text, and clear refusals for what is not a readable document."""
+"""Extraction: every format family to text, and clear refusals for what is not a readable
+document."""
 
 from __future__ import annotations
 

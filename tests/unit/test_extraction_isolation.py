@@ -1,5 +1,6 @@
-"""Extraction in a child process: results of any size come back, a child that hangs is killed at the
-deadline, one that dies (as the OOM killer would do it) is a readable failure, on asyncio and uvloop."""
+"""Extraction in a child process: results of any size come back, a child that hangs is killed at
+the deadline, one that dies (as the OOM killer would do it) is a readable failure, on asyncio
+and uvloop."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def test_a_file_on_disk_is_read_by_the_child(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("loop", RUNNERS)
 def test_a_hanging_child_is_killed_at_the_deadline(loop: str) -> None:
-    with pytest.raises(Unreadable, match="FILE_EXTRACTION_TIMEOUT=0.5 s"):
+    with pytest.raises(Unreadable, match=r"FILE_EXTRACTION_TIMEOUT=0\.5 s"):
         RUNNERS[loop](extract_isolated(b"x", "stuck.hang", None, ExtractionLimits(timeout=0.5)))
     assert multiprocessing.active_children() == []
 

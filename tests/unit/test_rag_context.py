@@ -49,10 +49,8 @@ def test_empty_template_means_default_and_context_is_inserted() -> None:
 def test_both_placeholder_spellings_and_query_text_in_context_is_not_substituted() -> None:
     template = "C={{CONTEXT}} Q={{QUERY}} c=[context] q=[query]"
     out = render_template(template, "doc mentions {{QUERY}} and [query]", "what?")
-    assert (
-        out
-        == "C=doc mentions {{QUERY}} and [query] Q=what? c=doc mentions {{QUERY}} and [query] q=what?"
-    )
+    doc = "doc mentions {{QUERY}} and [query]"
+    assert out == f"C={doc} Q=what? c={doc} q=what?"
 
 
 def test_prepended_to_last_user_message() -> None:
