@@ -9,6 +9,9 @@
   real `wayline serve` process on a free loopback port.
 - `admin`, `alice`, `bob` are signed-up accounts (`Account` objects with a JWT and
   an API key) — the first sign-up is the admin.
+- No test reaches the network: pytest-socket (`--allow-hosts` in pyproject's addopts)
+  refuses connects to anything but loopback and Unix sockets, and `network_guard` fails
+  a test for a refused connect even if the code under test caught the refusal.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pytest_socket import SocketConnectBlockedError
 
 from wayline.app import create_app
 from wayline.core.settings import Settings
@@ -35,6 +39,31 @@ pytest_plugins = ["tests.fakes.fixtures"]
 
 PG_URL = os.environ.get("WAYLINE_TEST_DATABASE_URL", "")
 SECRET = "test-secret-key-please-change-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def network_guard() -> Iterator[list[str]]:
+    """The non-loopback connects refused during the test; any still listed at its end fail it.
+
+    pytest-socket's refusal is an exception, which the code under test may well catch (an
+    upstream call answering 502, a worker thread logging it), so each refusal is also recorded
+    here. A test that expects a refusal clears the list."""
+    guarded = socket.socket.connect  # pytest-socket's guard, installed before any fixture
+    refused: list[str] = []
+
+    def connect(sock: socket.socket, *args: Any) -> None:
+        try:
+            return guarded(sock, *args)
+        except SocketConnectBlockedError:
+            refused.append(repr(args[0]))
+            raise
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    yield refused
+    if socket.socket.connect is connect:  # pytest-socket's own teardown may have come first
+        socket.socket.connect = guarded  # type: ignore[method-assign]
+    if refused:
+        pytest.fail(f"the test tried to connect to non-loopback addresses: {refused}")
 
 
 def free_port() -> int:
@@ -196,13 +225,14 @@ def start_server(
         }
     )
     env.update(env_overrides)
-    log = open(data_dir.parent / f"server-{port}.log", "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wayline", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # The child keeps its own copy of the log's descriptor; this process needs only the name.
+    with open(data_dir.parent / f"server-{port}.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wayline", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
