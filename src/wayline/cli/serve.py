@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from wayline import __version__
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
-
-    from wayline.core.settings import Settings
-
-# Values of these settings may hold credentials: a complaint names the setting, never echoes it.
-_SECRET_NAME = re.compile(r"KEY|PASSWORD|SECRET|URL|CONFIGS")
-_MAX_ECHO = 80
+from wayline.cli.common import load_settings
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="wayline", description="Wayline LLM gateway")
-    parser.add_argument("--version", action="version", version=f"wayline {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP server")
+def register(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the HTTP server", description="Run the HTTP server.")
     serve.add_argument("--host", help="bind address (default: HOST, 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port (default: PORT, 8080)")
     serve.add_argument(
@@ -35,10 +22,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="log every request (off by default: it costs latency)",
     )
-    args = parser.parse_args(argv)
-
-    if args.command == "serve":
-        _serve(args)
+    serve.set_defaults(run=run)
 
 
 def _positive(text: str) -> int:
@@ -48,7 +32,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _serve(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = load_settings()  # validate the environment before forking workers
@@ -84,44 +68,3 @@ def _serve(args: argparse.Namespace) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
     )
-
-
-def load_settings() -> Settings:
-    """`Settings()` from the environment, or exit with one line per invalid variable (status 2)."""
-    from pydantic import ValidationError
-
-    from wayline.core.settings import Settings
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        for line in describe(exc):
-            print(f"wayline: {line}", file=sys.stderr)
-        sys.exit(2)
-
-
-def describe(exc: ValidationError) -> list[str]:
-    """One line per invalid setting: its name, the value, what is accepted."""
-    from wayline.core.settings import Settings, choices, not_one_of
-
-    lines: list[str] = []
-    for error in exc.errors(include_url=False):
-        loc = error.get("loc") or ()
-        name = str(loc[0]) if loc else ""
-        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        value: Any = error.get("input")
-        field = Settings.model_fields.get(name)
-        if not name or field is None:
-            lines.append(message)  # a rule across settings (its message names them)
-        elif error.get("type") == "literal_error":
-            lines.append(not_one_of(name, value, choices(field.annotation)))
-        elif _SECRET_NAME.search(name) or not isinstance(value, str | int | float):
-            lines.append(message if message.startswith(name) else f"{name} is invalid: {message}")
-        else:
-            shown = value if len(str(value)) <= _MAX_ECHO else f"{str(value)[:_MAX_ECHO]}…"
-            lines.append(f"{name}={shown!r} is invalid: {message}")
-    return lines
-
-
-if __name__ == "__main__":
-    main()
