@@ -18,6 +18,7 @@ from types import ModuleType
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from wayline import __version__
 from wayline.core.bus import create_bus
@@ -25,6 +26,8 @@ from wayline.core.db import Database, wait_for
 from wayline.core.errors import install_error_handlers
 from wayline.core.http import UpstreamClient
 from wayline.core.limits import BodyLimitMiddleware
+from wayline.core.logs import configure_logging, route_uvicorn_logs
+from wayline.core.request_id import RequestIdMiddleware
 from wayline.core.runtime_config import RuntimeConfig
 from wayline.core.settings import Settings
 from wayline.core.state import AppState, Core
@@ -88,10 +91,25 @@ async def _run(
         yield
 
 
+class Wayline(FastAPI):
+    """FastAPI with the request-id middleware outermost: outside Starlette's error middleware,
+    so a 500 also carries `X-Request-ID` (`add_middleware` can only go inside it)."""
+
+    request_id_access_log = False
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestIdMiddleware(
+            super().build_middleware_stack(), access_log=self.request_id_access_log
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # Here, not only in the CLI: each uvicorn worker builds its app after uvicorn has set up its
+    # own loggers (which JSON logs take over), and a spawned worker starts with none of ours.
+    configure_logging(settings)
     components = _components()
-    app = FastAPI(
+    app = Wayline(
         title="Wayline",
         version=__version__,
         lifespan=lambda app: _run(app, settings, components),
@@ -99,7 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
+    if settings.LOG_FORMAT == "json":
+        app.request_id_access_log = route_uvicorn_logs()
     install_error_handlers(app)
+    # RequestIdMiddleware (X-Request-ID) wraps everything: see `Wayline` above.
     app.add_middleware(
         BodyLimitMiddleware,
         max_body=settings.MAX_REQUEST_BODY_SIZE,

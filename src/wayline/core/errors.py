@@ -18,9 +18,11 @@
 Services raise these; `install_error_handlers` turns them, FastAPI's validation
 errors and Starlette's routing errors into `{"detail": ...}` JSON (`error_response`).
 On the OpenAI-compatible routes the same body also carries OpenAI's
-`{"error": {"message", "type", "code", "param"}}`; answers an immediate retry cannot
-fix carry `x-should-retry: false`; credentials inside URLs are redacted from every
-detail. Anything else is a bug and answers 500 with a generic detail (and is logged).
+`{"error": {"message", "type", "code", "param"}}` and the `request_id` (the `X-Request-ID`
+header carries it on every route; Open WebUI's bodies keep their one key); answers an
+immediate retry cannot fix carry `x-should-retry: false`; credentials inside URLs are
+redacted from every detail. Anything else is a bug and answers 500 with a generic detail
+(and is logged).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wayline.core.request_id import request_id
 
 log = logging.getLogger("wayline.errors")
 
@@ -49,14 +53,29 @@ INVALID_TOKEN = "Your session has expired or the token is invalid. Please sign i
 INVALID_CRED = (
     "The email or password provided is incorrect. Please check for typos and try logging in again."
 )
-EMAIL_TAKEN = "Uh-oh! This email is already registered. Sign in with your existing account or choose another email to start anew."
-INVALID_EMAIL_FORMAT = "The email format you entered is invalid. Please double-check and make sure you're using a valid email address (e.g., yourname@example.com)."
+EMAIL_TAKEN = (
+    "Uh-oh! This email is already registered. Sign in with your existing account or "
+    "choose another email to start anew."
+)
+INVALID_EMAIL_FORMAT = (
+    "The email format you entered is invalid. Please double-check and make sure you're "
+    "using a valid email address (e.g., yourname@example.com)."
+)
 API_KEY_NOT_ALLOWED = "Use of API key is not enabled in the environment."
 API_KEY_CREATION_NOT_ALLOWED = "API key creation is not allowed in the environment."
-API_KEY_NOT_FOUND = "Oops! It looks like there's a hiccup. The API key is missing. Please make sure to provide a valid API key to access this feature."
-EMPTY_CONTENT = "The content provided is empty. Please ensure that there is text or data present before proceeding."
+API_KEY_NOT_FOUND = (
+    "Oops! It looks like there's a hiccup. The API key is missing. Please make sure to "
+    "provide a valid API key to access this feature."
+)
+EMPTY_CONTENT = (
+    "The content provided is empty. Please ensure that there is text or data present "
+    "before proceeding."
+)
 DUPLICATE_CONTENT = "Duplicate content detected. Please provide unique content to proceed."
-FILE_NOT_PROCESSED = "Extracted content is not available for this file. Please ensure that the file is processed before proceeding."
+FILE_NOT_PROCESSED = (
+    "Extracted content is not available for this file. Please ensure that the file is "
+    "processed before proceeding."
+)
 SIGNUP_DISABLED = "Account creation is disabled. Please contact your administrator."
 
 
@@ -290,6 +309,9 @@ def error_response(
     body: dict[str, Any] = {"detail": detail}
     if speaks_openai(path):
         body["error"] = openai_error(status, detail, code=code, param=param, error_type=error_type)
+        rid = request_id()
+        if rid is not None:
+            body["request_id"] = rid
     out = dict(headers or {})
     if not _retry_can_fix(status, upstream) and not any(k.lower() == "x-should-retry" for k in out):
         out["x-should-retry"] = "false"

@@ -13,6 +13,9 @@ Credentials in a URL (`http://user:password@host`) never leave this module in te
 they are taken out of the URL and sent as Basic auth — only when the request carries no
 `Authorization` of its own, because an explicit API key wins (aiohttp refuses both) —
 and error messages name the host without them.
+
+A call made while serving a request carries its `X-Request-ID` (`core.request_id`), so the
+upstream's logs can be matched with ours.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from wayline.core.errors import (
     UpstreamUnavailable,
     redact,
 )
+from wayline.core.request_id import request_id
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -199,6 +203,11 @@ class UpstreamClient:
     @staticmethod
     def _body(json: Any, data: Any, headers: dict[str, str] | None) -> tuple[Any, dict[str, str]]:
         headers = dict(headers or {})
+        rid = request_id()
+        if rid is not None:
+            for name in [k for k in headers if k.lower() == "x-request-id"]:
+                del headers[name]  # a client's header forwarded as is: ours is the checked one
+            headers["X-Request-ID"] = rid
         if json is not None:
             headers.setdefault("Content-Type", "application/json")
             try:

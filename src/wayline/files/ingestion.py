@@ -8,6 +8,12 @@ again, so a restart resumes it. Chunks, vectors, FTS rows and the `completed` st
 written in ONE transaction that first re-checks the claim: a crash, a failure or a
 concurrent delete leaves no partial set, and a resumed job replaces nothing twice.
 
+Shutdown (`stop()`, from the lifespan: after uvicorn's graceful shutdown, on SIGTERM) cancels
+the jobs and gives back the rows this process still holds: `processing` → `pending` with the
+claim cleared, in one write, compare-and-set on our claim. Another replica, or the next start,
+takes them at once instead of after `stale_seconds`. A killed process (SIGKILL, OOM) cannot do
+that: its claims go stale, or a restart on the same host sees that their process is gone.
+
 Fairness: a process holds up to `4 × INGEST_WORKERS` jobs at once but makes only
 `INGEST_WORKERS` embedding calls at a time. Jobs take turns, one group of chunks per turn,
 in the order they asked (asyncio's semaphore is first-come, first-served), so a small file
@@ -43,7 +49,7 @@ from wayline.extraction.limits import ExtractionLimits
 from wayline.files.blobstore import BlobStore
 from wayline.files.claims import claim_token, is_dead_local_claim
 from wayline.files.repository import FileRepository
-from wayline.files.tables import COMPLETED, FAILED, File
+from wayline.files.tables import COMPLETED, FAILED, PENDING, File
 from wayline.vectors import NewChunk, VectorIndex
 
 T = TypeVar("T")
@@ -91,6 +97,8 @@ class IngestionRunner:
         self._max_jobs = JOBS_PER_WORKER * workers
         self._group = max(MIN_EMBED_GROUP, settings.RAG_EMBEDDING_BATCH_SIZE)
         self._jobs: dict[str, asyncio.Task[None]] = {}
+        # Rows claimed and not finished: a job ended by cancellation stays here for `stop()`.
+        self._held: set[str] = set()
         self._dispatcher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._waiters: dict[str, asyncio.Event] = {}
@@ -108,6 +116,40 @@ class IngestionRunner:
                 await task
         self._dispatcher = None
         self._jobs.clear()
+        await self._release_held()
+
+    async def _release_held(self) -> None:
+        """Give the rows this process still holds back to the queue: `pending`, claim cleared."""
+        held = sorted(self._held)
+        self._held.clear()
+        if not held:
+            return
+
+        async def release(session: Any) -> int:
+            repo = FileRepository(session)
+            released = 0
+            for file_id in held:  # compare-and-set: a row finished or taken over stays as it is
+                released += await repo.update_claimed(
+                    file_id,
+                    self.worker_id,
+                    status=PENDING,
+                    claimed_by=None,
+                    claimed_at=None,
+                    progress_done=0,
+                    progress_total=0,
+                    updated_at=now(),
+                )
+            return released
+
+        try:
+            released = await self._write(release)
+        except Exception:
+            log.exception(
+                "could not release %d ingestion job(s): they resume once stale", len(held)
+            )
+            return
+        if released:
+            log.info("released %d unfinished ingestion job(s) back to the queue", released)
 
     # --- public API ----------------------------------------------------------------
     async def submit(self, file_id: str) -> None:
@@ -122,7 +164,8 @@ class IngestionRunner:
             await self.wait_until_done(file_id, timeout=None)
 
     async def wait_until_done(self, file_id: str, timeout: float | None = 120.0) -> str:
-        """Wait for `completed` / `failed` (or `not_found` if the row is gone); returns the last status seen."""
+        """Wait for `completed` / `failed` (or `not_found` if the row is gone); returns the last
+        status seen."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
@@ -146,7 +189,9 @@ class IngestionRunner:
 
     def signature(self) -> str:
         s = self.settings
-        return f"{self.embedder.engine}:{self.embedder.name}:{s.CHUNK_SIZE}:{s.CHUNK_OVERLAP}:{int(s.ENABLE_MARKDOWN_HEADER_TEXT_SPLITTER)}"
+        embedder = f"{self.embedder.engine}:{self.embedder.name}"
+        splitter = int(s.ENABLE_MARKDOWN_HEADER_TEXT_SPLITTER)
+        return f"{embedder}:{s.CHUNK_SIZE}:{s.CHUNK_OVERLAP}:{splitter}"
 
     def prepare(self, row: File, pieces: Sequence[Piece]) -> Prepared:
         content = "\n\n".join(p.text for p in pieces)
@@ -188,14 +233,15 @@ class IngestionRunner:
             members = order[start : start + self._group]
             async with self._embedding_turns:
                 group = await self.embedder.embed_documents([texts[i] for i in members])
-            for i, vector in zip(members, np.asarray(group, dtype=np.float32)):
+            for i, vector in zip(members, np.asarray(group, dtype=np.float32), strict=True):
                 vectors[i] = vector
             if progress is not None:
                 await progress(start + len(members))
         return vectors
 
     async def reindex_text(self, file_id: str, text: str) -> None:
-        """Replace a file's text and chunks (content update); one transaction, like a job's commit."""
+        """Replace a file's text and chunks (content update); one transaction, like a job's
+        commit."""
         async with self.db.sessionmaker() as session:
             row = await FileRepository(session).get(file_id)
         if row is None:
@@ -215,7 +261,8 @@ class IngestionRunner:
         return now() - self.stale_seconds
 
     async def _dispatch(self) -> None:
-        """Claim pending jobs while there is room, each in its own task; sleep until woken or polled."""
+        """Claim pending jobs while there is room, each in its own task; sleep until woken or
+        polled."""
         while True:
             try:
                 self._wake.clear()
@@ -248,14 +295,18 @@ class IngestionRunner:
             dead = [t for t in await repo.processing_claimants() if is_dead_local_claim(t)]
             for file_id in await repo.claimable_ids(self._stale_before(), dead, limit=5):
                 if await repo.claim(file_id, self.worker_id, self._stale_before(), dead):
+                    self._held.add(file_id)  # before the commit, which a cancellation may cut
                     return file_id
         return None
 
     async def _claim(self, file_id: str) -> bool:
         async with self.db.write() as session:
-            return await FileRepository(session).claim(
+            claimed = await FileRepository(session).claim(
                 file_id, self.worker_id, self._stale_before()
             )
+            if claimed:
+                self._held.add(file_id)
+            return claimed
 
     async def _update(self, file_id: str, **values: Any) -> bool:
         async with self.db.write() as session:
@@ -282,6 +333,9 @@ class IngestionRunner:
             await self._fail(file_id, f"Processing failed: {type(exc).__name__}: {exc}"[:500], 422)
         finally:
             beat.cancel()
+            task = asyncio.current_task()
+            if task is None or not task.cancelling():
+                self._held.discard(file_id)  # cancelled (shutdown), it may still be ours: kept
             event = self._waiters.pop(file_id, None)
             if event is not None:
                 event.set()
@@ -298,7 +352,8 @@ class IngestionRunner:
         if await self._reuse_twin(row, signature):
             return
         async with self._extracting:
-            # A local blob is read by the extraction process itself: the server never holds its bytes.
+            # A local blob is read by the extraction process itself: the server never holds its
+            # bytes.
             try:
                 source = await self.blobs.get_path(row.path) or await self.blobs.read(row.path)
             except FileNotFoundError:
@@ -326,7 +381,8 @@ class IngestionRunner:
             return
 
         async def commit(session: Any) -> None:
-            # `require_claim`: the claim is re-checked by the same transaction that writes the chunks.
+            # `require_claim`: the claim is re-checked by the same transaction that writes the
+            # chunks.
             await self._commit_chunks(
                 session, row, prepared, vectors, signature, require_claim=True
             )
@@ -395,7 +451,8 @@ class IngestionRunner:
         raise AssertionError("unreachable")
 
     async def _reuse_twin(self, row: File, signature: str) -> bool:
-        """Identical bytes already indexed the same way: copy their chunks instead of re-embedding."""
+        """Identical bytes already indexed the same way: copy their chunks instead of
+        re-embedding."""
         return await self._write(lambda session: self._copy_twin(session, row, signature))
 
     async def _copy_twin(self, session: Any, row: File, signature: str) -> bool:
