@@ -58,6 +58,8 @@ def shape(value: Any) -> Any:
 
 
 def both(client: TestClient, method: str, path: str, **kwargs: Any) -> tuple[Any, Any]:
+    # One request id for both, so error bodies (which carry it) can be compared whole.
+    kwargs["headers"] = {**kwargs.get("headers", {}), "X-Request-ID": "fast-or-twin"}
     fast = client.request(method, path, **kwargs)
     with twins_only(client):
         twin = client.request(method, path, **kwargs)

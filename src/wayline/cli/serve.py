@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import signal
 import sys
 from typing import Any
 
 from wayline.cli.common import load_settings
+from wayline.core.logs import configure_logging
 
 
 def register(sub: Any) -> None:
@@ -52,9 +53,23 @@ def run(args: argparse.Namespace) -> None:
         _ = settings.secret_key  # create the persisted secret once, before workers race for it
     except OSError as exc:
         sys.exit(f"wayline: DATA_DIR={str(settings.DATA_DIR)!r} is not usable: {exc}")
-    logging.basicConfig(
-        level=settings.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
+    # After a graceful shutdown uvicorn re-raises SIGTERM under the handler it found: without
+    # one, the process would die of the signal (exit 143) instead of exiting 0.
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        _run_uvicorn(uvicorn, settings, args, host, port, workers)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
+
+
+def _run_uvicorn(
+    uvicorn: Any, settings: Any, args: argparse.Namespace, host: str, port: int, workers: int
+) -> None:
     uvicorn.run(
         "wayline.app:create_app",
         factory=True,
