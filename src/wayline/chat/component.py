@@ -1,26 +1,19 @@
 """Chat completions and embeddings: the pipeline over the providers' registry (with the RAG
-augmenter when retrieval runs), its FastAPI routes, and the fast routes in front of them."""
+augmenter when retrieval runs) and its FastAPI routes; `app.py` mounts the fast routes
+(`fastpath.py`) in front of every route."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-
-from wayline.chat import fastpath
 from wayline.chat.augment import CHAT_AUGMENTER
 from wayline.chat.router import router
 from wayline.chat.service import ChatService
-from wayline.core.settings import Settings
 from wayline.core.state import AppState
 from wayline.providers.registry import ModelRegistry
 
 routers = [router]
-
-
-def install(app: FastAPI, settings: Settings) -> None:
-    fastpath.install(app)
 
 
 @asynccontextmanager
