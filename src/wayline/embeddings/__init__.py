@@ -28,7 +28,10 @@ def create_embedder(settings: Settings, http: UpstreamClient) -> Embedder:
         from wayline.embeddings.local import LocalEmbedder
 
         return LocalEmbedder(
-            settings.RAG_EMBEDDING_MODEL, threads=settings.EMBEDDING_THREADS, **common
+            settings.RAG_EMBEDDING_MODEL,
+            threads=settings.EMBEDDING_THREADS,
+            cache_dir=settings.DATA_DIR / "models",  # the ONNX graph built from the weights
+            **common,
         )
     from wayline.embeddings.remote import OllamaEmbedder, OpenAIEmbedder
 

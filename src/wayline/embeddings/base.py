@@ -1,4 +1,4 @@
-"""The `Embedder` plug-in point: text in, normalised vectors out, CPU/network work off the event loop."""
+"""The `Embedder` plug-in point: text in, normalised vectors out, CPU and network off the loop."""
 
 from __future__ import annotations
 

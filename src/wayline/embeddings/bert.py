@@ -1,13 +1,13 @@
-"""A lean BERT encoder (mean pooling, L2-normalised) for sentence-transformers BERT models on CPU.
+"""The torch BERT encoder (mean pooling, L2-normalised) and what both local BERT backends share.
 
-Why not `SentenceTransformer` itself: importing sentence-transformers + transformers costs
-~250 MiB of RSS before any weights (measured: torch alone 218 MiB, +transformers' BertModel
-373, +sentence-transformers 423), which leaves no room under the 600 MiB ingest budget. This
-module needs only torch, `tokenizers` and `safetensors` (both already dependencies of
-sentence-transformers), reads the same model folder, and gives the same vectors (the test
-suite compares them with `SentenceTransformer.encode`). Attention uses
-`scaled_dot_product_attention` over slices of the batch, so the score matrices stay small.
-Models of another architecture or pooling fall back to sentence-transformers.
+`supports`, `read_config` and `load_tokenizer` import no torch: the default backend
+(`onnx_bert.py`, ONNX Runtime) uses them too. `BertEncoder` is the torch path: the reference
+the ONNX backend is tested and benchmarked against (`LocalEmbedder(backend="torch")`), and it
+needs the `torch` extra. It needs only torch, `tokenizers` and `safetensors`, not
+sentence-transformers + transformers (~250 MiB of RSS before any weights), reads the same model
+folder and gives the same vectors (the test suite compares them with `SentenceTransformer.encode`).
+Attention uses `scaled_dot_product_attention` over slices of the batch, so the score matrices
+stay small. Models of another architecture or pooling fall back to sentence-transformers.
 """
 
 from __future__ import annotations
@@ -37,23 +37,42 @@ def supports(path: str) -> bool:
     )
 
 
+def read_config(folder: Path) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((folder / "config.json").read_text())
+    return config
+
+
+def load_tokenizer(folder: Path, config: dict[str, Any]) -> tuple[Any, int]:
+    """The model's tokenizer, truncating to its `max_seq_length` (sentence-transformers' limit,
+    256 for MiniLM) and padding on the right to the batch's longest; and that limit."""
+    from tokenizers import Tokenizer
+
+    try:
+        max_len = int(
+            json.loads((folder / "sentence_bert_config.json").read_text()).get(
+                "max_seq_length", 256
+            )
+        )
+    except (OSError, ValueError):
+        max_len = 256
+    max_len = min(max_len, int(config.get("max_position_embeddings", 512)))
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_truncation(max_len)
+    tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
+    return tokenizer, max_len
+
+
 class BertEncoder:
+    """The torch encoder: the reference the default ONNX backend (`onnx_bert`) is tested against,
+    and the encoder of BERT models when onnxruntime is not installed."""
+
     def __init__(self, path: str) -> None:
         import torch
         from safetensors.torch import load_file
-        from tokenizers import Tokenizer
 
         folder = Path(path)
-        config = json.loads((folder / "config.json").read_text())
-        try:
-            max_len = int(
-                json.loads((folder / "sentence_bert_config.json").read_text()).get(
-                    "max_seq_length", 256
-                )
-            )
-        except (OSError, ValueError):
-            max_len = 256
-        self.max_len = min(max_len, int(config.get("max_position_embeddings", 512)))
+        config = read_config(folder)
+        self.tokenizer, self.max_len = load_tokenizer(folder, config)
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
@@ -62,9 +81,6 @@ class BertEncoder:
             k.removeprefix("bert."): v
             for k, v in load_file(str(folder / "model.safetensors")).items()
         }
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(self.max_len)
-        self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
         self.torch = torch
 
     def _linear(self, x: Any, name: str) -> Any:

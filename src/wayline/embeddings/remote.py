@@ -1,4 +1,4 @@
-"""Embedding engines behind an HTTP API: Ollama (`/api/embed`) and OpenAI-compatible (`/embeddings`).
+"""Embedding engines behind an HTTP API: Ollama (`/api/embed`), OpenAI-compatible (`/embeddings`).
 
 Both go through the shared `core.http` client, in batches of `RAG_EMBEDDING_BATCH_SIZE`.
 A document batch that meets a transient failure (connection refused or lost, time-out, 429,
@@ -11,6 +11,7 @@ the upstream's message. Queries are not retried: a chat should not wait seconds 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -97,7 +98,7 @@ class _RemoteEmbedder:
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         out: list[list[float]] = []
         for batch in batches([self._content_prefix + t for t in texts], self._batch_size):
-            out.extend(await with_retries(lambda: self._call(batch), self._attempts))
+            out.extend(await with_retries(functools.partial(self._call, batch), self._attempts))
         if out:
             self._dimensions = len(out[0])
         return out
