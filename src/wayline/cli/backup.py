@@ -73,9 +73,9 @@ def register(sub: Any) -> None:
 
 
 def _sqlite() -> Any:
-    from wayline.core.db import _sqlite_module  # the driver the server uses (pysqlite3)
+    from wayline.core.db import sqlite_module  # the driver the server uses (pysqlite3)
 
-    return _sqlite_module()
+    return sqlite_module()
 
 
 def _embedded(settings: Settings, verb: str) -> Path:

@@ -62,7 +62,7 @@ WRITE_TURNS = "wayline_write_turns"  # session.info key of the process's SQLite 
 TURN_WAIT = 60.0
 
 
-def _sqlite_module() -> ModuleType:
+def sqlite_module() -> ModuleType:
     try:  # imported by name: pysqlite3 ships no types, and a plain import would make this Any
         return importlib.import_module("pysqlite3.dbapi2")
     except ImportError:  # pragma: no cover - platforms without the binary wheel
@@ -80,7 +80,7 @@ def _sqlite_dbapi() -> Any:
     import aiosqlite
     from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 
-    sqlite = _sqlite_module()
+    sqlite = sqlite_module()
     dbapi = AsyncAdapt_aiosqlite_dbapi(aiosqlite, sqlite)
     for name in (
         "DatabaseError",
@@ -100,7 +100,7 @@ def _sqlite_connect(path: str) -> Any:
     extensions)."""
     import sqlite_vec
 
-    conn = _sqlite_module().connect(path, check_same_thread=False, isolation_level=None)
+    conn = sqlite_module().connect(path, check_same_thread=False, isolation_level=None)
     conn.enable_load_extension(True)
     sqlite_vec.load(conn)
     conn.enable_load_extension(False)
