@@ -3,9 +3,6 @@ DATA_DIR: a server started there sees the same accounts, sessions, keys and file
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -15,43 +12,9 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer, signup, start_server
+from tests.e2e.cli import cli_env, ok, one_line_failure, wayline
 
 pytestmark = pytest.mark.e2e
-
-
-def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
-    """The test runner's environment without any Wayline setting, plus the given ones; no
-    WEBUI_SECRET_KEY, so the server generates one in DATA_DIR (and the backup carries it)."""
-    from wayline.core.settings import Settings
-
-    names = {*Settings.model_fields, "WEBUI_JWT_SECRET_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in names}
-    env.update(DATA_DIR=str(data_dir), DATABASE_URL=database_url, **extra)
-    return env
-
-
-def wayline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wayline", *args],
-        env=env,
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    return proc
-
-
-def one_line_failure(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("wayline: "), proc.stderr
-    return lines[0]
 
 
 def serve(data_dir: Path, database_url: str) -> LiveServer:

@@ -4,48 +4,17 @@ cannot read is reported with its reason and exit status 1."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import SECRET, LiveServer, free_port
+from tests.conftest import LiveServer, free_port
+from tests.e2e.cli import cli_env, ok, wayline
 
 pytestmark = pytest.mark.e2e
-
-
-def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
-    """The test runner's environment without any Wayline setting, plus the given ones."""
-    from wayline.core.settings import Settings
-
-    names = {*Settings.model_fields, "WEBUI_JWT_SECRET_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in names and not k.startswith("WAYLINE_")}
-    env.update(DATA_DIR=str(data_dir), DATABASE_URL=database_url, WEBUI_SECRET_KEY=SECRET, **extra)
-    return env
-
-
-def wayline(
-    *args: str, env: dict[str, str], stdin: str = "", cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wayline", *args],
-        env=env,
-        input=stdin,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    return proc
 
 
 def outcomes(stdout: str) -> dict[str, tuple[str, str, str]]:

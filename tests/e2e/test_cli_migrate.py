@@ -3,49 +3,17 @@ a subprocess with settings from the environment."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SECRET
+from tests.e2e.cli import cli_env, one_line_failure, wayline
 from wayline import __version__
 
 pytestmark = pytest.mark.e2e
 
 REVISIONS = ["0001_foundation", "0002_models_functions", "0003_files", "0004_knowledge"]
-
-
-def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
-    """The test runner's environment without any Wayline setting, plus the given ones."""
-    from wayline.core.settings import Settings
-
-    names = {*Settings.model_fields, "WEBUI_JWT_SECRET_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in names}
-    env.update(DATA_DIR=str(data_dir), DATABASE_URL=database_url, WEBUI_SECRET_KEY=SECRET, **extra)
-    return env
-
-
-def wayline(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wayline", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def one_line_failure(proc: subprocess.CompletedProcess[str], code: int = 1) -> str:
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("wayline: "), proc.stderr
-    return lines[0]
 
 
 @pytest.fixture

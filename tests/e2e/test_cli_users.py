@@ -4,10 +4,7 @@ once with REDIS_URL, within AUTH_CACHE_TTL without)."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,45 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SECRET, LiveServer
+from tests.conftest import LiveServer
+from tests.e2e.cli import REDIS_URL, cli_env, ok, one_line_failure, redis_up, wayline
 
 pytestmark = pytest.mark.e2e
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
-    """The test runner's environment without any Wayline setting, plus the given ones."""
-    from wayline.core.settings import Settings
-
-    names = {*Settings.model_fields, "WEBUI_JWT_SECRET_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in names}
-    env.update(DATA_DIR=str(data_dir), DATABASE_URL=database_url, WEBUI_SECRET_KEY=SECRET, **extra)
-    return env
-
-
-def wayline(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wayline", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    return proc
-
-
-def one_line_failure(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("wayline: "), proc.stderr
-    return lines[0]
 
 
 def signin(server: LiveServer, email: str, password: str) -> httpx.Response:
@@ -64,14 +26,6 @@ def signin(server: LiveServer, email: str, password: str) -> httpx.Response:
 
 def me(server: LiveServer, token: str) -> httpx.Response:
     return httpx.get(f"{server.url}/api/v1/auths/", headers={"Authorization": f"Bearer {token}"})
-
-
-def _redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def create(
@@ -152,7 +106,7 @@ def test_closed_install_first_admin_roles_and_password_reset(
     assert signin(server, "root@example.com", "second-pass").json()["role"] == "admin"
 
 
-@pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379")
 def test_with_redis_running_servers_hear_at_once(
     live_server_factory: Callable[..., LiveServer], env: dict[str, str], tmp_path: Path
 ):
