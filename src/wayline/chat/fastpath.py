@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -67,10 +68,11 @@ FAST_ROUTES = (
 )
 
 
-def twin_of(app: FastAPI, fast: FastRoute) -> APIRoute | None:
+def twin_of(app: FastAPI, fast: FastRoute, contexts: list[Any] | None = None) -> APIRoute | None:
     """The FastAPI route a fast route stands in front of (FastAPI keeps included routers nested:
-    `iter_route_contexts` yields each route with its full path)."""
-    for context in iter_route_contexts(app.routes):
+    `iter_route_contexts` yields each route with its full path; pass them in when asking for
+    several fast routes, as walking them all is ~25 ms)."""
+    for context in contexts if contexts is not None else iter_route_contexts(app.routes):
         route = context.original_route
         if (
             isinstance(route, APIRoute)
@@ -83,7 +85,8 @@ def twin_of(app: FastAPI, fast: FastRoute) -> APIRoute | None:
 
 def install(app: FastAPI) -> None:
     """Mount the fast routes in front of every route; each must have its FastAPI twin already."""
-    missing = [f"{f.method} {f.path}" for f in FAST_ROUTES if twin_of(app, f) is None]
+    contexts = list(iter_route_contexts(app.routes))
+    missing = [f"{f.method} {f.path}" for f in FAST_ROUTES if twin_of(app, f, contexts) is None]
     if missing:
         raise RuntimeError(f"fast routes without a FastAPI twin: {', '.join(missing)}")
     app.router.routes[0:0] = [fast.route() for fast in FAST_ROUTES]

@@ -252,8 +252,11 @@ class Settings(BaseSettings):
             (self.database_url.startswith("postgresql"), "asyncpg", "postgres", "DATABASE_URL"),
             (bool(self.REDIS_URL), "redis", "redis", "REDIS_URL"),
             (
+                # Other BERT folders run on ONNX Runtime too (a non-BERT one with safetensors
+                # weights is refused when first loaded, naming the same extra).
                 (self.RAG_EMBEDDING_ENGINE in ("", "local"))
-                and self.RAG_EMBEDDING_MODEL not in BUNDLED_EMBEDDING_MODELS,
+                and self.RAG_EMBEDDING_MODEL not in BUNDLED_EMBEDDING_MODELS
+                and not (Path(self.RAG_EMBEDDING_MODEL) / "model.safetensors").is_file(),
                 "sentence_transformers",
                 "torch",
                 f"RAG_EMBEDDING_MODEL={self.RAG_EMBEDDING_MODEL!r}",

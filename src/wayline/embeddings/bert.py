@@ -3,9 +3,9 @@
 `supports`, `read_config` and `load_tokenizer` import no torch: the default backend
 (`onnx_bert.py`, ONNX Runtime) uses them too. `BertEncoder` is the torch path: the reference
 the ONNX backend is tested and benchmarked against (`LocalEmbedder(backend="torch")`), and it
-needs the `torch` extra. It needs only torch, `tokenizers` and `safetensors`, not
-sentence-transformers + transformers (~250 MiB of RSS before any weights), reads the same model
-folder and gives the same vectors (the test suite compares them with `SentenceTransformer.encode`).
+needs the `torch` extra. It needs only torch and `tokenizers`, not sentence-transformers +
+transformers (~250 MiB of RSS before any weights), reads the same weights (`weights.py`) and
+gives the same vectors (the test suite compares them with `SentenceTransformer.encode`).
 Attention uses `scaled_dot_product_attention` over slices of the batch, so the score matrices
 stay small. Models of another architecture or pooling fall back to sentence-transformers.
 """
@@ -16,6 +16,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from wayline.embeddings import weights
 
 
 def supports(path: str) -> bool:
@@ -32,8 +34,8 @@ def supports(path: str) -> bool:
         and pooling.get("pooling_mode_mean_tokens")
         and not pooling.get("pooling_mode_cls_token")
         and not pooling.get("pooling_mode_max_tokens")
-        and (folder / "model.safetensors").is_file()
         and (folder / "tokenizer.json").is_file()
+        and weights.source(folder) is not None
     )
 
 
@@ -62,13 +64,33 @@ def load_tokenizer(folder: Path, config: dict[str, Any]) -> tuple[Any, int]:
     return tokenizer, max_len
 
 
+def _names(config: dict[str, Any]) -> list[str]:
+    """The weights the encoder uses (a checkpoint's pooler and position ids are not among them)."""
+    names = [f"embeddings.{k}_embeddings.weight" for k in ("word", "position", "token_type")] + [
+        "embeddings.LayerNorm.weight",
+        "embeddings.LayerNorm.bias",
+    ]
+    for i in range(int(config["num_hidden_layers"])):
+        for part in (
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+            "attention.output.LayerNorm",
+            "intermediate.dense",
+            "output.dense",
+            "output.LayerNorm",
+        ):
+            names += [f"encoder.layer.{i}.{part}.weight", f"encoder.layer.{i}.{part}.bias"]
+    return names
+
+
 class BertEncoder:
     """The torch encoder: the reference the default ONNX backend (`onnx_bert`) is tested against,
     and the encoder of BERT models when onnxruntime is not installed."""
 
     def __init__(self, path: str) -> None:
         import torch
-        from safetensors.torch import load_file
 
         folder = Path(path)
         config = read_config(folder)
@@ -77,10 +99,8 @@ class BertEncoder:
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.dimensions = int(config["hidden_size"])
-        self.w = {
-            k.removeprefix("bert."): v
-            for k, v in load_file(str(folder / "model.safetensors")).items()
-        }
+        with weights.open_weights(folder) as read:
+            self.w = {name: torch.from_numpy(read(name).copy()) for name in _names(config)}
         self.torch = torch
 
     def _linear(self, x: Any, name: str) -> Any:

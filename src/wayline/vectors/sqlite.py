@@ -7,12 +7,12 @@ distance scan only touches that collection's rows (see README for the 10k/100k f
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlite_vec import serialize_float32
 
 from wayline.vectors.base import Hit, NewChunk, dump_meta, load_meta, query_terms
 
@@ -20,7 +20,7 @@ from wayline.vectors.base import Hit, NewChunk, dump_meta, load_meta, query_term
 def _blob(embedding: Any) -> bytes:
     if hasattr(embedding, "astype"):  # a numpy row (what the ingestion runner passes)
         return embedding.astype("float32", copy=False).tobytes()
-    return serialize_float32(list(embedding))
+    return array("f", embedding).tobytes()  # float32, native order: what sqlite-vec reads
 
 
 class SqliteVectorIndex:
