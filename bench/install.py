@@ -7,7 +7,9 @@ For each variant, in a fresh venv under a temporary folder, from this checkout (
 - `pip install <checkout>[extras]` wall time, the venv's size on disk, its package count, and
   whether torch, triton or any `nvidia-*` / `cuda-*` package came in;
 - cold start: `wayline serve` on a fresh DATA_DIR until `GET /health` answers 200 (process
-  start, imports, migrations), best of three; then the server's RSS once idle (after 2 s).
+  start, imports, migrations), best of three; then the server's RSS once idle (after 2 s);
+- the first embedding in that venv (loads the bundled model, builds and caches its graph),
+  which also proves the installed package carries the model's files.
 
 `[all]` (postgres, redis, torch) is what the default install was before 0.3.0, when
 sentence-transformers came with the bundled model's weights: the ratio default/all is the
@@ -32,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "triton", "nvidia-", "cuda-", "sentence-transformers", "transformers")
@@ -103,7 +106,19 @@ def cold_start(venv: Path, work: Path) -> tuple[float, float]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def install(variant: str, work: Path) -> dict[str, object]:
+FIRST_EMBEDDING = """
+import sys, tempfile, time
+from pathlib import Path
+from typing import Any
+from wayline.embeddings.local import LocalEmbedder
+t0 = time.perf_counter()
+vector = LocalEmbedder("", cache_dir=Path(tempfile.mkdtemp())).encode_sync(["hello"])[0]
+assert len(vector) == 384 and "torch" not in sys.modules
+print(time.perf_counter() - t0)
+"""
+
+
+def install(variant: str, work: Path) -> dict[str, Any]:
     venv = work / f"venv-{variant}"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     target = str(ROOT) if variant == "default" else f"{ROOT}[{variant}]"
@@ -118,6 +133,15 @@ def install(variant: str, work: Path) -> dict[str, object]:
     ).stdout
     names = [p["name"].lower() for p in json.loads(listed)]
     starts = [cold_start(venv, work) for _ in range(3)]
+    first_embedding = float(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", FIRST_EMBEDDING],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=work,
+        ).stdout
+    )
     return {
         "wall_s": wall,
         "venv_mb": size_mb(venv) - before,  # what the install added to a bare venv
@@ -126,10 +150,11 @@ def install(variant: str, work: Path) -> dict[str, object]:
         "start_s": min(s for s, _ in starts),
         "start_all_s": [round(s, 2) for s, _ in starts],
         "idle_rss_mib": statistics.median(r for _, r in starts),
+        "first_embedding_s": first_embedding,
     }
 
 
-def stock_resolution(variant: str, work: Path) -> dict[str, object]:
+def stock_resolution(variant: str, work: Path) -> dict[str, Any]:
     """What `pip install` resolves on a machine without this one's wheel folder and constraints."""
     report = work / f"stock-{variant}.json"
     target = str(ROOT) if variant == "default" else f"{ROOT}[{variant}]"
@@ -171,12 +196,13 @@ def main() -> None:
         stock = {} if args.skip_stock else {v: stock_resolution(v, work) for v in variants}
     print(
         f"\n{'variant':8} {'install s':>9} {'venv MB':>8} {'pkgs':>5} {'start s':>8} "
-        f"{'idle RSS':>9}  heavy packages"
+        f"{'idle RSS':>9} {'1st embed s':>11}  heavy packages"
     )
     for v, r in results.items():
         print(
             f"{v:8} {r['wall_s']:9.1f} {r['venv_mb']:8.0f} {r['packages']:5} "
-            f"{r['start_s']:8.2f} {r['idle_rss_mib']:7.0f}Mi  {', '.join(r['heavy']) or '—'}"
+            f"{r['start_s']:8.2f} {r['idle_rss_mib']:7.0f}Mi {r['first_embedding_s']:11.2f}  "
+            f"{', '.join(r['heavy']) or '—'}"
             f"   (starts {r['start_all_s']})"
         )
     for v, found in stock.items():
@@ -188,7 +214,14 @@ def main() -> None:
         d, a = results["default"], results["all"]
         ratios = {
             key: d[key] / a[key]
-            for key in ("venv_mb", "wall_s", "packages", "start_s", "idle_rss_mib")
+            for key in (
+                "venv_mb",
+                "wall_s",
+                "packages",
+                "start_s",
+                "idle_rss_mib",
+                "first_embedding_s",
+            )
         }
         print("default/all: " + ", ".join(f"{k} ×{x:.2f}" for k, x in ratios.items()))
 
