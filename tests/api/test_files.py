@@ -148,11 +148,15 @@ def test_vector_and_text_search_find_the_chunks(client: TestClient, alice: Accou
             vec = await files.index.search(session, [a, b], query, 2)
             bm25 = await files.index.search_text(session, [a, b], "what makes bread dough rise", 2)
             scoped = await files.index.search(session, [b], query, 5)
-            return vec, bm25, scoped
+            texts = await files.index.fetch(session, [bm25[0].chunk_id, 10**9])
+            return vec, bm25, scoped, texts
 
-    vec, bm25, scoped = client.portal.call(search)
+    vec, bm25, scoped, texts = client.portal.call(search)
     assert vec[0].file_id == a and vec[0].score > vec[1].score
-    assert bm25[0].file_id == b and "dough" in bm25[0].text
+    assert bm25[0].file_id == b
+    assert list(texts) == [bm25[0].chunk_id]  # an unknown id is left out
+    text, meta = texts[bm25[0].chunk_id]
+    assert "dough" in text and meta["file_id"] == b
     assert {h.file_id for h in scoped} == {b}
 
 

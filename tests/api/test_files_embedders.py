@@ -51,9 +51,10 @@ def test_remote_engine_embeds_in_batches(
     async def search():
         async with state.core.db.sessionmaker() as session:
             query = await files.embedder.embed_query("Paragraph 3 about rotor blades")
-            return await files.index.search(session, [resp.json()["id"]], query, 1)
+            (best,) = await files.index.search(session, [resp.json()["id"]], query, 1)
+            return (await files.index.fetch(session, [best.chunk_id]))[best.chunk_id]
 
-    assert client.portal.call(search)[0].text.startswith("Paragraph 3")
+    assert client.portal.call(search)[0].startswith("Paragraph 3")
 
 
 def test_embedding_upstream_failure_marks_the_file_failed(

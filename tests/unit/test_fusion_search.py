@@ -7,25 +7,36 @@ import asyncio
 
 import pytest
 
-from wayline.retrieval.search import HybridSearch, QueryEmbeddings, SearchParams
-from wayline.vectors.base import Hit
+from wayline.retrieval.search import HybridSearch, QueryEmbeddings, Result, SearchParams
+from wayline.vectors.base import Candidate, Hit
 
 
 def hit(cid: int, text: str, h: str | None = None, start: int = 0) -> Hit:
     return Hit(cid, f"f{cid}", text, {"hash": h, "start_index": start} if h else {}, 0.5)
 
 
+def candidates(hits: list[Hit]) -> list[Candidate]:
+    return [Candidate(h.chunk_id, h.file_id, h.score) for h in hits]
+
+
 class Index:
+    """Candidates by id and score; texts read on demand, as `VectorIndex` does."""
+
     def __init__(self, dense: list[Hit], sparse: list[Hit]) -> None:
         self.dense, self.sparse, self.calls = dense, sparse, []
+        self.texts = {h.chunk_id: (h.text, h.meta) for h in [*dense, *sparse]}
 
     async def search(self, session, file_ids, embedding, k):
         self.calls.append(("dense", k))
-        return self.dense[:k]
+        return candidates(self.dense[:k])
 
     async def search_text(self, session, file_ids, query, k):
         self.calls.append(("bm25", k))
-        return self.sparse[:k]
+        return candidates(self.sparse[:k])
+
+    async def fetch(self, session, chunk_ids):
+        self.calls.append(("fetch", len(chunk_ids)))
+        return {i: self.texts[i] for i in chunk_ids if i in self.texts}
 
 
 class Embedder:
@@ -56,7 +67,7 @@ def test_hybrid_fuses_both_lists_then_cuts_to_k() -> None:
         HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=2, candidates=50))
     )
     assert [r.hit.text for r in out] == ["a", "b"]
-    assert index.calls == [("dense", 50), ("bm25", 50)]
+    assert index.calls == [("dense", 50), ("bm25", 50), ("fetch", 4)]
     assert out[0].relevance < 1.0 and out[0].relevance > out[1].relevance
 
 
@@ -69,7 +80,7 @@ def test_vector_only_and_bm25_only_modes() -> None:
     ].relevance == 0.5  # the cosine itself
     bm25 = run(search.search(None, ["f"], "q", SearchParams(k=5, bm25_weight=1.0)))
     assert [r.hit.text for r in bm25] == ["d", "c"]
-    assert ("dense", 50) not in index.calls[2:]  # BM25-only never embeds or runs the vector search
+    assert ("dense", 50) not in index.calls[3:]  # BM25-only never embeds or runs the vector search
 
 
 def test_threshold_applies_to_normalised_relevance() -> None:
@@ -118,3 +129,53 @@ def test_query_vectors_are_shared_and_cached_but_failures_are_not() -> None:
         assert failing.embedder.calls == 2  # retried, not a cached failure
 
     run(scenario())
+
+
+def chunk(cid: int, doc: str) -> Hit:
+    return Hit(cid, doc, f"{doc}#{cid}", {}, 0.5)
+
+
+# Document "x" has chunks 1 and 2, "y" chunk 3, "z" chunk 4. The vector list ranks y's chunk
+# first, BM25 z's; both find x second, through different chunks: only document-level fusion
+# sees that both lists agree on x.
+X1, X2, Y3, Z4 = (chunk(i, d) for i, d in enumerate("xxyz", start=1))
+DENSE = [Y3, X1]
+SPARSE = [Z4, X2]
+
+
+def fused(mode: str, k: int = 4) -> list[Result]:
+    out = run(
+        HybridSearch(Index(DENSE, SPARSE), Embedder()).search(
+            None, ["f"], "q", SearchParams(k=k, fusion=mode)
+        )
+    )
+    assert all(0 < r.relevance <= 1 for r in out)
+    assert [r.relevance for r in out] == sorted((r.relevance for r in out), reverse=True)
+    return out
+
+
+def texts(results: list[Result]) -> list[str]:
+    return [r.hit.text for r in results]
+
+
+def test_chunk_fusion_ranks_chunks_alone() -> None:
+    assert texts(fused("chunk")) == ["y#3", "z#4", "x#1", "x#2"]  # 1/61 each, then 1/62
+
+
+def test_document_fusion_ranks_documents_then_their_chunks() -> None:
+    out = fused("document")
+    assert texts(out) == ["x#1", "x#2", "y#3", "z#4"]  # x: 2/62 > y, z: 1/61
+    assert out[0].relevance == out[1].relevance == pytest.approx((2 / 62) / (2 / 61))
+
+
+def test_blend_adds_the_document_score_to_each_chunk() -> None:
+    out = fused("blend")
+    assert texts(out) == ["x#1", "x#2", "y#3", "z#4"]
+    assert out[0].relevance == pytest.approx((1 / 62 + 2 / 62) / (4 / 61))
+    assert out[2].relevance == pytest.approx((1 / 61 + 1 / 61) / (4 / 61))
+
+
+def test_only_the_returned_chunks_are_read() -> None:
+    index = Index(DENSE, SPARSE)
+    run(HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=1)))
+    assert index.calls[-1] == ("fetch", 4)  # 2k + 8 at most, and only as many as ranked

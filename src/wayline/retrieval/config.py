@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from wayline.core.runtime_config import RuntimeConfig
 from wayline.core.settings import Settings
 from wayline.retrieval.context import DEFAULT_RAG_TEMPLATE
+from wayline.retrieval.fusion import Fusion
 
 SECTION = "rag"
 
@@ -15,6 +16,8 @@ SECTION = "rag"
 # (bench/retrieval_quality.py, Cranfield, k=10, nDCG@10): 10 → 0.371, 20 → 0.374, 50 → 0.381,
 # 100 → 0.381, 200 → 0.381. Quality saturates at 50; a larger pool only costs time.
 HYBRID_CANDIDATES = 50
+# How the vector and BM25 lists are fused (`fusion.fuse`): per chunk, per document, or both.
+HYBRID_FUSION: Fusion = "chunk"
 
 
 class RagConfig(BaseModel):
@@ -26,6 +29,7 @@ class RagConfig(BaseModel):
     RELEVANCE_THRESHOLD: float = Field(0.0, ge=0.0, le=1.0)
     HYBRID_BM25_WEIGHT: float = Field(0.5, ge=0.0, le=1.0)
     HYBRID_CANDIDATES: int = Field(HYBRID_CANDIDATES, ge=1, le=1000)
+    HYBRID_FUSION: Fusion = HYBRID_FUSION
     RAG_FULL_CONTEXT: bool = False
 
 

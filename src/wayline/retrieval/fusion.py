@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 RRF_K = 60
 
@@ -58,3 +58,46 @@ def bm25_weights(bm25_weight: float) -> tuple[float, float]:
     """(vector weight, BM25 weight) for Open WebUI's `hybrid_bm25_weight` in [0, 1]."""
     w = min(max(bm25_weight, 0.0), 1.0)
     return 2 * (1 - w), 2 * w
+
+
+Fusion = Literal["chunk", "document", "blend"]
+
+
+def fuse(
+    lists: Sequence[Sequence[T]],
+    key: Callable[[T], Hashable],
+    document: Callable[[T], Hashable],
+    *,
+    weights: Sequence[float],
+    mode: Fusion,
+    k: int = RRF_K,
+) -> list[Fused[T]]:
+    """Fuse ranked chunk lists per chunk, per document, or both (`mode`).
+
+    - "chunk": plain RRF over the chunks.
+    - "document": RRF over each list's documents, ranked by their best chunk in it; chunks
+      follow their document's rank, then their own fused rank. A document that both lists
+      find wins over a chunk that only one ranks high: on documents longer than one chunk
+      the two lists often agree on the document and not on the chunk.
+    - "blend": each chunk's RRF score plus its document's.
+    """
+    chunks = rrf(lists, key=key, k=k, weights=weights)
+    if mode == "chunk":
+        return chunks
+    docs = rrf(
+        [list(dict.fromkeys(document(item) for item in ranked)) for ranked in lists],
+        key=lambda d: d,
+        k=k,
+        weights=weights,
+    )
+    doc_score = {f.item: f.score for f in docs}
+    best = sum(w for w in weights if w > 0) / (k + 1)
+    if mode == "document":
+        order = sorted(chunks, key=lambda f: (-doc_score[document(f.item)], -f.score))
+        return [
+            Fused(f.item, doc_score[document(f.item)], doc_score[document(f.item)] / best)
+            for f in order
+        ]
+    blended = [(f, f.score + doc_score[document(f.item)]) for f in chunks]
+    blended.sort(key=lambda pair: -pair[1])
+    return [Fused(f.item, score, score / (2 * best)) for f, score in blended]

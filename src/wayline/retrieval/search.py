@@ -1,5 +1,8 @@
-"""Hybrid search over a set of files: vector top-n and BM25 top-n, fused by RRF, then
-the relevance threshold, then top-k.
+"""Hybrid search over a set of files: vector top-n and BM25 top-n, fused by RRF (per chunk,
+per document or both: `fusion.fuse`), then the relevance threshold, then top-k.
+
+Candidates carry ids and scores only; the text and metadata of the ones returned are read
+afterwards (`VectorIndex.fetch`), so deep candidate lists cost little.
 
 `distances` reported to clients are relevances in [0, 1], higher is better: the cosine
 similarity in vector-only mode, and the RRF score divided by its maximum (first in
@@ -16,8 +19,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.embeddings.base import Embedder
-from wayline.retrieval.fusion import bm25_weights, rrf
-from wayline.vectors.base import Hit, VectorIndex
+from wayline.retrieval.fusion import Fusion, bm25_weights, fuse
+from wayline.vectors.base import Candidate, Hit, VectorIndex
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class SearchParams:
     bm25_weight: float = 0.5
     threshold: float = 0.0
     candidates: int = 50
+    fusion: Fusion = "chunk"
 
 
 @dataclass(frozen=True)
@@ -101,19 +105,43 @@ class HybridSearch:
             return []
         pool = max(params.candidates, params.k)
         w_vec, w_bm25 = bm25_weights(params.bm25_weight) if params.hybrid else (1.0, 0.0)
-        dense: list[Hit] = []
-        sparse: list[Hit] = []
+        dense: list[Candidate] = []
+        sparse: list[Candidate] = []
         if w_vec > 0:
             embedding = await self.queries.get(query)
             dense = await self.index.search(session, file_ids, embedding, pool)
         if w_bm25 > 0:
             sparse = await self.index.search_text(session, file_ids, query, pool)
         if not params.hybrid:
-            results = [Result(h, h.score) for h in dense]
+            ranked = [(c, c.score) for c in dense]
         else:
-            fused = rrf([dense, sparse], key=lambda h: h.chunk_id, weights=[w_vec, w_bm25])
-            results = [Result(f.item, f.relevance) for f in fused]
-        results = _dedupe(results)
+            fused = fuse(
+                [dense, sparse],
+                key=lambda c: c.chunk_id,
+                document=lambda c: c.file_id,
+                weights=[w_vec, w_bm25],
+                mode=params.fusion,
+            )
+            ranked = [(f.item, f.relevance) for f in fused]
         if params.threshold > 0:
-            results = [r for r in results if r.relevance >= params.threshold]
-        return results[: params.k]
+            ranked = [(c, r) for c, r in ranked if r >= params.threshold]
+        return await self._read(session, ranked, params.k)
+
+    async def _read(
+        self, session: AsyncSession, ranked: list[tuple[Candidate, float]], k: int
+    ) -> list[Result]:
+        """The first `k` distinct results of `ranked`, with their text: read a few more than k
+        at a time, as duplicates (and chunks deleted meanwhile) are dropped."""
+        results: list[Result] = []
+        start = 0
+        while len(results) < k and start < len(ranked):
+            batch = ranked[start : start + 2 * k + 8]
+            start += len(batch)
+            texts = await self.index.fetch(session, [c.chunk_id for c, _ in batch])
+            for candidate, relevance in batch:
+                if candidate.chunk_id in texts:
+                    text, meta = texts[candidate.chunk_id]
+                    hit = Hit(candidate.chunk_id, candidate.file_id, text, meta, candidate.score)
+                    results.append(Result(hit, relevance))
+            results = _dedupe(results)
+        return results[:k]

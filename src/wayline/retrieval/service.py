@@ -143,6 +143,7 @@ class RetrievalService:
             else cfg.HYBRID_BM25_WEIGHT,
             threshold=f.r if f and f.r is not None else cfg.RELEVANCE_THRESHOLD,
             candidates=cfg.HYBRID_CANDIDATES,
+            fusion=cfg.HYBRID_FUSION,
         )
 
     async def query(

@@ -32,6 +32,21 @@ class Hit:
     score: float
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A search hit before its text and metadata are read: ranking and fusion need only this, so
+    deep candidate lists cost no text transfer or JSON parsing (`VectorIndex.fetch` reads the
+    few that are returned)."""
+
+    chunk_id: int
+    file_id: str
+    score: float  # higher is better
+
+
+# A chunk's text and metadata, by chunk id.
+ChunkTexts = dict[int, tuple[str, dict[str, Any]]]
+
+
 class VectorIndex(Protocol):
     async def add_chunks(
         self, session: AsyncSession, file_id: str, chunks: Sequence[NewChunk]
@@ -49,11 +64,19 @@ class VectorIndex(Protocol):
 
     async def search(
         self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], k: int
-    ) -> list[Hit]: ...
+    ) -> list[Candidate]:
+        """The `k` chunks of `file_ids` nearest to `embedding`, best first (score: cosine)."""
+        ...
 
     async def search_text(
         self, session: AsyncSession, file_ids: Sequence[str], query: str, k: int
-    ) -> list[Hit]: ...
+    ) -> list[Candidate]:
+        """The `k` best full-text matches of `query`'s terms (OR-ed) in `file_ids`, best first."""
+        ...
+
+    async def fetch(self, session: AsyncSession, chunk_ids: Sequence[int]) -> ChunkTexts:
+        """Text and metadata of these chunks (ids of deleted chunks are left out)."""
+        ...
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.db import affected
-from wayline.vectors.base import Hit, NewChunk, dump_meta, load_meta, query_terms
+from wayline.vectors.base import Candidate, ChunkTexts, NewChunk, dump_meta, load_meta, query_terms
 
 
 def _vec(embedding: Sequence[float]) -> str:
@@ -73,30 +73,39 @@ class PgVectorIndex:
 
     async def search(
         self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], k: int
-    ) -> list[Hit]:
+    ) -> list[Candidate]:
         if not file_ids or k <= 0:
             return []
         stmt = text(
-            "SELECT id, file_id, text, meta, embedding <=> CAST(:q AS vector) AS d FROM chunk "
+            "SELECT id, file_id, embedding <=> CAST(:q AS vector) AS d FROM chunk "
             "WHERE file_id IN :ids ORDER BY d LIMIT :k"
         ).bindparams(bindparam("ids", expanding=True))
         rows = (
             await session.execute(stmt, {"q": _vec(embedding), "ids": list(file_ids), "k": k})
         ).all()
-        return [Hit(r.id, r.file_id, r.text, load_meta(r.meta), 1.0 - float(r.d)) for r in rows]
+        return [Candidate(r.id, r.file_id, 1.0 - float(r.d)) for r in rows]
 
     async def search_text(
         self, session: AsyncSession, file_ids: Sequence[str], query: str, k: int
-    ) -> list[Hit]:
+    ) -> list[Candidate]:
         terms = query_terms(query)
         if not file_ids or not terms or k <= 0:
             return []
         stmt = text(
-            "SELECT id, file_id, text, meta, ts_rank(tsv, q) AS s "
+            "SELECT id, file_id, ts_rank(tsv, q) AS s "
             "FROM chunk, to_tsquery('english', :q) AS q "
             "WHERE tsv @@ q AND file_id IN :ids ORDER BY s DESC LIMIT :k"
         ).bindparams(bindparam("ids", expanding=True))
         rows = (
             await session.execute(stmt, {"q": " | ".join(terms), "ids": list(file_ids), "k": k})
         ).all()
-        return [Hit(r.id, r.file_id, r.text, load_meta(r.meta), float(r.s)) for r in rows]
+        return [Candidate(r.id, r.file_id, float(r.s)) for r in rows]
+
+    async def fetch(self, session: AsyncSession, chunk_ids: Sequence[int]) -> ChunkTexts:
+        if not chunk_ids:
+            return {}
+        stmt = text("SELECT id, text, meta FROM chunk WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        rows = (await session.execute(stmt, {"ids": list(chunk_ids)})).all()
+        return {r.id: (r.text, load_meta(r.meta)) for r in rows}

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wayline.vectors.base import Hit, NewChunk, dump_meta, load_meta, query_terms
+from wayline.vectors.base import Candidate, ChunkTexts, NewChunk, dump_meta, load_meta, query_terms
 
 
 def _blob(embedding: Any) -> bytes:
@@ -95,21 +95,21 @@ class SqliteVectorIndex:
 
     async def search(
         self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], k: int
-    ) -> list[Hit]:
+    ) -> list[Candidate]:
         if not file_ids or k <= 0:
             return []
         stmt = text(
-            "SELECT id, file_id, text, meta, vec_distance_cosine(embedding, :q) AS d FROM chunk "
+            "SELECT id, file_id, vec_distance_cosine(embedding, :q) AS d FROM chunk "
             "WHERE file_id IN :ids ORDER BY d LIMIT :k"
         ).bindparams(bindparam("ids", expanding=True))
         rows = (
             await session.execute(stmt, {"q": _blob(embedding), "ids": list(file_ids), "k": k})
         ).all()
-        return [Hit(r.id, r.file_id, r.text, load_meta(r.meta), 1.0 - float(r.d)) for r in rows]
+        return [Candidate(r.id, r.file_id, 1.0 - float(r.d)) for r in rows]
 
     async def search_text(
         self, session: AsyncSession, file_ids: Sequence[str], query: str, k: int
-    ) -> list[Hit]:
+    ) -> list[Candidate]:
         terms = query_terms(query)
         if not file_ids or not terms or k <= 0:
             return []
@@ -117,10 +117,19 @@ class SqliteVectorIndex:
         stmt = text(
             # CROSS JOIN keeps the FTS match as the outer loop; otherwise SQLite may walk the
             # collection's chunks and run the full-text query once per row (seconds, not ms).
-            "SELECT c.id, c.file_id, c.text, c.meta, bm25(chunk_fts) AS s FROM chunk_fts "
+            "SELECT c.id, c.file_id, bm25(chunk_fts) AS s FROM chunk_fts "
             "CROSS JOIN chunk c ON c.id = chunk_fts.rowid "
             "WHERE chunk_fts MATCH :q AND c.file_id IN :ids ORDER BY s LIMIT :k"
         ).bindparams(bindparam("ids", expanding=True))
         rows = (await session.execute(stmt, {"q": match, "ids": list(file_ids), "k": k})).all()
-        # FTS5's bm25() is lower-is-better; flip the sign so every Hit.score is higher-is-better.
-        return [Hit(r.id, r.file_id, r.text, load_meta(r.meta), -float(r.s)) for r in rows]
+        # FTS5's bm25() is lower-is-better; flip the sign so every score is higher-is-better.
+        return [Candidate(r.id, r.file_id, -float(r.s)) for r in rows]
+
+    async def fetch(self, session: AsyncSession, chunk_ids: Sequence[int]) -> ChunkTexts:
+        if not chunk_ids:
+            return {}
+        stmt = text("SELECT id, text, meta FROM chunk WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        rows = (await session.execute(stmt, {"ids": list(chunk_ids)})).all()
+        return {r.id: (r.text, load_meta(r.meta)) for r in rows}
