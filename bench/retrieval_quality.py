@@ -17,11 +17,12 @@ the hybrid query latency p50/p95 at k=3 and k=10 (the query embedding included; 
 twice hits the server's query cache, so each query is asked once per k).
 
     python bench/retrieval_quality.py [--dataset cranfield|scifact] [--data DIR]
-        [--keep DIR] [--queries N] [--concurrency 2] [--sweep 50,100,200]
+        [--keep DIR] [--queries N] [--concurrency 2] [--modes dense,bm25,hybrid]
+        [--configs 'HYBRID_FUSION=chunk;HYBRID_FUSION=document,HYBRID_CANDIDATES=200']
 
 `--keep DIR` keeps the server's DATA_DIR there: a second run with the same DIR skips the
-ingestion (SciFact's 5,183 files take ~30 min) and only queries. `--sweep` tries candidate pool
-sizes (HYBRID_CANDIDATES) through the admin config.
+ingestion (SciFact's 5,183 files take ~30 min) and only queries. `--configs` tries admin config
+values (fusion, candidate pool size) through `/api/v1/retrieval/config/update`, hybrid only.
 """
 
 from __future__ import annotations
@@ -220,27 +221,28 @@ async def run(args: argparse.Namespace) -> None:
                 f"TOP_K {config['TOP_K']}, HYBRID_CANDIDATES {config['HYBRID_CANDIDATES']}"
             )
             print(f"{'mode':8} {'nDCG@10':>8} {'recall@100':>11} {'nDCG@10 (k=10 chunks)':>22}")
-            for name, mode in MODES.items():
+            for name in args.modes:
+                mode = MODES[name]
                 m = await evaluate(http, kid, queries, qrels, mode)
                 print(f"{name:8} {m['ndcg10']:8.3f} {m['recall100']:11.3f} {m['ndcg10_k10']:22.3f}")
             for k in (3, 10):
                 ms = await latency(http, kid, queries, k)
                 print(f"hybrid k={k:<3} p50 {pct(ms, 0.5):6.1f} ms  p95 {pct(ms, 0.95):6.1f} ms")
-            for pool in args.sweep:
-                r = await http.post(
-                    "/api/v1/retrieval/config/update", json={"HYBRID_CANDIDATES": pool}
-                )
+            for overrides in args.configs:  # each: hybrid with these admin config values
+                r = await http.post("/api/v1/retrieval/config/update", json=overrides)
                 r.raise_for_status()
                 m = await evaluate(http, kid, queries, qrels, {})
                 ms = await latency(http, kid, queries, 10)
                 print(
-                    f"pool {pool:4d}: nDCG@10 {m['ndcg10']:.3f}  recall@100 {m['recall100']:.3f}  "
-                    f"k=10 p50 {pct(ms, 0.5):.1f} ms"
+                    f"{json.dumps(overrides)}: nDCG@10 {m['ndcg10']:.3f}  "
+                    f"recall@100 {m['recall100']:.3f}  nDCG@10 (k=10) {m['ndcg10_k10']:.3f}  "
+                    f"k=10 p50 {pct(ms, 0.5):.1f} ms p95 {pct(ms, 0.95):.1f} ms",
+                    flush=True,
                 )
-            if args.sweep:  # back to the default
+            if args.configs:  # back to what it was
                 await http.post(
                     "/api/v1/retrieval/config/update",
-                    json={"HYBRID_CANDIDATES": config["HYBRID_CANDIDATES"]},
+                    json={k: config[k] for overrides in args.configs for k in overrides},
                 )
 
 
@@ -253,10 +255,21 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the server's DATA_DIR here")
     parser.add_argument("--queries", type=int, default=0, help="only the first N queries")
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--sweep", default="")
+    parser.add_argument(
+        "--configs",
+        default="",
+        help="admin config values to try, e.g. 'HYBRID_FUSION=chunk;HYBRID_FUSION=document,"
+        "HYBRID_CANDIDATES=200' (hybrid mode only)",
+    )
+    parser.add_argument("--modes", default="dense,bm25,hybrid")
     args = parser.parse_args()
     args.data = args.data or DATASETS[args.dataset]
-    args.sweep = [int(x) for x in args.sweep.split(",") if x]
+    args.configs = [
+        {k: int(v) if v.isdigit() else v for k, v in (kv.split("=") for kv in c.split(","))}
+        for c in args.configs.split(";")
+        if c
+    ]
+    args.modes = [m for m in args.modes.split(",") if m]
     if args.keep:
         args.keep = args.keep.resolve()
         args.keep.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,9 @@ SECTION = "rag"
 # 100 → 0.381, 200 → 0.381. Quality saturates at 50; a larger pool only costs time.
 HYBRID_CANDIDATES = 50
 # How the vector and BM25 lists are fused (`fusion.fuse`): per chunk, per document, or both.
+# Measured on SciFact (300 training queries, 14,473 chunks; nDCG@10 / recall@100): chunk 0.702 /
+# 0.939, document 0.693 / 0.936, blend 0.700 / 0.936; with 200 candidates per list, document
+# 0.694 / 0.929 and blend 0.702 / 0.933. Per chunk stays the default.
 HYBRID_FUSION: Fusion = "chunk"
 
 

@@ -80,15 +80,30 @@ class VectorIndex(Protocol):
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# English stop words, as PostgreSQL's `english` text search configuration drops them (its
+# snowball list): a term that matches nearly every chunk adds almost nothing to BM25 (its IDF is
+# ~0) but makes SQLite score every one of them.
+_STOP_WORDS = """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can did do does doing down during each few for from further had has
+    have having he her here hers herself him himself his how i if in into is it its itself just me
+    more most my myself no nor not now of off on once only or other our ours ourselves out over
+    own s same she should so some such t than that the their theirs them themselves then there
+    these they this those through to too under until up very was we were what when where which
+    while who whom why will with you your yours yourself yourselves
+"""
+STOP_WORDS = frozenset(_STOP_WORDS.split())
 
 
 def query_terms(query: str) -> list[str]:
     """Distinct word terms of a natural-language query (OR-ed by the engines, so any term
-    matches)."""
+    matches), without stop words unless the query has nothing else."""
     seen: dict[str, None] = {}
     for term in _WORD.findall(query.lower()):
         seen.setdefault(term, None)
-    return list(seen)[:64]
+    terms = list(seen)
+    content = [t for t in terms if t not in STOP_WORDS]
+    return (content or terms)[:64]
 
 
 def load_meta(value: Any) -> dict[str, Any]:
