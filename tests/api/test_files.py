@@ -528,3 +528,31 @@ def test_stale_claim_of_another_replica_is_taken_over(client: TestClient, alice:
     client.portal.call(orphan)
     assert wait_done(client, alice, file_id)["status"] == "completed"
     assert [t for t, _ in chunks(client, file_id)] == ["Left behind by a replica that died."]
+
+
+def test_a_busy_database_during_a_progress_update_does_not_fail_the_file(
+    client: TestClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingestion's progress and claim updates retry "database is locked" like its final commit
+    does: the file completes instead of failing with an OperationalError."""
+    from sqlalchemy.exc import OperationalError
+
+    from wayline.files.repository import FileRepository
+
+    real = FileRepository.update_claimed
+    busy = {"left": 2}
+
+    async def sometimes_busy(self: FileRepository, *args: Any, **values: Any) -> bool:
+        if "progress_total" in values and busy["left"] > 0:
+            busy["left"] -= 1
+            raise OperationalError("UPDATE file", {}, Exception("database is locked"))
+        return await real(self, *args, **values)
+
+    monkeypatch.setattr(FileRepository, "update_claimed", sometimes_busy)
+    file_id = upload(client, alice, "busy.txt", b"text indexed while the database is busy").json()[
+        "id"
+    ]
+    done = wait_done(client, alice, file_id)
+    assert busy["left"] == 0  # both refusals happened
+    assert done["status"] == "completed", done
+    assert chunks(client, file_id)

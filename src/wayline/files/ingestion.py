@@ -309,8 +309,13 @@ class IngestionRunner:
             return claimed
 
     async def _update(self, file_id: str, **values: Any) -> bool:
-        async with self.db.write() as session:
-            return await FileRepository(session).update_claimed(file_id, self.worker_id, **values)
+        # Through `_write`: a progress update that meets a busy database retries; failing it
+        # would fail the file (seen once in 5,183 uploads while a backup held the lock).
+        return await self._write(
+            lambda session: FileRepository(session).update_claimed(
+                file_id, self.worker_id, **values
+            )
+        )
 
     async def _heartbeat(self, file_id: str) -> None:
         while True:
