@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -118,3 +119,14 @@ def load_meta(value: Any) -> dict[str, Any]:
 
 def dump_meta(meta: dict[str, Any]) -> str:
     return orjson.dumps(meta).decode()
+
+
+async def fetch_texts(session: AsyncSession, chunk_ids: Sequence[int]) -> ChunkTexts:
+    """`VectorIndex.fetch` for the `chunk` table both built-in indexes share."""
+    if not chunk_ids:
+        return {}
+    stmt = text("SELECT id, text, meta FROM chunk WHERE id IN :ids").bindparams(
+        bindparam("ids", expanding=True)
+    )
+    rows = (await session.execute(stmt, {"ids": list(chunk_ids)})).all()
+    return {r.id: (r.text, load_meta(r.meta)) for r in rows}

@@ -14,7 +14,15 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wayline.vectors.base import Candidate, ChunkTexts, NewChunk, dump_meta, load_meta, query_terms
+from wayline.vectors.base import (
+    Candidate,
+    ChunkTexts,
+    NewChunk,
+    dump_meta,
+    fetch_texts,
+    load_meta,
+    query_terms,
+)
 
 
 def _blob(embedding: Any) -> bytes:
@@ -126,10 +134,4 @@ class SqliteVectorIndex:
         return [Candidate(r.id, r.file_id, -float(r.s)) for r in rows]
 
     async def fetch(self, session: AsyncSession, chunk_ids: Sequence[int]) -> ChunkTexts:
-        if not chunk_ids:
-            return {}
-        stmt = text("SELECT id, text, meta FROM chunk WHERE id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        )
-        rows = (await session.execute(stmt, {"ids": list(chunk_ids)})).all()
-        return {r.id: (r.text, load_meta(r.meta)) for r in rows}
+        return await fetch_texts(session, chunk_ids)
