@@ -328,28 +328,37 @@ def test_config_is_admin_only_and_top_k_applies(client, admin, alice, three):
 
 
 def test_fusion_mode_is_an_admin_setting_that_changes_the_order(client, admin, alice):
-    """Every mode answers with the same chunks (a long file of several chunks and a one-chunk
-    file), each in its own order with relevances sorted in (0, 1]; an unknown mode is refused
-    with a 400 naming the setting, and the last valid one stays."""
+    """Both modes answer with the same chunks (a long file of several chunks and a one-chunk
+    file), each in its own order with relevances sorted in (0, 1]; per document, the file that
+    matches the query best in both lists comes first, its second chunk at half its relevance.
+    An unknown mode is refused with a 400 naming the setting, and the last valid one stays;
+    0.3.0's "blend" is read as "document"."""
     long_file = upload(client, alice, "long.txt", (ENGINE + " ") * 12 + "\n\n" + BREAD * 6)
     short_file = upload(client, alice, "short.txt", ZEBRA)
     kid = collection(client, alice, long_file["id"], short_file["id"])
     answers = {}
-    for mode in ("chunk", "document", "blend"):
+    for mode in ("chunk", "document"):
         r = client.post(f"{R}/config/update", json={"HYBRID_FUSION": mode}, headers=admin.headers)
         assert r.status_code == 200 and r.json()["HYBRID_FUSION"] == mode
         body = client.post(
             f"{R}/query/collection",
-            json={"collection_names": [kid], "query": "turbofan bread zebra", "k": 10},
+            json={"collection_names": [kid], "query": "turbofan engines jet noise", "k": 10},
             headers=alice.headers,
         ).json()
-        answers[mode] = body["ids"][0]
+        answers[mode] = body
         assert body["distances"][0] == sorted(body["distances"][0], reverse=True)
         assert 0 < body["distances"][0][0] <= 1
-    assert sorted(answers["chunk"]) == sorted(answers["document"]) == sorted(answers["blend"])
+    assert sorted(answers["chunk"]["ids"][0]) == sorted(answers["document"]["ids"][0])
+    by_document = answers["document"]
+    files = [m["file_id"] for m in by_document["metadatas"][0]]
+    assert files[:2] == [long_file["id"], long_file["id"]], files
+    first, second = by_document["distances"][0][:2]
+    assert first == 1.0 and second == 0.5
     r = client.post(f"{R}/config/update", json={"HYBRID_FUSION": "mixed"}, headers=admin.headers)
     assert r.status_code == 400 and "HYBRID_FUSION" in str(r.json()["detail"])
-    assert client.get(f"{R}/config", headers=admin.headers).json()["HYBRID_FUSION"] == "blend"
+    assert client.get(f"{R}/config", headers=admin.headers).json()["HYBRID_FUSION"] == "document"
+    r = client.post(f"{R}/config/update", json={"HYBRID_FUSION": "blend"}, headers=admin.headers)
+    assert r.status_code == 200 and r.json()["HYBRID_FUSION"] == "document"
 
 
 def test_embedding_config(client, admin, alice):

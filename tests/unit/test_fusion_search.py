@@ -64,7 +64,9 @@ def run(coro):
 def test_hybrid_fuses_both_lists_then_cuts_to_k() -> None:
     index = Index([A, B, C], [D, B, A])
     out = run(
-        HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=2, candidates=50))
+        HybridSearch(index, Embedder()).search(
+            None, ["f"], "q", SearchParams(k=2, candidates=50, fusion="chunk")
+        )
     )
     assert [r.hit.text for r in out] == ["a", "b"]
     assert index.calls == [("dense", 50), ("bm25", 50), ("fetch", 4)]
@@ -78,7 +80,7 @@ def test_vector_only_and_bm25_only_modes() -> None:
     assert [r.hit.text for r in dense] == ["a", "b"] and dense[
         0
     ].relevance == 0.5  # the cosine itself
-    bm25 = run(search.search(None, ["f"], "q", SearchParams(k=5, bm25_weight=1.0)))
+    bm25 = run(search.search(None, ["f"], "q", SearchParams(k=5, bm25_weight=1.0, fusion="chunk")))
     assert [r.hit.text for r in bm25] == ["d", "c"]
     assert ("dense", 50) not in index.calls[3:]  # BM25-only never embeds or runs the vector search
 
@@ -86,7 +88,9 @@ def test_vector_only_and_bm25_only_modes() -> None:
 def test_threshold_applies_to_normalised_relevance() -> None:
     index = Index([A, B], [A, C])
     out = run(
-        HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=5, threshold=0.99))
+        HybridSearch(index, Embedder()).search(
+            None, ["f"], "q", SearchParams(k=5, threshold=0.99, fusion="chunk")
+        )
     )
     assert [r.hit.text for r in out] == ["a"]  # first in both lists: relevance 1.0
 
@@ -162,20 +166,25 @@ def test_chunk_fusion_ranks_chunks_alone() -> None:
     assert texts(fused("chunk")) == ["y#3", "z#4", "x#1", "x#2"]  # 1/61 each, then 1/62
 
 
-def test_document_fusion_ranks_documents_then_their_chunks() -> None:
-    out = fused("document")
-    assert texts(out) == ["x#1", "x#2", "y#3", "z#4"]  # x: 2/62 > y, z: 1/61
-    assert out[0].relevance == out[1].relevance == pytest.approx((2 / 62) / (2 / 61))
-
-
-def test_blend_adds_the_document_score_to_each_chunk() -> None:
-    out = fused("blend")
-    assert texts(out) == ["x#1", "x#2", "y#3", "z#4"]
-    assert out[0].relevance == pytest.approx((1 / 62 + 2 / 62) / (4 / 61))
-    assert out[2].relevance == pytest.approx((1 / 61 + 1 / 61) / (4 / 61))
+def test_document_fusion_of_the_database_lists() -> None:
+    """Without an in-memory copy the two candidate lists are fused per document: x, second in
+    both lists, beats y and z, each first in one list only, as the scores say x is close behind."""
+    dense = [
+        Hit(3, "y", "y#3", {}, 0.90),
+        Hit(1, "x", "x#1", {}, 0.89),
+        Hit(5, "w", "w#5", {}, 0.2),
+    ]
+    sparse = [Hit(4, "z", "z#4", {}, 9.0), Hit(2, "x", "x#2", {}, 8.9)]
+    index = Index(dense, sparse)
+    out = run(HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=4)))
+    assert index.calls[:2] == [("dense", 50), ("bm25", 50)]
+    # x's second chunk at half x's score (0.49) still beats z (0.4: BM25's best, no cosine).
+    assert [r.hit.text for r in out] == ["x#1", "y#3", "x#2", "z#4"]
+    assert [r.relevance for r in out] == sorted((r.relevance for r in out), reverse=True)
+    assert out[0].relevance <= 1.0
 
 
 def test_only_the_returned_chunks_are_read() -> None:
     index = Index(DENSE, SPARSE)
-    run(HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=1)))
+    run(HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=1, fusion="chunk")))
     assert index.calls[-1] == ("fetch", 4)  # 2k + 8 at most, and only as many as ranked

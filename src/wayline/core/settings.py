@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     # --- files, ingestion, retrieval ---------------------------------------
     # "" = follow the database: sqlite-vec on SQLite, pgvector on PostgreSQL (any case)
     VECTOR_DB: VectorDB = ""
+    # Searches run on an in-process copy of the index up to this many chunks (vectors/memory.py:
+    # ~2.5 KB of memory per chunk); above it, or at 0, they run in the database.
+    VECTOR_MEMORY_MAX_CHUNKS: int = Field(200_000, ge=0)
     RAG_EMBEDDING_ENGINE: Literal["", "local", "ollama", "openai"] = ""
     RAG_EMBEDDING_MODEL: str = "sentence-transformers/all-MiniLM-L6-v2"
     RAG_EMBEDDING_BATCH_SIZE: int = 32

@@ -5,6 +5,8 @@ ingestion runner (one `FilesRuntime`). Starting the runner also resumes pending 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,7 +26,9 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
     core = state.core
     settings = core.settings
     embedder = create_embedder(settings, core.http)
-    index = create_vector_index(settings.VECTOR_DB, core.db.dialect)
+    index = create_vector_index(
+        settings.VECTOR_DB, core.db.dialect, settings.VECTOR_MEMORY_MAX_CHUNKS
+    )
     blobs = LocalBlobStore(settings.DATA_DIR / "uploads")
     runner = IngestionRunner(
         core.db, settings, embedder, index, blobs, workers=settings.INGEST_WORKERS
@@ -36,7 +40,11 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
         ),
     )
     await runner.start()
+    warming = asyncio.create_task(index.warm(core.db.sessionmaker), name="vector-index-warm")
     try:
         yield
     finally:
+        warming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await warming
         await runner.stop()

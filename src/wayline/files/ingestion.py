@@ -14,10 +14,13 @@ claim cleared, in one write, compare-and-set on our claim. Another replica, or t
 takes them at once instead of after `stale_seconds`. A killed process (SIGKILL, OOM) cannot do
 that: its claims go stale, or a restart on the same host sees that their process is gone.
 
-Fairness: a process holds up to `4 × INGEST_WORKERS` jobs at once but makes only
-`INGEST_WORKERS` embedding calls at a time. Jobs take turns, one group of chunks per turn,
-in the order they asked (asyncio's semaphore is first-come, first-served), so a small file
-behind a big one waits for one group of the big one, not for all of it. Extraction runs in
+Fairness and throughput: a process holds up to `16 × INGEST_WORKERS` jobs at once, of which
+at most `4 × INGEST_WORKERS` are files over 64 KiB (they are what takes memory), and makes
+only `INGEST_WORKERS` embedding calls at a time. Jobs queue for those calls one group of
+chunks at a time, first come, first served (`batching.EmbeddingQueue`), and one call carries
+the groups of several jobs up to `RAG_EMBEDDING_BATCH_SIZE`-or-64 chunks: a small file behind
+a big one waits for one group of the big one, not for all of it, and a corpus of small files
+is embedded in full batches rather than ~3 chunks per call. Extraction runs in
 a child process under FILE_EXTRACTION_TIMEOUT (`extraction.isolation`), `INGEST_WORKERS + 1`
 at a time, so one slow file cannot hold the others' extraction either.
 
@@ -46,6 +49,7 @@ from wayline.extraction import ExtractionError, Unreadable
 from wayline.extraction.chunking import Piece, split_pieces
 from wayline.extraction.isolation import extract_isolated
 from wayline.extraction.limits import ExtractionLimits
+from wayline.files.batching import EmbeddingQueue
 from wayline.files.blobstore import BlobStore
 from wayline.files.claims import claim_token, is_dead_local_claim
 from wayline.files.repository import FileRepository
@@ -56,7 +60,9 @@ T = TypeVar("T")
 
 log = logging.getLogger("wayline.ingestion")
 DONE = (COMPLETED, FAILED)
-JOBS_PER_WORKER = 4
+JOBS_PER_WORKER = 16
+BIG_JOBS_PER_WORKER = 4
+BIG_FILE_BYTES = 64 * 1024
 MIN_EMBED_GROUP = 64  # chunks per turn: ~2 s of the local model on 2 cores
 
 
@@ -92,10 +98,11 @@ class IngestionRunner:
         self.stale_seconds = stale_seconds
         self.poll_seconds = poll_seconds
         workers = max(1, workers)
-        self._embedding_turns = asyncio.Semaphore(workers)
         self._extracting = asyncio.Semaphore(workers + 1)
         self._max_jobs = JOBS_PER_WORKER * workers
+        self._big_jobs = asyncio.Semaphore(BIG_JOBS_PER_WORKER * workers)
         self._group = max(MIN_EMBED_GROUP, settings.RAG_EMBEDDING_BATCH_SIZE)
+        self._embedding = EmbeddingQueue(embedder, self._group, calls=workers)
         self._jobs: dict[str, asyncio.Task[None]] = {}
         # Rows claimed and not finished: a job ended by cancellation stays here for `stop()`.
         self._held: set[str] = set()
@@ -116,6 +123,7 @@ class IngestionRunner:
                 await task
         self._dispatcher = None
         self._jobs.clear()
+        await self._embedding.close()
         await self._release_held()
 
     async def _release_held(self) -> None:
@@ -221,19 +229,16 @@ class IngestionRunner:
     async def embed(self, texts: Sequence[str], progress: Any = None) -> list[Any]:
         """Embed group by group, taking turns with the other jobs; report progress between groups.
 
-        Each group's vectors become float32 arrays at once: a 5 MB file's ~5,500 vectors take
-        8 MiB that way instead of ~70 MiB as lists of Python floats."""
-        import numpy as np
-
+        Each group's vectors are float32 arrays (`EmbeddingQueue`): a 5 MB file's ~5,500 vectors
+        take 8 MiB that way instead of ~70 MiB as lists of Python floats."""
         # Groups are cut from the file's chunks sorted by length, as one call would sort them:
         # groups of similar lengths pad little (in file order, ingestion ran ~10% slower).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors: list[Any] = [None] * len(texts)
         for start in range(0, len(order), self._group):
             members = order[start : start + self._group]
-            async with self._embedding_turns:
-                group = await self.embedder.embed_documents([texts[i] for i in members])
-            for i, vector in zip(members, np.asarray(group, dtype=np.float32), strict=True):
+            group = await self._embedding.embed([texts[i] for i in members])
+            for i, vector in zip(members, group, strict=True):
                 vectors[i] = vector
             if progress is not None:
                 await progress(start + len(members))
@@ -345,6 +350,16 @@ class IngestionRunner:
             if event is not None:
                 event.set()
 
+    @contextlib.asynccontextmanager
+    async def _admission(self, row: File) -> Any:
+        """A file over BIG_FILE_BYTES also takes one of the few big-job places (held until the
+        job ends): many small jobs at once keep embedding calls full, few big ones bound memory."""
+        if int((row.meta or {}).get("size") or 0) <= BIG_FILE_BYTES:
+            yield
+            return
+        async with self._big_jobs:
+            yield
+
     class _Lost(Exception):
         """The claim was lost (file deleted or taken over): stop quietly."""
 
@@ -356,6 +371,11 @@ class IngestionRunner:
         signature = self.signature()
         if await self._reuse_twin(row, signature):
             return
+        async with self._admission(row):
+            await self._index(row, signature)
+
+    async def _index(self, row: File, signature: str) -> None:
+        file_id = row.id
         async with self._extracting:
             # A local blob is read by the extraction process itself: the server never holds its
             # bytes.
@@ -377,6 +397,8 @@ class IngestionRunner:
             return
 
         async def progress(done: int) -> None:
+            if done == total:  # the commit says so, in the same write as the chunks
+                return
             if not await self._update(file_id, progress_done=done, claimed_at=now()):
                 raise IngestionRunner._Lost()
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wayline.core.runtime_config import RuntimeConfig
 from wayline.core.settings import Settings
@@ -16,11 +16,10 @@ SECTION = "rag"
 # (bench/retrieval_quality.py, Cranfield, k=10, nDCG@10): 10 → 0.371, 20 → 0.374, 50 → 0.381,
 # 100 → 0.381, 200 → 0.381. Quality saturates at 50; a larger pool only costs time.
 HYBRID_CANDIDATES = 50
-# How the vector and BM25 lists are fused (`fusion.fuse`): per chunk, per document, or both.
-# Measured on SciFact (300 training queries, 14,473 chunks; nDCG@10 / recall@100): chunk 0.702 /
-# 0.939, document 0.693 / 0.936, blend 0.700 / 0.936; with 200 candidates per list, document
-# 0.694 / 0.929 and blend 0.702 / 0.933. Per chunk stays the default.
-HYBRID_FUSION: Fusion = "chunk"
+# How the vector and BM25 scores are fused (`fusion`): per document (scaled scores over the
+# whole scope) or per chunk (RRF over each list's top HYBRID_CANDIDATES). Measured on SciFact's
+# 809 training queries and Cranfield (nDCG@10): document 0.749 / 0.401, chunk 0.714 / 0.391.
+HYBRID_FUSION: Fusion = "document"
 
 
 class RagConfig(BaseModel):
@@ -33,6 +32,13 @@ class RagConfig(BaseModel):
     HYBRID_BM25_WEIGHT: float = Field(0.5, ge=0.0, le=1.0)
     HYBRID_CANDIDATES: int = Field(HYBRID_CANDIDATES, ge=1, le=1000)
     HYBRID_FUSION: Fusion = HYBRID_FUSION
+
+    @field_validator("HYBRID_FUSION", mode="before")
+    @classmethod
+    def _legacy_fusion(cls, value: object) -> object:
+        # 0.3.0 also offered "blend"; a stored value keeps working as the document fusion.
+        return "document" if value == "blend" else value
+
     RAG_FULL_CONTEXT: bool = False
 
 

@@ -1,12 +1,14 @@
-"""Hybrid search over a set of files: vector top-n and BM25 top-n, fused by RRF (per chunk,
-per document or both: `fusion.fuse`), then the relevance threshold, then top-k.
+"""Hybrid search over a set of files: vector and BM25 scores fused per document (`fusion.combine`,
+over every chunk of the scope when the index keeps an in-memory copy, else over each list's top
+`candidates`) or per chunk by RRF (HYBRID_FUSION=chunk), then the relevance threshold, then top-k.
 
 Candidates carry ids and scores only; the text and metadata of the ones returned are read
 afterwards (`VectorIndex.fetch`), so deep candidate lists cost little.
 
 `distances` reported to clients are relevances in [0, 1], higher is better: the cosine
-similarity in vector-only mode, and the RRF score divided by its maximum (first in
-every list = 1.0) in hybrid mode; `RAG_RELEVANCE_THRESHOLD` applies to that number.
+similarity in vector-only mode; in hybrid mode the document's fused score (1.0 = first in both
+lists), or per chunk the RRF score divided by its maximum. `RAG_RELEVANCE_THRESHOLD` applies
+to that number.
 """
 
 from __future__ import annotations
@@ -19,8 +21,15 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.embeddings.base import Embedder
-from wayline.retrieval.fusion import Fusion, bm25_weights, fuse
-from wayline.vectors.base import Candidate, Hit, VectorIndex
+from wayline.retrieval.fusion import (
+    Fusion,
+    bm25_weights,
+    combine,
+    rrf,
+    scores_of,
+    vector_share,
+)
+from wayline.vectors.base import Candidate, Hit, ScopeScoring, VectorIndex
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,7 @@ class SearchParams:
     bm25_weight: float = 0.5
     threshold: float = 0.0
     candidates: int = 50
-    fusion: Fusion = "chunk"
+    fusion: Fusion = "document"
 
 
 @dataclass(frozen=True)
@@ -103,29 +112,50 @@ class HybridSearch:
     ) -> list[Result]:
         if not file_ids or not query.strip():
             return []
-        pool = max(params.candidates, params.k)
-        w_vec, w_bm25 = bm25_weights(params.bm25_weight) if params.hybrid else (1.0, 0.0)
-        dense: list[Candidate] = []
-        sparse: list[Candidate] = []
-        if w_vec > 0:
+        if not params.hybrid or params.bm25_weight <= 0:
             embedding = await self.queries.get(query)
-            dense = await self.index.search(session, file_ids, embedding, pool)
-        if w_bm25 > 0:
-            sparse = await self.index.search_text(session, file_ids, query, pool)
-        if not params.hybrid:
+            dense = await self.index.search(session, file_ids, embedding, params.k + 16)
             ranked = [(c, c.score) for c in dense]
+        elif params.fusion == "document":
+            ranked = await self._by_document(session, file_ids, query, params)
         else:
-            fused = fuse(
-                [dense, sparse],
-                key=lambda c: c.chunk_id,
-                document=lambda c: c.file_id,
-                weights=[w_vec, w_bm25],
-                mode=params.fusion,
-            )
-            ranked = [(f.item, f.relevance) for f in fused]
+            ranked = await self._by_chunk(session, file_ids, query, params)
         if params.threshold > 0:
             ranked = [(c, r) for c, r in ranked if r >= params.threshold]
         return await self._read(session, ranked, params.k)
+
+    async def _by_document(
+        self, session: AsyncSession, file_ids: Sequence[str], query: str, params: SearchParams
+    ) -> list[tuple[Candidate, float]]:
+        share = vector_share(params.bm25_weight)
+        embedding = await self.queries.get(query) if share > 0 else None
+        scores = None
+        if isinstance(self.index, ScopeScoring) and embedding is not None:
+            scores = await self.index.score(session, file_ids, embedding, query)
+        if scores is None:  # no in-memory copy: fuse the database's candidate lists
+            pool = max(params.candidates, params.k)
+            dense = (
+                await self.index.search(session, file_ids, embedding, pool)
+                if embedding is not None
+                else []
+            )
+            keyword = await self.index.search_text(session, file_ids, query, pool)
+            scores = scores_of(dense, keyword)
+        # More than k: duplicates and chunks deleted meanwhile are dropped when read.
+        return combine(scores, share, limit=4 * params.k + 16)
+
+    async def _by_chunk(
+        self, session: AsyncSession, file_ids: Sequence[str], query: str, params: SearchParams
+    ) -> list[tuple[Candidate, float]]:
+        pool = max(params.candidates, params.k)
+        w_vec, w_bm25 = bm25_weights(params.bm25_weight)
+        dense: list[Candidate] = []
+        if w_vec > 0:
+            embedding = await self.queries.get(query)
+            dense = await self.index.search(session, file_ids, embedding, pool)
+        sparse = await self.index.search_text(session, file_ids, query, pool)
+        fused = rrf([dense, sparse], key=lambda c: c.chunk_id, weights=[w_vec, w_bm25])
+        return [(f.item, f.relevance) for f in fused]
 
     async def _read(
         self, session: AsyncSession, ranked: list[tuple[Candidate, float]], k: int

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from wayline.vectors.base import Hit, NewChunk, VectorIndex
+from wayline.vectors.memory import MemoryIndex
 
 
-def create_vector_index(vector_db: str, dialect: str) -> VectorIndex:
+def create_vector_index(vector_db: str, dialect: str, memory_max_chunks: int = 0) -> MemoryIndex:
+    """The database's index, searched through an in-process copy when `memory_max_chunks` > 0
+    (`memory.MemoryIndex`; writes are logged for every process's copy either way)."""
+    return MemoryIndex(_database_index(vector_db, dialect), memory_max_chunks)
+
+
+def _database_index(vector_db: str, dialect: str) -> VectorIndex:
     engine = (vector_db or "").lower() or ("pgvector" if dialect == "postgresql" else "sqlite-vec")
     if engine in ("sqlite-vec", "sqlite", "sqlite_vec"):
         if dialect != "sqlite":
@@ -25,4 +32,4 @@ def create_vector_index(vector_db: str, dialect: str) -> VectorIndex:
     )
 
 
-__all__ = ["Hit", "NewChunk", "VectorIndex", "create_vector_index"]
+__all__ = ["Hit", "MemoryIndex", "NewChunk", "VectorIndex", "create_vector_index"]

@@ -7,9 +7,9 @@ vectors and BM25 rows commit (or roll back) together with the file's status.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from sqlalchemy import bindparam, text
@@ -42,6 +42,39 @@ class Candidate:
     chunk_id: int
     file_id: str
     score: float  # higher is better
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRow:
+    """A chunk as the in-memory index holds it (`mirror.py`)."""
+
+    chunk_id: int
+    file_id: str
+    text: str
+    vector: Any  # float32 array (dim,)
+
+
+@dataclass
+class ScopeScores:
+    """Every chunk of a search scope with both its scores, for document-level fusion.
+
+    Chunks of one document are contiguous; `doc[i]` numbers chunk i's document (0..n-1) and
+    `files[n]` names it. `keyword` is 0 where no query term matches. `doc_keyword`, when the
+    index keeps it, is BM25 over each whole document (else fusion uses its best chunk's)."""
+
+    chunk_ids: Any  # int64 (chunks,)
+    doc: Any  # int (chunks,)
+    files: list[str]
+    dense: Any  # float32 (chunks,): cosine similarity
+    keyword: Any  # float32 (chunks,): BM25
+    doc_keyword: Any | None = None  # float32 (documents,)
+
+    @classmethod
+    def empty(cls) -> ScopeScores:
+        import numpy as np
+
+        none = np.zeros(0, dtype=np.float32)
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), [], none, none, none)
 
 
 # A chunk's text and metadata, by chunk id.
@@ -77,6 +110,24 @@ class VectorIndex(Protocol):
 
     async def fetch(self, session: AsyncSession, chunk_ids: Sequence[int]) -> ChunkTexts:
         """Text and metadata of these chunks (ids of deleted chunks are left out)."""
+        ...
+
+    def scan(
+        self, session: AsyncSession, file_ids: Sequence[str] | None = None
+    ) -> AsyncIterator[list[ChunkRow]]:
+        """Every chunk of `file_ids` (None: of every file), in batches, grouped by file: a file's
+        chunks are contiguous, in order."""
+        ...
+
+
+@runtime_checkable
+class ScopeScoring(Protocol):
+    """An index that can score every chunk of a scope at once (an in-memory copy)."""
+
+    async def score(
+        self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], query: str
+    ) -> ScopeScores | None:
+        """None when it cannot now (the caller fuses candidate lists instead)."""
         ...
 
 
@@ -130,3 +181,24 @@ async def fetch_texts(session: AsyncSession, chunk_ids: Sequence[int]) -> ChunkT
     )
     rows = (await session.execute(stmt, {"ids": list(chunk_ids)})).all()
     return {r.id: (r.text, load_meta(r.meta)) for r in rows}
+
+
+SCAN_BATCH = 1000  # rows per batch: a full scan never holds the whole table's texts at once
+
+
+async def scan_rows(
+    session: AsyncSession, select_sql: str, file_ids: Sequence[str] | None, vector: Any
+) -> AsyncIterator[list[ChunkRow]]:
+    """`VectorIndex.scan` for the `chunk` table: `select_sql` selects id, file_id, text and the
+    embedding `e` (which `vector` turns into a float32 array)."""
+    where = "WHERE file_id IN :ids " if file_ids is not None else ""
+    stmt = text(f"{select_sql} {where}ORDER BY file_id, idx")
+    params: dict[str, Any] = {}
+    if file_ids is not None:
+        if not file_ids:
+            return
+        stmt = stmt.bindparams(bindparam("ids", expanding=True))
+        params["ids"] = list(file_ids)
+    result = await session.stream(stmt, params)
+    async for batch in result.partitions(SCAN_BATCH):
+        yield [ChunkRow(r.id, r.file_id, r.text, vector(r.e)) for r in batch]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wayline.core.db import affected
 from wayline.vectors.base import (
     Candidate,
+    ChunkRow,
     ChunkTexts,
     NewChunk,
     dump_meta,
     fetch_texts,
     query_terms,
+    scan_rows,
 )
 
 
@@ -110,3 +112,15 @@ class PgVectorIndex:
 
     async def fetch(self, session: AsyncSession, chunk_ids: Sequence[int]) -> ChunkTexts:
         return await fetch_texts(session, chunk_ids)
+
+    def scan(
+        self, session: AsyncSession, file_ids: Sequence[str] | None = None
+    ) -> AsyncIterator[list[ChunkRow]]:
+        import numpy as np
+
+        return scan_rows(
+            session,
+            "SELECT id, file_id, text, CAST(embedding AS text) AS e FROM chunk",
+            file_ids,
+            lambda literal: np.array(literal[1:-1].split(","), dtype=np.float32),
+        )

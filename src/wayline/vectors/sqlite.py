@@ -8,7 +8,7 @@ distance scan only touches that collection's rows (see README for the 10k/100k f
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.vectors.base import (
     Candidate,
+    ChunkRow,
     ChunkTexts,
     NewChunk,
     dump_meta,
     fetch_texts,
     load_meta,
     query_terms,
+    scan_rows,
 )
 
 
@@ -135,3 +137,15 @@ class SqliteVectorIndex:
 
     async def fetch(self, session: AsyncSession, chunk_ids: Sequence[int]) -> ChunkTexts:
         return await fetch_texts(session, chunk_ids)
+
+    def scan(
+        self, session: AsyncSession, file_ids: Sequence[str] | None = None
+    ) -> AsyncIterator[list[ChunkRow]]:
+        import numpy as np
+
+        return scan_rows(
+            session,
+            "SELECT id, file_id, text, embedding AS e FROM chunk",
+            file_ids,
+            lambda blob: np.frombuffer(blob, dtype=np.float32),
+        )
