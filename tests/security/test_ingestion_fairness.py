@@ -99,9 +99,10 @@ def test_small_file_behind_a_big_one_completes_first(
     assert total >= 250  # several embedding groups
 
     small = upload(client, admin, "small.txt", SMALL.encode()).json()["id"]
+    queue = client.app.state.wayline.get(FilesRuntime).ingestion._embedding
     wait_for(
-        lambda: status(client, admin, small)["progress"]["total"] > 0,
-        "the small file to be taken up while the big one is embedding",
+        lambda: any(SMALL in request.texts for request in queue._waiting),
+        "the small file to queue for embedding while the big one is embedding",
     )
     gate.allow(1)  # the big file's first group goes through; the small file is next in line
     assert wait_done(client, admin, small)["status"] == "completed"

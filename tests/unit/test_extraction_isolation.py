@@ -82,3 +82,39 @@ def test_refusals_keep_their_status() -> None:
         asyncio.run(extract_isolated(b"\x89PNG\r\n", "a.png", "image/png", ExtractionLimits()))
     with pytest.raises(Unreadable, match="empty"):
         asyncio.run(extract_isolated(b"", "a.txt", None, ExtractionLimits()))
+
+
+class PidExtractor:
+    """Reports the process it ran in; inline-safe like the text extractor."""
+
+    extensions = frozenset({"pid"})
+    content_types: frozenset[str] = frozenset()
+    inline_safe = True
+
+    def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
+        return [Piece(str(os.getpid()))]
+
+
+def test_small_inline_safe_files_are_extracted_in_the_server(tmp_path: Path) -> None:
+    """Up to INLINE_BYTES, an inline-safe extractor runs in the server (no child per small file);
+    above, in a child process as every other extractor does."""
+    from wayline.extraction.isolation import INLINE_BYTES
+
+    extractor = PidExtractor()
+    register(extractor)
+    try:
+        small, big = tmp_path / "small.pid", tmp_path / "big.pid"
+        small.write_bytes(b"x" * INLINE_BYTES)
+        big.write_bytes(b"x" * (INLINE_BYTES + 1))
+        limits = ExtractionLimits(timeout=30)
+
+        async def pids() -> list[str]:
+            return [
+                (await extract_isolated(path, path.name, None, limits))[0].text
+                for path in (small, big)
+            ]
+
+        inline, isolated = asyncio.run(pids())
+        assert inline == str(os.getpid()) and isolated != str(os.getpid())
+    finally:
+        unregister(extractor)

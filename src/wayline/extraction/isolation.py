@@ -48,14 +48,27 @@ _CONTEXT.set_forkserver_preload(
 )
 
 
+# Files up to this size whose extractor declares `inline_safe = True` (work bounded by the input
+# size, e.g. decoding text) are extracted in a thread of the server: a child process per small
+# file was most of the server's CPU when thousands of abstracts were uploaded.
+INLINE_BYTES = 64 * 1024
+
+
 async def extract_isolated(
     source: bytes | Path, filename: str, content_type: str | None, limits: ExtractionLimits
 ) -> list[Piece]:
     """`extract` of the bytes (or of the file at `source`) in a child process; a child still
-    running after `limits.timeout` is killed (422)."""
+    running after `limits.timeout` is killed (422). Small files of inline-safe types are
+    extracted in a thread instead."""
     if not source:
         raise Unreadable("The file is empty")
     extractor = find_extractor(filename, content_type)
+    if getattr(extractor, "inline_safe", False):
+        data = await _small_bytes(source)
+        if data is not None:
+            return await asyncio.to_thread(
+                extract_with, extractor, data, filename, content_type, limits
+            )
     reader, writer = _CONTEXT.Pipe(duplex=False)
     child = _CONTEXT.Process(
         target=_run_child,
@@ -86,6 +99,19 @@ async def extract_isolated(
         if child.pid is not None:
             await asyncio.to_thread(child.join)
     return _result(outcome)
+
+
+async def _small_bytes(source: bytes | Path) -> bytes | None:
+    """The bytes of `source` if it holds at most INLINE_BYTES, else None."""
+    if isinstance(source, bytes):
+        return source if len(source) <= INLINE_BYTES else None
+
+    def read() -> bytes | None:
+        with source.open("rb") as fh:
+            data = fh.read(INLINE_BYTES + 1)
+        return data if len(data) <= INLINE_BYTES else None
+
+    return await asyncio.to_thread(read)
 
 
 def _result(outcome: tuple[Any, ...]) -> list[Piece]:

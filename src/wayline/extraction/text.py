@@ -72,6 +72,9 @@ def looks_like_text(text: str) -> bool:
 class TextExtractor:
     extensions = TEXT_EXTENSIONS
     content_types = TEXT_TYPES
+    # Decoding is linear in the input: a small file is extracted in the server, without a child
+    # process (`isolation.INLINE_BYTES`).
+    inline_safe = True
 
     def extract(self, data: bytes, filename: str, limits: ExtractionLimits) -> list[Piece]:
         return [Piece(decode_text(data))]

@@ -14,8 +14,9 @@ claim cleared, in one write, compare-and-set on our claim. Another replica, or t
 takes them at once instead of after `stale_seconds`. A killed process (SIGKILL, OOM) cannot do
 that: its claims go stale, or a restart on the same host sees that their process is gone.
 
-Fairness and throughput: a process holds up to `16 × INGEST_WORKERS` jobs at once, of which
-at most `4 × INGEST_WORKERS` are files over 64 KiB (they are what takes memory), and makes
+Fairness and throughput: a process holds up to `64 × INGEST_WORKERS` jobs at once, of which
+at most `4 × INGEST_WORKERS` are files over 64 KiB (they are what takes memory; the others are
+left to other replicas meanwhile), and makes
 only `INGEST_WORKERS` embedding calls at a time. Jobs queue for those calls one group of
 chunks at a time, first come, first served (`batching.EmbeddingQueue`), and one call carries
 the groups of several jobs up to `RAG_EMBEDDING_BATCH_SIZE`-or-64 chunks: a small file behind
@@ -60,7 +61,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("wayline.ingestion")
 DONE = (COMPLETED, FAILED)
-JOBS_PER_WORKER = 16
+JOBS_PER_WORKER = 64  # enough small files waiting to fill the next embedding call
 BIG_JOBS_PER_WORKER = 4
 BIG_FILE_BYTES = 64 * 1024
 MIN_EMBED_GROUP = 64  # chunks per turn: ~2 s of the local model on 2 cores
@@ -100,7 +101,8 @@ class IngestionRunner:
         workers = max(1, workers)
         self._extracting = asyncio.Semaphore(workers + 1)
         self._max_jobs = JOBS_PER_WORKER * workers
-        self._big_jobs = asyncio.Semaphore(BIG_JOBS_PER_WORKER * workers)
+        self._max_big_jobs = BIG_JOBS_PER_WORKER * workers
+        self._big_jobs: set[str] = set()
         self._group = max(MIN_EMBED_GROUP, settings.RAG_EMBEDDING_BATCH_SIZE)
         self._embedding = EmbeddingQueue(embedder, self._group, calls=workers)
         self._jobs: dict[str, asyncio.Task[None]] = {}
@@ -271,11 +273,16 @@ class IngestionRunner:
         while True:
             try:
                 self._wake.clear()
-                while (
-                    len(self._jobs) < self._max_jobs
-                    and (file_id := await self._claim_next()) is not None
+                while len(self._jobs) < self._max_jobs and (
+                    claimed := await self._claim_next(
+                        self._max_jobs - len(self._jobs),
+                        self._max_big_jobs - len(self._big_jobs),
+                    )
                 ):
-                    self._start_job(file_id)
+                    for file_id, big in claimed:
+                        if big:
+                            self._big_jobs.add(file_id)
+                        self._start_job(file_id)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except asyncio.CancelledError:
@@ -290,19 +297,28 @@ class IngestionRunner:
 
         def finished(_: asyncio.Task[None]) -> None:
             self._jobs.pop(file_id, None)
+            self._big_jobs.discard(file_id)
             self._wake.set()  # room for another job
 
         task.add_done_callback(finished)
 
-    async def _claim_next(self) -> str | None:
+    async def _claim_next(self, room: int, big_room: int) -> list[tuple[str, bool]]:
+        """Claim up to `room` jobs, of which up to `big_room` files over BIG_FILE_BYTES, in one
+        transaction (a queue of small files costs one write per batch of claims, not one per
+        file); (id, big) of each."""
+        claimed: list[tuple[str, bool]] = []
         async with self.db.write() as session:  # the pick and the claim see one state
             repo = FileRepository(session)
             dead = [t for t in await repo.processing_claimants() if is_dead_local_claim(t)]
-            for file_id in await repo.claimable_ids(self._stale_before(), dead, limit=5):
+            for file_id, size in await repo.claimable(self._stale_before(), dead, limit=room):
+                big = size > BIG_FILE_BYTES
+                if big and big_room <= 0:
+                    continue  # left pending: another replica, or this one later, takes it
                 if await repo.claim(file_id, self.worker_id, self._stale_before(), dead):
                     self._held.add(file_id)  # before the commit, which a cancellation may cut
-                    return file_id
-        return None
+                    claimed.append((file_id, big))
+                    big_room -= big
+        return claimed
 
     async def _claim(self, file_id: str) -> bool:
         async with self.db.write() as session:
@@ -350,16 +366,6 @@ class IngestionRunner:
             if event is not None:
                 event.set()
 
-    @contextlib.asynccontextmanager
-    async def _admission(self, row: File) -> Any:
-        """A file over BIG_FILE_BYTES also takes one of the few big-job places (held until the
-        job ends): many small jobs at once keep embedding calls full, few big ones bound memory."""
-        if int((row.meta or {}).get("size") or 0) <= BIG_FILE_BYTES:
-            yield
-            return
-        async with self._big_jobs:
-            yield
-
     class _Lost(Exception):
         """The claim was lost (file deleted or taken over): stop quietly."""
 
@@ -371,8 +377,7 @@ class IngestionRunner:
         signature = self.signature()
         if await self._reuse_twin(row, signature):
             return
-        async with self._admission(row):
-            await self._index(row, signature)
+        await self._index(row, signature)
 
     async def _index(self, row: File, signature: str) -> None:
         file_id = row.id
@@ -393,7 +398,11 @@ class IngestionRunner:
             )  # bytes from a store without paths are not needed while chunks wait their turn
         prepared = await asyncio.to_thread(self.prepare, row, pieces)
         total = len(prepared.chunks)
-        if not await self._update(file_id, progress_total=total, progress_done=0, claimed_at=now()):
+        # A file embedded in one group shows no progress between 0 and done: its commit says
+        # both (and re-checks the claim), one write instead of two.
+        if total > self._group and not await self._update(
+            file_id, progress_total=total, progress_done=0, claimed_at=now()
+        ):
             return
 
         async def progress(done: int) -> None:
@@ -479,7 +488,14 @@ class IngestionRunner:
 
     async def _reuse_twin(self, row: File, signature: str) -> bool:
         """Identical bytes already indexed the same way: copy their chunks instead of
-        re-embedding."""
+        re-embedding. Looked up in a read first: most files have no twin, and a write
+        transaction per file is what a queue of small files would wait on."""
+        async with self.db.sessionmaker() as session:
+            if (
+                await FileRepository(session).find_indexed_twin(row.file_hash, row.id, signature)
+                is None
+            ):
+                return False
         return await self._write(lambda session: self._copy_twin(session, row, signature))
 
     async def _copy_twin(self, session: Any, row: File, signature: str) -> bool:

@@ -109,18 +109,19 @@ class FileRepository:
         )
         return [r for r in rows.scalars().all() if r]
 
-    async def claimable_ids(
+    async def claimable(
         self, stale_before: int, dead: Sequence[str] = (), limit: int = 1
-    ) -> list[str]:
+    ) -> list[tuple[str, int]]:
+        """(id, size in bytes) of the oldest jobs that may be claimed."""
         stmt = (
-            select(File.id)
+            select(File.id, File.meta["size"].as_integer())
             .where(self._claimable(stale_before, dead))
             .order_by(File.created_at, File.id)
             .limit(limit)
         )
         if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
-        return list((await self.session.execute(stmt)).scalars().all())
+        return [(file_id, size or 0) for file_id, size in (await self.session.execute(stmt)).all()]
 
     async def claim(
         self, file_id: str, worker: str, stale_before: int, dead: Sequence[str] = ()
