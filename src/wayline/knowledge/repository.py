@@ -6,9 +6,10 @@ Files and accounts belong to their domains: their tables are read here only thro
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.clock import now
@@ -153,8 +154,12 @@ class KnowledgeRepository:
         return (await self.files(knowledge_id, with_content=with_content))[0]
 
     async def file_ids(self, knowledge_ids: Sequence[str]) -> list[str]:
-        stmt = _served(F.id).where(KnowledgeFile.knowledge_id.in_(knowledge_ids)).distinct()
-        return list((await self.session.execute(stmt)).scalars())
+        # One statement built once (its access rules make it costly to build) and run on the
+        # connection: plain ids need no ORM row processing. Both were most of a query's time
+        # on a 5,000-file collection.
+        connection = await self.session.connection()
+        result = await connection.execute(_served_ids(), {"ids": list(knowledge_ids)})
+        return list(result.scalars())
 
     async def linked_ids(self, knowledge_id: str) -> list[str]:
         """Every linked file, served or not (for reset and delete)."""
@@ -188,6 +193,13 @@ class KnowledgeRepository:
 
     async def owners(self, user_ids: Sequence[str]) -> dict[str, UserInfo]:
         return await UserRepository(self.session).infos(user_ids)
+
+
+@lru_cache(maxsize=1)
+def _served_ids() -> Select[Any]:
+    """The ids of the files the collections `:ids` serve (a file in two of them: twice)."""
+    ids = KnowledgeFile.knowledge_id.in_(bindparam("ids", expanding=True))
+    return _served(F.id).where(ids)
 
 
 def _served(*columns: Any) -> Select[Any]:

@@ -130,7 +130,7 @@ class HybridSearch:
         share = vector_share(params.bm25_weight)
         embedding = await self.queries.get(query) if share > 0 else None
         scores = None
-        if isinstance(self.index, ScopeScoring) and embedding is not None:
+        if isinstance(self.index, ScopeScoring):
             scores = await self.index.score(session, file_ids, embedding, query)
         if scores is None:  # no in-memory copy: fuse the database's candidate lists
             pool = max(params.candidates, params.k)

@@ -64,7 +64,7 @@ class ScopeScores:
 
     chunk_ids: Any  # int64 (chunks,)
     doc: Any  # int (chunks,)
-    files: list[str]
+    files: Sequence[str]
     dense: Any  # float32 (chunks,): cosine similarity
     keyword: Any  # float32 (chunks,): BM25
     doc_keyword: Any | None = None  # float32 (documents,)
@@ -125,9 +125,14 @@ class ScopeScoring(Protocol):
     """An index that can score every chunk of a scope at once (an in-memory copy)."""
 
     async def score(
-        self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], query: str
+        self,
+        session: AsyncSession,
+        file_ids: Sequence[str],
+        embedding: Sequence[float] | None,
+        query: str,
     ) -> ScopeScores | None:
-        """None when it cannot now (the caller fuses candidate lists instead)."""
+        """None when it cannot now (the caller fuses candidate lists instead); without
+        `embedding`, cosines are 0 (BM25 alone)."""
         ...
 
 

@@ -101,12 +101,16 @@ class MemoryIndex:
         return mirror.search_text(mirror.scope(file_ids), query, k)
 
     async def score(
-        self, session: AsyncSession, file_ids: Sequence[str], embedding: Sequence[float], query: str
+        self,
+        session: AsyncSession,
+        file_ids: Sequence[str],
+        embedding: Sequence[float] | None,
+        query: str,
     ) -> ScopeScores | None:
         """Both scores of every chunk of `file_ids` (`ScopeScores`); None while the mirror is
         not ready (the caller fuses candidate lists instead)."""
         mirror = await self._synced(session)
-        if mirror is None or mirror.dimensions != len(embedding):
+        if mirror is None or (embedding is not None and mirror.dimensions != len(embedding)):
             return None
         return mirror.score(mirror.scope(file_ids), embedding, query)
 

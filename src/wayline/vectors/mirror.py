@@ -22,16 +22,18 @@ import math
 import re
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from wayline.vectors.base import Candidate, ChunkRow, ScopeScores, query_terms
 
 K1, B = 1.2, 0.75  # FTS5's bm25() defaults
+SCOPES_KEPT = 8
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -107,6 +109,8 @@ class Mirror:
     doc_files: list[str] = field(default_factory=list)  # document slot → file id
     doc_rows: list[range] = field(default_factory=list)
     current: dict[str, int] = field(default_factory=dict)  # file id → live document slot
+    generation: int = 0  # bumped by every change: cached scopes of older generations are stale
+    _scopes: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict)
     live_rows: int = 0
     chunk_terms: _Postings = field(default_factory=_Postings)
     doc_terms: _Postings = field(default_factory=_Postings)
@@ -127,6 +131,7 @@ class Mirror:
         slot = self.current.pop(file_id, None)
         if slot is not None:
             self.live_rows -= len(self.doc_rows[slot])
+            self.generation += 1
 
     def load(self, file_id: str, chunks: Sequence[ChunkRow]) -> None:
         """Replace `file_id`'s chunks with `chunks` (none: the file has no chunks now)."""
@@ -154,6 +159,7 @@ class Mirror:
         self.doc_terms.add(slot, document)
         self.current[file_id] = slot
         self.live_rows += len(chunks)
+        self.generation += 1
 
     def _reserve_rows(self, size: int) -> None:
         if size <= len(self.chunk_ids):
@@ -169,12 +175,23 @@ class Mirror:
             self.doc_length = _grow(self.doc_length, max(size, 2 * len(self.doc_length)))
 
     # --- searches --------------------------------------------------------------------------
-    def scope(self, file_ids: Iterable[str]) -> Any:
-        """The live document slots of `file_ids` (files without chunks are left out)."""
-        current = self.current
-        return np.fromiter(
-            (slot for f in file_ids if (slot := current.get(f)) is not None), dtype=np.int64
-        )
+    def scope(self, file_ids: Sequence[str]) -> Any:
+        """The live document slots of `file_ids` (files without chunks are left out). The last
+        few scopes are remembered: a collection asked again costs a tuple hash, not a lookup
+        per file."""
+        key = (self.generation, tuple(file_ids))
+        docs = self._scopes.get(key)
+        if docs is None:
+            current = self.current
+            docs = np.fromiter(
+                (slot for f in file_ids if (slot := current.get(f)) is not None), dtype=np.int64
+            )
+            if len(self._scopes) >= SCOPES_KEPT:
+                self._scopes = {k: v for k, v in self._scopes.items() if k[0] == self.generation}
+                while len(self._scopes) >= SCOPES_KEPT:
+                    self._scopes.pop(next(iter(self._scopes)))
+            self._scopes[key] = docs
+        return docs
 
     def _row_mask(self, docs: Any) -> Any:
         in_scope = np.zeros(len(self.doc_files), dtype=bool)
@@ -184,10 +201,8 @@ class Mirror:
     def search(self, docs: Any, embedding: Sequence[float], k: int) -> list[Candidate]:
         if not len(docs) or k <= 0:
             return []
-        query = np.asarray(embedding, dtype=np.float32)
         rows = np.flatnonzero(self._row_mask(docs))
-        scores = self.vectors[rows] @ query
-        return self._top(rows, scores, k)
+        return self._top(rows, self._cosines(rows, embedding), k)
 
     def search_text(self, docs: Any, query: str, k: int) -> list[Candidate]:
         terms = [stem(t) for t in query_terms(query)]
@@ -197,8 +212,9 @@ class Mirror:
         rows = np.flatnonzero(self._row_mask(docs) & (scores > 0))
         return self._top(rows, scores[rows], k)
 
-    def score(self, docs: Any, embedding: Sequence[float], query: str) -> ScopeScores:
-        """Both scores of every chunk of the scope, and BM25 of each whole document."""
+    def score(self, docs: Any, embedding: Sequence[float] | None, query: str) -> ScopeScores:
+        """Both scores of every chunk of the scope (cosines 0 without `embedding`: BM25 only),
+        and BM25 of each whole document."""
         rows = np.flatnonzero(self._row_mask(docs)) if len(docs) else ()
         if not len(rows):
             return ScopeScores.empty()
@@ -213,11 +229,25 @@ class Mirror:
         return ScopeScores(
             chunk_ids=self.chunk_ids[rows],
             doc=np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(rows)])),
-            files=[self.doc_files[int(slot)] for slot in doc_slots],
-            dense=self.vectors[rows] @ np.asarray(embedding, dtype=np.float32),
+            files=_Names(self.doc_files, doc_slots),
+            dense=self._cosines(rows, embedding)
+            if embedding is not None
+            else np.zeros(len(rows), dtype=np.float32),
             keyword=keyword[rows],
             doc_keyword=doc_keyword[doc_slots],
         )
+
+    def _cosines(self, rows: Any, embedding: Sequence[float]) -> Any:
+        """Cosine of each of `rows` (sorted) with `embedding`. A scope of many rows is scored over
+        the contiguous span it covers and then picked: gathering its rows first would copy
+        them (a 15k-chunk scope: 23 MB per query)."""
+        query = np.asarray(embedding, dtype=np.float32)
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        first, last = int(rows[0]), int(rows[-1]) + 1
+        if 2 * len(rows) >= last - first:
+            return (self.vectors[first:last] @ query)[rows - first]
+        return self.vectors[rows] @ query
 
     def _top(self, rows: Any, scores: Any, k: int) -> list[Candidate]:
         picked = _best(scores, k)
@@ -229,6 +259,27 @@ class Mirror:
             )
             for i in picked
         ]
+
+
+class _Names(SequenceABC[str]):
+    """The file ids of some document slots, looked up only for the documents a search returns."""
+
+    def __init__(self, files: list[str], slots: Any) -> None:
+        self.files, self.slots = files, slots
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self.files[int(slot)] for slot in self.slots[index]]
+        return self.files[int(self.slots[index])]
 
 
 def _best(scores: Any, k: int) -> Any:
