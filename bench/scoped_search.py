@@ -30,12 +30,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text
 
-from wayline.core.db import Database  # noqa: E402
-from wayline.core.settings import Settings  # noqa: E402
-from wayline.retrieval.search import HybridSearch, SearchParams  # noqa: E402
-from wayline.vectors import NewChunk, create_vector_index  # noqa: E402
+from wayline.core.db import Database
+from wayline.core.settings import Settings
+from wayline.retrieval.search import HybridSearch, SearchParams
+from wayline.vectors import NewChunk, create_vector_index
 
 DIM, VOCABULARY, QUERIES = 384, 20_000, 200
 
