@@ -8,9 +8,9 @@ cosines) when vectors alone decide.
 
 from __future__ import annotations
 
+from tests.api.test_retrieval import BREAD, ENGINE, ZEBRA, collection, upload
 from wayline.files.service import FilesRuntime
 from wayline.vectors import MemoryIndex
-from tests.api.test_retrieval import BREAD, ENGINE, ZEBRA, collection, upload
 
 R = "/api/v1/retrieval"
 
@@ -95,9 +95,7 @@ def test_the_copy_answers_what_the_database_answers(make_client, make_settings, 
     ]
     kid = collection(memory, alice, *files)
     for text in ["jet noise of turbofan engines", "yeast in bread", "harbour at dawn"]:
-        both = [
-            query(client, alice, kid, text, k=6, hybrid=False) for client in (memory, database)
-        ]
+        both = [query(client, alice, kid, text, k=6, hybrid=False) for client in (memory, database)]
         assert both[0]["ids"] == both[1]["ids"], text
         for ours, theirs in zip(both[0]["distances"][0], both[1]["distances"][0], strict=True):
             assert abs(ours - theirs) < 1e-5
