@@ -32,4 +32,6 @@ class KnowledgeFile(Base):
     )
     # The FK to `file.id` lives in migration 0004; the ORM does not need the files model to map it.
     file_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    # The file's owner (migration 0005), for the access rule over a whole collection.
+    file_user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)

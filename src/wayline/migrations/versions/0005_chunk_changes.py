@@ -5,6 +5,9 @@ Each process keeps an in-memory copy of the chunk index for fast scoped search
 `index_state` is one row: the last version, and the versions pruned from the log (a copy
 older than that reloads in full).
 
+Also `knowledge_file.file_user_id`, the linked file's owner (a file never changes owner): the
+access rule over a collection's files then reads the links alone, not the wide file rows.
+
 Revision ID: 0005_chunk_changes
 Revises: 0004_knowledge
 """
@@ -33,8 +36,15 @@ def upgrade() -> None:
         sa.Column("file_id", sa.String(36), primary_key=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
     )
+    op.add_column("knowledge_file", sa.Column("file_user_id", sa.String(36), nullable=True))
+    op.execute(
+        "UPDATE knowledge_file SET file_user_id = "
+        "(SELECT file.user_id FROM file WHERE file.id = knowledge_file.file_id)"
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("knowledge_file") as batch:
+        batch.drop_column("file_user_id")
     op.drop_table("chunk_change")
     op.drop_table("index_state")
