@@ -8,8 +8,9 @@ by a cascade the log did not see (a user's files going with the user) is never r
 its vectors stay in memory until the next full load.
 
 The copy is loaded in full at start-up in the background (`warm`) and when it falls behind the
-pruned log; until it is ready, and for indexes larger than `max_chunks` (0: never), searches
-run in the database as before. A process holds ~1.6 KB per 384-dimension chunk plus its terms.
+pruned log; until it is ready, and for indexes larger than `max_chunks` (0: never; found at a
+full load, and kept until a restart), searches run in the database as before. A process holds
+~1.6 KB per 384-dimension chunk plus its terms.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ class MemoryIndex:
             )
             self._too_big, self._mirror = True, None
             return
-        self._mirror = await self._load(session, None, None)
+        self._mirror = await self._load_everything(session)
         self._version = version
         log.info("in-memory index loaded: %d chunks", self._mirror.live_rows)
 
@@ -163,18 +164,24 @@ class MemoryIndex:
         ):
             await self._load_all(session, version)
             return
+        # Read first, then change the copy without awaiting: a search running meanwhile sees
+        # the copy before or after, never without the files being reloaded.
+        rows = [row async for batch in self.inner.scan(session, sorted(changed)) for row in batch]
         for file_id in changed:
             mirror.remove(file_id)
-        self._mirror = await self._load(session, mirror, sorted(changed))
-        self._version = version
+        start = 0
+        for end in range(1, len(rows) + 1):
+            if end == len(rows) or rows[end].file_id != rows[start].file_id:
+                mirror = _load_file(mirror, rows[start:end])
+                start = end
+        self._mirror, self._version = mirror, version
 
-    async def _load(
-        self, session: AsyncSession, mirror: Mirror | None, file_ids: Sequence[str] | None
-    ) -> Mirror:
-        """`mirror` (a new one when None and there are chunks) with the chunks of `file_ids`
-        (None: all) loaded; file by file, as a file's rows may span two batches."""
+    async def _load_everything(self, session: AsyncSession) -> Mirror:
+        """A new copy of every chunk, built aside (searches use the old one, or SQL, meanwhile);
+        file by file, as a file's rows may span two batches."""
+        mirror: Mirror | None = None
         pending: list[ChunkRow] = []
-        async for batch in self.inner.scan(session, file_ids):
+        async for batch in self.inner.scan(session, None):
             for row in batch:
                 if pending and pending[-1].file_id != row.file_id:
                     mirror = _load_file(mirror, pending)

@@ -78,10 +78,13 @@ class _Postings:
                 slots.append(slot)
                 self.freqs[term].append(tf)
 
-    def scores(self, terms: Sequence[str], lengths: Any, live: int, size: int) -> Any:
-        """BM25 of every slot for `terms`, an array of `size` (0 where no term matches)."""
+    def scores(
+        self, terms: Sequence[str], lengths: Any, live: int, live_length: float, size: int
+    ) -> Any:
+        """BM25 of every slot for `terms`, an array of `size` (0 where no term matches); `live`
+        slots of `live_length` terms in all make the statistics (dead slots are not counted)."""
         scores = np.zeros(size, dtype=np.float32)
-        average = float(lengths[:size].sum()) / max(1, live) or 1.0
+        average = live_length / max(1, live) or 1.0
         for term in terms:
             slots = self.slots.get(term)
             if slots is None:
@@ -112,6 +115,8 @@ class Mirror:
     generation: int = 0  # bumped by every change: cached scopes of older generations are stale
     _scopes: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict)
     live_rows: int = 0
+    live_row_length: float = 0.0  # terms in the live rows
+    live_doc_length: float = 0.0  # terms in the live documents
     chunk_terms: _Postings = field(default_factory=_Postings)
     doc_terms: _Postings = field(default_factory=_Postings)
 
@@ -130,7 +135,10 @@ class Mirror:
     def remove(self, file_id: str) -> None:
         slot = self.current.pop(file_id, None)
         if slot is not None:
-            self.live_rows -= len(self.doc_rows[slot])
+            rows = self.doc_rows[slot]
+            self.live_rows -= len(rows)
+            self.live_row_length -= float(self.row_length[rows.start : rows.stop].sum())
+            self.live_doc_length -= float(self.doc_length[slot])
             self.generation += 1
 
     def load(self, file_id: str, chunks: Sequence[ChunkRow]) -> None:
@@ -159,6 +167,8 @@ class Mirror:
         self.doc_terms.add(slot, document)
         self.current[file_id] = slot
         self.live_rows += len(chunks)
+        self.live_row_length += float(self.row_length[start : self.rows].sum())
+        self.live_doc_length += float(self.doc_length[slot])
         self.generation += 1
 
     def _reserve_rows(self, size: int) -> None:
@@ -208,7 +218,7 @@ class Mirror:
         terms = [stem(t) for t in query_terms(query)]
         if not len(docs) or not terms or k <= 0:
             return []
-        scores = self.chunk_terms.scores(terms, self.row_length, self.live_rows, self.rows)
+        scores = self._chunk_bm25(terms)
         rows = np.flatnonzero(self._row_mask(docs) & (scores > 0))
         return self._top(rows, scores[rows], k)
 
@@ -219,12 +229,12 @@ class Mirror:
         if not len(rows):
             return ScopeScores.empty()
         terms = [stem(t) for t in query_terms(query)]
-        keyword = self.chunk_terms.scores(terms, self.row_length, self.live_rows, self.rows)
+        keyword = self._chunk_bm25(terms)
         slots = self.row_doc[rows]
         starts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]])
         doc_slots = slots[starts]
         doc_keyword = self.doc_terms.scores(
-            terms, self.doc_length, len(self.current), len(self.doc_files)
+            terms, self.doc_length, len(self.current), self.live_doc_length, len(self.doc_files)
         )
         return ScopeScores(
             chunk_ids=self.chunk_ids[rows],
@@ -235,6 +245,11 @@ class Mirror:
             else np.zeros(len(rows), dtype=np.float32),
             keyword=keyword[rows],
             doc_keyword=doc_keyword[doc_slots],
+        )
+
+    def _chunk_bm25(self, terms: Sequence[str]) -> Any:
+        return self.chunk_terms.scores(
+            terms, self.row_length, self.live_rows, self.live_row_length, self.rows
         )
 
     def _cosines(self, rows: Any, embedding: Sequence[float]) -> Any:
