@@ -16,9 +16,9 @@ that: its claims go stale, or a restart on the same host sees that their process
 
 Fairness and throughput: a process holds up to `64 × INGEST_WORKERS` jobs at once, of which
 at most `4 × INGEST_WORKERS` are files over 64 KiB (they are what takes memory; the others are
-left to other replicas meanwhile), and makes
-only `INGEST_WORKERS` embedding calls at a time. Jobs queue for those calls one group of
-chunks at a time, first come, first served (`batching.EmbeddingQueue`), and one call carries
+left to other replicas meanwhile), and makes only `INGEST_WORKERS` embedding calls at a time.
+Jobs queue for those calls one group of chunks at a time, first come, first served
+(`batching.EmbeddingQueue`), and one call carries
 the groups of several jobs up to `RAG_EMBEDDING_BATCH_SIZE`-or-64 chunks: a small file behind
 a big one waits for one group of the big one, not for all of it, and a corpus of small files
 is embedded in full batches rather than ~3 chunks per call. Extraction runs in
