@@ -125,7 +125,9 @@ def combine(scores: ScopeScores, share: float, limit: int) -> list[tuple[Candida
     )
     chunk_score = share * _min_max(scores.dense) + (1 - share) * _by_top(scores.keyword)
     entries: list[tuple[float, int, int, int]] = []  # (-score, document rank, depth, row)
-    for rank, d in enumerate(_best(doc_score, limit)):
+    from wayline.vectors.mirror import best_indices  # numpy-backed: loaded with the first search
+
+    for rank, d in enumerate(best_indices(doc_score, limit)):
         queue = starts[d] + np.argsort(-chunk_score[starts[d] : ends[d]], kind="stable")
         for depth, row in enumerate(queue[:limit]):
             entries.append((-float(doc_score[d]) * DEPTH_DECAY**depth, rank, depth, int(row)))
@@ -137,16 +139,6 @@ def combine(scores: ScopeScores, share: float, limit: int) -> list[tuple[Candida
         )
         for negative, _, _, row in entries[:limit]
     ]
-
-
-def _best(values: Any, k: int) -> Any:
-    """Indices of the `k` highest values, best first (ties: lower index first)."""
-    import numpy as np
-
-    if len(values) > k:
-        top = np.argpartition(-values, k - 1)[:k]
-        return top[np.lexsort((top, -values[top]))]
-    return np.lexsort((np.arange(len(values)), -values))
 
 
 def scores_of(dense: Sequence[Candidate], keyword: Sequence[Candidate]) -> ScopeScores:

@@ -265,7 +265,7 @@ class Mirror:
         return self.vectors[rows] @ query
 
     def _top(self, rows: Any, scores: Any, k: int) -> list[Candidate]:
-        picked = _best(scores, k)
+        picked = best_indices(scores, k)
         return [
             Candidate(
                 int(self.chunk_ids[rows[i]]),
@@ -297,7 +297,7 @@ class _Names(SequenceABC[str]):
         return self.files[int(self.slots[index])]
 
 
-def _best(scores: Any, k: int) -> Any:
+def best_indices(scores: Any, k: int) -> Any:
     """Indices of the `k` highest scores, best first (ties: lower index first)."""
     if len(scores) > k:
         top = np.argpartition(-scores, k - 1)[:k]
