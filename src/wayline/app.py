@@ -47,6 +47,7 @@ COMPONENTS = (
     "wayline.chat.component",
     "wayline.proxies.component",
     "wayline.media.component",
+    "wayline.configs.component",
     "wayline.apidocs.component",
 )
 

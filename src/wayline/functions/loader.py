@@ -94,6 +94,11 @@ def instantiate(module: types.ModuleType, kind: str, valves: dict[str, Any] | No
     return instance
 
 
+def user_valves_class(module: types.ModuleType, kind: str) -> Any:
+    """The function class's `UserValves` (what each user sets for themselves), or None."""
+    return getattr(getattr(module, kind.capitalize(), None), "UserValves", None)
+
+
 def valves_class(instance: Any) -> Any:
     return getattr(type(instance), "Valves", None) or getattr(instance, "Valves", None)
 

@@ -41,3 +41,25 @@ class FunctionResponse(BaseModel):
 
 class FunctionModel(FunctionResponse):
     content: str
+
+
+class FunctionWithValves(FunctionModel):
+    valves: dict[str, Any] | None = None
+
+
+# Far above a real deployment's count; it bounds one sync's work (each source is loaded).
+MAX_SYNC = 500
+
+
+class FunctionSyncItem(FunctionForm):
+    """One function of `POST /api/v1/functions/sync` (Open WebUI's `FunctionWithValvesModel`):
+    `type` is derived from the source again and `user_id` becomes the admin's."""
+
+    valves: StorableObject | None = None
+    is_active: bool = False
+    is_global: bool = False
+    created_at: int | None = Field(default=None, ge=0)
+
+
+class SyncFunctionsForm(BaseModel):
+    functions: list[FunctionSyncItem] = Field(default_factory=list, max_length=MAX_SYNC)

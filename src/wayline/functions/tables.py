@@ -26,3 +26,19 @@ class FunctionRow(Base):
     is_global: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class FunctionUserValvesRow(Base):
+    """One user's own valve values for a function (its `UserValves`), as Open WebUI keeps them in
+    the user's settings; passed to the pipe as `__user__["valves"]`."""
+
+    __tablename__ = "function_user_valves"
+
+    function_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey("function.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    valves: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[int] = mapped_column(BigInteger)

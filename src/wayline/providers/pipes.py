@@ -20,7 +20,7 @@ from wayline.core.state import Core
 from wayline.core.streams import DONE, event_stream, json_response, sse_error_event
 from wayline.functions.repository import FunctionRepository
 from wayline.functions.runtime import Chunker, FunctionRuntime, call_pipe
-from wayline.functions.service import FUNCTIONS_CHANGED
+from wayline.functions.service import FUNCTIONS_CHANGED, user_valves_arg
 from wayline.providers.base import (
     OPENAI_PARAMS,
     ChatCall,
@@ -112,8 +112,17 @@ class PipeProvider:
             "variables": extras.get("variables") or {},
             "params": extras.get("params") or {},
         }
+        caller: dict[str, Any] = {
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "role": user.role,
+        }
+        valves = await user_valves_arg(self._db, instance, entry.function_id, user.id)
+        if valves is not None:  # only for a pipe with `UserValves`, as Open WebUI
+            caller["valves"] = valves
         args = {
-            "__user__": {"id": user.id, "email": user.email, "name": user.name, "role": user.role},
+            "__user__": caller,
             "__metadata__": metadata,
             "__files__": extras.get("files") or [],
             "__request__": call.request,
