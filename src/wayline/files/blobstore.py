@@ -112,8 +112,14 @@ class LocalBlobStore:
 
     async def delete_all(self) -> None:
         def wipe() -> None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root.mkdir(parents=True, exist_ok=True)
+            # Uploads still being written (`.part`) are left to finish: their rows come after.
+            for entry in self.root.iterdir():
+                if entry.name.endswith(".part"):
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
 
         await asyncio.to_thread(wipe)
 

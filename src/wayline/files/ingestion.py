@@ -257,7 +257,7 @@ class IngestionRunner:
         vectors = await self.embed([c.text for c in prepared.chunks])
 
         async def commit(session: Any) -> None:
-            current = await FileRepository(session).get(file_id)
+            current = await FileRepository(session).lock(file_id)
             if current is not None:
                 await self._commit_chunks(session, current, prepared, vectors, edited=True)
 
@@ -455,6 +455,9 @@ class IngestionRunner:
         )
         repo = FileRepository(session)
         if require_claim:
+            # `row` was read when the job began: the meta is re-read, locked, so a rename made
+            # meanwhile is kept.
+            values["meta"] = await _current_meta(repo, row)
             if not await repo.update_claimed(row.id, self.worker_id, **values):
                 raise IngestionRunner._Lost()  # `_write` rolls the transaction back
         else:
@@ -516,7 +519,7 @@ class IngestionRunner:
             progress_total=total,
             claimed_by=None,
             updated_at=now(),
-            meta={**(row.meta or {}), "collection_name": f"file-{row.id}"},
+            meta=await _current_meta(repo, row),
             data={**(row.data or {}), "index_signature": signature},
         )
         if not ok:  # the claim was lost: nothing to do, nothing written
@@ -565,3 +568,11 @@ class IngestionRunner:
                 "the failure of %s was not recorded: the file is gone or another worker claimed it",
                 file_id,
             )
+
+
+async def _current_meta(repo: FileRepository, row: File) -> dict[str, Any]:
+    """The file's meta as stored now (locked for the rest of the transaction), naming its
+    collection; `row`'s own when the row is gone (the claim check then finds nothing)."""
+    current = await repo.lock(row.id)
+    meta = (current if current is not None else row).meta or {}
+    return {**meta, "collection_name": f"file-{row.id}"}

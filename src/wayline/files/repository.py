@@ -16,8 +16,9 @@ from sqlalchemy.sql import FromClause
 
 from wayline.core.clock import now
 from wayline.core.db import affected
-from wayline.files.status import COMPLETED, PENDING, PROCESSING, UNPROCESSED
+from wayline.files.status import COMPLETED, PENDING, PROCESSING, STORED, UNPROCESSED
 from wayline.files.tables import File
+from wayline.users.repository import is_admin
 from wayline.users.schemas import UserInfo
 
 # The file table, declared once (`files.tables`), for other domains' read-only joins.
@@ -57,6 +58,42 @@ class FileRepository:
         )
         return list(rows), int(total)
 
+    async def lock(self, file_id: str) -> File | None:
+        """The row, locked until the transaction ends (PostgreSQL: FOR UPDATE; SQLite's write
+        transaction already holds the database), for a read-modify-write of its JSON columns."""
+        stmt = select(File).where(File.id == file_id).with_for_update()
+        return (
+            await self.session.execute(stmt, execution_options={"populate_existing": True})
+        ).scalar_one_or_none()
+
+    async def search(
+        self, owner_id: str | None, pattern: str, offset: int, limit: int
+    ) -> list[File]:
+        """Files whose name matches the glob `pattern` (`*`, `?`; case-insensitive), newest
+        first; only `owner_id`'s unless it is None (every user's)."""
+        scope = [] if owner_id is None else [File.user_id == owner_id]
+        like = glob_to_like(pattern)
+        if like != "%":
+            scope.append(File.filename.ilike(like, escape="\\"))
+        stmt = (
+            select(File)
+            .where(*scope)
+            .order_by(File.created_at.desc(), File.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars().all())
+
+    async def count(self, owner_id: str | None) -> int:
+        """How many files `owner_id` has (None: every user's)."""
+        scope = [] if owner_id is None else [File.user_id == owner_id]
+        stmt = select(func.count()).select_from(File).where(*scope)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def owner_is_admin(self, file_id: str) -> bool:
+        stmt = select(File.id).where(File.id == file_id, is_admin(File.user_id))
+        return (await self.session.execute(stmt)).first() is not None
+
     async def get_many(self, file_ids: Sequence[str]) -> list[File]:
         if not file_ids:
             return []
@@ -86,6 +123,19 @@ class FileRepository:
             .values(status=PENDING, error=None, error_status=None)
         )
         return bool(affected(result))
+
+    async def forget_indexes(self, file_ids: Sequence[str] | None = None) -> None:
+        """Completed files (every one, or these) back to "stored, not processed", as their chunks
+        are deleted in the same transaction: no hash; the extracted text is kept. Processing
+        them again (`/api/v1/retrieval/process/file`) re-indexes them."""
+        scope = [File.status == COMPLETED]
+        if file_ids is not None:
+            scope.append(File.id.in_(list(file_ids)))
+        await self.session.execute(
+            update(File)
+            .where(*scope)
+            .values(status=STORED, hash=None, progress_done=0, progress_total=0, updated_at=now())
+        )
 
     async def delete(self, file_id: str) -> None:
         await self.session.execute(delete(File).where(File.id == file_id))
@@ -177,3 +227,10 @@ class FileRepository:
             if (row.data or {}).get("index_signature") == signature:
                 return row
         return None
+
+
+def glob_to_like(pattern: str) -> str:
+    """A filename glob as a LIKE pattern (escape character `\\`): `*` → `%`, `?` → `_`, and
+    LIKE's own wildcards matched literally."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")

@@ -7,9 +7,10 @@ import json
 import mimetypes
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
 from starlette.types import Message as AsgiMessage
 from starlette.types import Receive
@@ -28,6 +29,7 @@ from wayline.files.schemas import (
     FileStatus,
     FileUploadResponse,
     Message,
+    RenameForm,
 )
 from wayline.files.service import (
     MAX_METADATA_BYTES,
@@ -136,6 +138,45 @@ async def list_files(
     return await service.list(user, page, content)
 
 
+@router.get("/search", response_model=list[FileModelResponse])
+async def search_files(
+    user: VerifiedUser,
+    service: Service,
+    filename: str = Query(
+        ..., max_length=1024, description="A filename pattern; wildcards such as '*.txt'"
+    ),
+    content: bool = True,
+    skip: int = Query(0, ge=0, le=10_000_000),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    found = await service.search(user, filename, content, skip, limit, own=False)
+    if not found:
+        raise errors.NotFound("No files found matching the pattern.")
+    return found
+
+
+@router.get("/user/search", response_model=list[FileModelResponse])
+async def search_own_files(
+    user: VerifiedUser,
+    service: Service,
+    filename: str = Query("*", max_length=1024),
+    content: bool = False,
+    skip: int = Query(0, ge=0, le=10_000_000),
+    limit: int = Query(50, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    return await service.search(user, filename, content, skip, limit, own=True)
+
+
+@router.get("/count", response_model=int)
+async def count_files(user: VerifiedUser, service: Service) -> int:
+    return await service.count(user, own=False)
+
+
+@router.get("/user/count", response_model=int)
+async def count_own_files(user: VerifiedUser, service: Service) -> int:
+    return await service.count(user, own=True)
+
+
 @router.delete("/all", response_model=Message)
 async def delete_all_files(_: AdminUser, service: Service) -> dict[str, str]:
     return await service.delete_all()
@@ -214,6 +255,37 @@ async def get_file_content(
         filename=row.filename,
         content_disposition_type="inline" if inline else "attachment",
     )
+
+
+@router.get("/{file_id}/content/html")
+async def get_html_content(file_id: str, user: VerifiedUser, service: Service) -> FileResponse:
+    row = await service.html_row(user, file_id)
+    path = await service.runtime.blobs.get_path(row.path)
+    if path is None:
+        raise errors.NotFound()
+    return FileResponse(path)
+
+
+@router.get("/{file_id}/content/{file_name}")
+async def download_file(
+    file_id: str, file_name: str, user: VerifiedUser, service: Service
+) -> Response:
+    """A download under any name in the URL (the stored name is the one sent); when the bytes
+    are gone, the extracted text."""
+    row = await service.get_row(user, file_id)
+    name = (row.meta or {}).get("name") or row.filename
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    path = await service.runtime.blobs.get_path(row.path)
+    if path is None:
+        return PlainTextResponse(row.content or "", headers=headers)
+    return FileResponse(path, headers=headers)
+
+
+@router.post("/{file_id}/rename", response_model=FileModelResponse)
+async def rename_file(
+    file_id: str, form: RenameForm, user: VerifiedUser, service: Service
+) -> dict[str, Any]:
+    return await service.rename(user, file_id, form.filename)
 
 
 @router.delete("/{file_id}", response_model=Message)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from wayline.files.blobstore import MAX_NAME_CHARS
 
 
 class FileMeta(BaseModel):
@@ -56,6 +58,12 @@ class ContentForm(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     content: str
+
+
+class RenameForm(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    filename: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
 
 
 class ContentResponse(BaseModel):

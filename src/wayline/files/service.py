@@ -35,6 +35,7 @@ from wayline.vectors import VectorIndex
 
 PAGE_SIZE = 50
 MAX_METADATA_BYTES = 64 * 1024
+WireFiles = list[dict[str, Any]]  # (`FileService.list` hides the builtin inside the class)
 
 
 @dataclass
@@ -145,6 +146,19 @@ def parse_metadata(raw: Any, max_depth: int) -> dict[str, Any]:
             "Invalid metadata: 'file_hash' must be a string of at most 128 characters"
         )
     return value
+
+
+def checked_display_name(filename: str) -> str:
+    """A new display name as sent, or 400 naming what is wrong with it: it must be a file name
+    (no path separators or control characters) with something besides spaces."""
+    name = filename.strip()
+    if not name:
+        raise errors.BadRequest("Invalid filename: it must not be empty")
+    if safe_name(name) != name.lstrip("."):
+        raise errors.BadRequest(
+            "Invalid filename: a file name has no '/', '\\', control characters or invalid Unicode"
+        )
+    return name
 
 
 def needs_processing(row: File) -> bool:
@@ -304,6 +318,45 @@ class FileService:
 
     async def status(self, user: UserInfo, file_id: str) -> dict[str, Any]:
         return status_of(await get_readable_file(self.session, user, file_id))
+
+    async def search(
+        self, user: UserInfo, pattern: str, content: bool, skip: int, limit: int, *, own: bool
+    ) -> WireFiles:
+        """Files whose name matches `pattern`: the caller's, or every user's for an admin unless
+        `own`."""
+        rows = await self.repo.search(self._owner_scope(user, own), pattern, skip, limit)
+        return [to_wire(r, content=content) for r in rows]
+
+    async def count(self, user: UserInfo, *, own: bool) -> int:
+        return await self.repo.count(self._owner_scope(user, own))
+
+    @staticmethod
+    def _owner_scope(user: UserInfo, own: bool) -> str | None:
+        # Open WebUI's rule for lists: an admin sees every user's files (the `/user/...` forms
+        # and non-admins see their own).
+        return None if user.is_admin and not own else user.id
+
+    async def rename(self, user: UserInfo, file_id: str, filename: str) -> dict[str, Any]:
+        """The display name (`filename` and `meta.name`); the stored bytes keep their key. The
+        row is locked, so concurrent renames (and an ingestion commit) apply one after another."""
+        name = checked_display_name(filename)
+        await begin_write(self.session)
+        row = await self.repo.lock(file_id)
+        if row is None or (row.user_id != user.id and not user.is_admin):
+            raise errors.NotFound()
+        row.filename = name
+        row.meta = {**(row.meta or {}), "name": name}
+        row.updated_at = now()
+        await self.session.commit()
+        return to_wire(row)
+
+    async def html_row(self, user: UserInfo, file_id: str) -> File:
+        """The file, for serving as HTML: only an admin's uploads are (another user's HTML
+        would run in the reader's session); anything else is 404, as Open WebUI does."""
+        row = await get_readable_file(self.session, user, file_id)
+        if not await self.repo.owner_is_admin(file_id):
+            raise errors.NotFound()
+        return row
 
     async def update_content(self, user: UserInfo, file_id: str, content: str) -> dict[str, str]:
         row = await get_readable_file(self.session, user, file_id)

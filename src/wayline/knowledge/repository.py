@@ -13,7 +13,7 @@ from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.clock import now
-from wayline.core.grants import grants_of, replace_grants
+from wayline.core.grants import AccessGrant, grants_of, replace_grants
 from wayline.files.repository import file_table
 from wayline.knowledge.access import (
     RESOURCE,
@@ -197,6 +197,12 @@ class KnowledgeRepository:
         if file_ids is not None:
             stmt = stmt.where(KnowledgeFile.file_id.in_(file_ids))
         await self.session.execute(stmt)
+
+    async def delete_all(self) -> None:
+        """Every collection with its grants (links and folders go by cascade): the vector
+        store's reset (`/api/v1/retrieval/reset/db`). Files stay."""
+        await self.session.execute(delete(AccessGrant).where(AccessGrant.resource_type == RESOURCE))
+        await self.session.execute(delete(Knowledge))
 
     async def owners(self, user_ids: Sequence[str]) -> dict[str, UserInfo]:
         return await UserRepository(self.session).infos(user_ids)

@@ -32,12 +32,12 @@ class Processor:
         self.knowledge = KnowledgeService(session, self.settings, files)
 
     async def process_text(self, user: UserInfo, form: ProcessTextForm) -> ProcessResponse:
-        target = await self._target(user, form.collection_name)
+        target = await self.target(user, form.collection_name)
         row = await create_text_file(self.session, self.files, user, form.name, form.content)
         return await self._finish(user, row.id, target)
 
     async def process_file(self, user: UserInfo, form: ProcessFileForm) -> ProcessResponse:
-        target = await self._target(user, form.collection_name)
+        target = await self.target(user, form.collection_name)
         # Owner or admin: it changes the file.
         row = await get_readable_file(self.session, user, form.file_id)
         unprocessed = needs_processing(row)
@@ -51,8 +51,9 @@ class Processor:
             await self.files.resubmit(self.session, form.file_id)
         return await self._finish(user, form.file_id, target)
 
-    async def _target(self, user: UserInfo, collection_name: str | None) -> str | None:
-        # Checked before any work, so a bad collection name leaves nothing behind.
+    async def target(self, user: UserInfo, collection_name: str | None) -> str | None:
+        """The knowledge collection to add the result to (None for a file's own collection),
+        once `user` may write it: checked before any work, so a bad name leaves nothing behind."""
         if collection_name is None or collection_name.startswith(FILE_PREFIX):
             return None
         await self.knowledge.writable(user, collection_name)

@@ -9,8 +9,13 @@ from fastapi import APIRouter, Body, Depends
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import SessionDep, StateDep
 from wayline.files.service import FilesRuntime
+from wayline.retrieval.batch import BatchProcessor
+from wayline.retrieval.maintenance import VectorMaintenance
 from wayline.retrieval.processing import Processor
 from wayline.retrieval.schemas import (
+    BatchProcessForm,
+    BatchProcessResponse,
+    DeleteEntriesForm,
     EmbeddingConfig,
     EmbeddingUpdateForm,
     ProcessFileForm,
@@ -37,8 +42,13 @@ def _processor(
     return Processor(session, state.get(FilesRuntime), retrieval)
 
 
+def _maintenance(state: StateDep, session: SessionDep) -> VectorMaintenance:
+    return VectorMaintenance(session, state.get(FilesRuntime))
+
+
 Retrieval = Annotated[RetrievalService, Depends(_retrieval)]
 ProcessorDep = Annotated[Processor, Depends(_processor)]
+Maintenance = Annotated[VectorMaintenance, Depends(_maintenance)]
 
 
 @router.get("/config")
@@ -91,3 +101,29 @@ async def process_file(
     form: ProcessFileForm, user: VerifiedUser, processor: ProcessorDep
 ) -> ProcessResponse:
     return await processor.process_file(user, form)
+
+
+@router.post("/process/files/batch", response_model=BatchProcessResponse)
+async def process_files_batch(
+    form: BatchProcessForm, user: VerifiedUser, state: StateDep, retrieval: Retrieval
+) -> BatchProcessResponse:
+    # No request session: indexing takes its own short sessions, file by file.
+    batch = BatchProcessor(state.core.db, state.get(FilesRuntime), retrieval)
+    return await batch.run(user, form)
+
+
+@router.post("/delete")
+async def delete_entries(
+    form: DeleteEntriesForm, admin: AdminUser, maintenance: Maintenance
+) -> dict[str, bool]:
+    return await maintenance.delete_entries(admin, form.collection_name, form.file_id)
+
+
+@router.post("/reset/db")
+async def reset_vector_db(_: AdminUser, maintenance: Maintenance) -> None:
+    await maintenance.reset_db()
+
+
+@router.post("/reset/uploads")
+async def reset_uploads(_: AdminUser, maintenance: Maintenance) -> bool:
+    return await maintenance.reset_uploads()

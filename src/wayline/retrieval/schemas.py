@@ -72,3 +72,37 @@ class EmbeddingUpdateForm(OpenModel):
     RAG_EMBEDDING_ENGINE: str | None = None
     RAG_EMBEDDING_MODEL: str | None = None
     RAG_EMBEDDING_BATCH_SIZE: int | None = Field(None, ge=1, le=4096)
+
+
+class BatchFile(OpenModel):
+    """One of Open WebUI's `FileModel`s: only `id` and `data.content` (the text to index, when
+    given) are read; the rest is accepted and ignored, as the stored row is what counts."""
+
+    id: str = Field(min_length=1, max_length=255)
+    data: dict[str, Any] | None = None
+
+    def text(self) -> str | None:
+        """The text sent for this file; None when there is none worth indexing."""
+        content = (self.data or {}).get("content")
+        return content if isinstance(content, str) and content.strip() else None
+
+
+class BatchProcessForm(OpenModel):
+    files: list[BatchFile] = Field(max_length=1000)
+    collection_name: str = Field(pattern=_NAME)
+
+
+class BatchFileResult(BaseModel):
+    file_id: str
+    status: str
+    error: str | None = None
+
+
+class BatchProcessResponse(BaseModel):
+    results: list[BatchFileResult]
+    errors: list[BatchFileResult]
+
+
+class DeleteEntriesForm(OpenModel):
+    collection_name: str = Field(min_length=1, max_length=255)
+    file_id: str = Field(min_length=1, max_length=255)
