@@ -4,6 +4,10 @@
   image whose colour derives from the prompt), as `b64_json` or, when the request
   says `response_format: "url"`, as URLs served by the fake itself (`GET /v1/images/files/…`,
   recorded, so a test can see the headers the fetch carried).
+- `POST /v1/images/edits` (multipart) → `n` PNGs derived from the prompt and the images sent
+  (`png_for(prompt + "|" + sha256 of each image joined by "|", i)`).
+- `GET /sdapi/v1/options`, `GET /object_info`: what `/api/v1/images/verify` probes
+  (AUTOMATIC1111, ComfyUI).
 - `POST /v1/audio/speech` → real WAV bytes (`wav_for(text)`): 8-bit mono PCM whose
   samples ARE the UTF-8 bytes of the input, so the transcription route below can
   "hear" it back — a genuine text → audio → text round trip.
@@ -152,6 +156,63 @@ def media_routes(fake: FakeUpstream, app: web.Application) -> None:
             {"text": text if text is not None else f"(heard {len(audio)} bytes)"}
         )
 
+    async def edits(request: web.Request) -> web.Response:
+        """`POST /v1/images/edits` (multipart `image` or `image[]`): one PNG per `n`, derived
+        from the prompt and the images sent. Recorded with `json` = the form fields, each image
+        as `{filename, content_type, sha256}`."""
+        form = await request.post()
+        fields: dict[str, Any] = {}
+        sent: list[dict[str, Any]] = []
+        for key, value in form.items():
+            if isinstance(value, web.FileField):
+                data = value.file.read()
+                sent.append(
+                    {
+                        "field": key,
+                        "filename": value.filename,
+                        "content_type": value.content_type,
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                    }
+                )
+            else:
+                fields[key] = value
+        fields["images"] = sent
+        if fake.record_requests:
+            fake.requests.append(
+                Recorded(
+                    request.method,
+                    request.path,
+                    dict(request.query),
+                    dict(request.headers),
+                    fields,
+                    b"",
+                )
+            )
+        failure = fake.failure_for(request.path, fields.get("model"))
+        if (early := await _pre_failure(fake, request, failure, True)) is not None:
+            return early
+        if not sent or not fields.get("prompt"):
+            return web.json_response(
+                {"error": {"message": "image and prompt are required"}}, status=400
+            )
+        seed = fields["prompt"] + "|" + "|".join(i["sha256"] for i in sent)
+        data = [
+            {"b64_json": base64.b64encode(png_for(seed, i)).decode()}
+            for i in range(int(fields.get("n") or 1))
+        ]
+        return web.json_response({"created": 1700000000, "data": data})
+
+    async def sd_options(request: web.Request) -> web.Response:
+        await fake.record(request)  # AUTOMATIC1111's options: what `/images/verify` reads
+        return web.json_response({"sd_model_checkpoint": "v1-5-pruned"})
+
+    async def object_info(request: web.Request) -> web.Response:
+        await fake.record(request)  # ComfyUI's node list: what `/images/verify` reads
+        return web.json_response({"CheckpointLoaderSimple": {"input": {"required": {}}}})
+
+    app.router.add_post("/v1/images/edits", edits)
+    app.router.add_get("/sdapi/v1/options", sd_options)
+    app.router.add_get("/object_info", object_info)
     app.router.add_post("/v1/images/generations", images)
     app.router.add_get("/v1/images/files/{name}", image_file)
     app.router.add_post("/v1/audio/speech", speech)

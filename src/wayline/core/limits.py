@@ -27,7 +27,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# Bodies that legitimately carry more than the default cap: chat messages with inline images.
+# Bodies that legitimately carry more than the default cap: chat messages with inline images,
+# images to edit, and files sent back with their text for indexing.
 LARGE_BODY_PATHS = (
     "/api/chat/completions",
     "/api/v1/chat/completions",
@@ -35,6 +36,9 @@ LARGE_BODY_PATHS = (
     "/api/v1/embeddings",
     "/openai/",
     "/ollama/",
+    "/api/v1/images/edit",
+    "/images/api/v1/edit",
+    "/api/v1/retrieval/process/files/batch",
 )
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')

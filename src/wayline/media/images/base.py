@@ -6,6 +6,7 @@ is the only module that knows every engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +23,18 @@ class ImageEngine(Protocol):
     async def generate(
         self, prompt: str, model: str, size: str, n: int, extra: dict[str, Any]
     ) -> list[Image]: ...
+
+    async def edit(
+        self,
+        prompt: str,
+        model: str,
+        images: Sequence[Image],
+        size: str | None,
+        n: int | None,
+        extra: dict[str, Any],
+    ) -> list[Image]:
+        """`images` changed as `prompt` says (`model` '' : the engine's default)."""
+        ...
 
 
 _MAGIC = (

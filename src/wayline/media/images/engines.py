@@ -23,12 +23,10 @@ ENGINES: dict[str, Callable[[UpstreamClient, ImagesConfig], ImageEngine]] = {
 }
 
 
-def check(engine: str) -> None:
+def check(engine: str, field: str = "IMAGE_GENERATION_ENGINE") -> None:
     """400 naming the field and the accepted values, unless `engine` is a known image engine."""
     if engine not in choices(ImageGenerationEngine):
-        raise errors.BadRequest(
-            not_one_of("IMAGE_GENERATION_ENGINE", engine, choices(ImageGenerationEngine))
-        )
+        raise errors.BadRequest(not_one_of(field, engine, choices(ImageGenerationEngine)))
 
 
 def engine_for(cfg: ImagesConfig, http: UpstreamClient) -> ImageEngine:

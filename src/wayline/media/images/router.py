@@ -1,4 +1,4 @@
-"""`/api/v1/images`: config (admin), models, generations."""
+"""`/api/v1/images`: config and engine check (admin), models, generations, edits."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep, SessionDep
 from wayline.core.state import get_state
 from wayline.files.service import FilesRuntime
-from wayline.media.images.schemas import GeneratedImage, GenerateImageForm, ImageModel, ImagesConfig
+from wayline.media.images.schemas import (
+    EditImageForm,
+    GeneratedImage,
+    GenerateImageForm,
+    ImageModel,
+    ImagesConfig,
+    VerifyForm,
+)
 from wayline.media.images.service import ImageService
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
@@ -22,6 +29,11 @@ async def get_config(core: CoreDep, user: AdminUser) -> ImagesConfig:
 @router.post("/config/update", response_model=ImagesConfig)
 async def update_config(form: ImagesConfig, core: CoreDep, user: AdminUser) -> ImagesConfig:
     return await ImageService(core).update_config(form)
+
+
+@router.post("/verify")
+async def verify(form: VerifyForm, core: CoreDep, user: AdminUser) -> bool:
+    return await ImageService(core).verify(form)
 
 
 @router.get("/models", response_model=list[ImageModel])
@@ -40,3 +52,14 @@ async def generations(
     return await ImageService(core).generate(
         session, get_state(request).get(FilesRuntime), user, form
     )
+
+
+@router.post("/edit", response_model=list[GeneratedImage])
+async def edit(
+    form: EditImageForm,
+    request: Request,
+    core: CoreDep,
+    session: SessionDep,
+    user: VerifiedUser,
+) -> list[GeneratedImage]:
+    return await ImageService(core).edit(session, get_state(request).get(FilesRuntime), user, form)
