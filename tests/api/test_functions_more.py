@@ -221,3 +221,73 @@ def test_deleting_a_function_deletes_its_user_valves(
     assert ok(client.delete(f"{F}/id/personal/delete", headers=admin.headers)) is True
     create(client, admin, "personal", PERSONAL)
     assert ok(client.get(f"{F}/id/personal/valves/user", headers=alice.headers)) is None
+
+
+def test_saved_versions(client: TestClient, admin: Account, alice: Account) -> None:
+    first = PLAIN.replace('"keys="', '"first keys="')
+    created = create(client, admin, "plain", first)
+    assert created["version_id"]
+    edit = {"id": "plain", "name": "Plainer", "content": PLAIN, "meta": {"description": "d"}}
+    second = ok(
+        client.post(
+            f"{F}/id/plain/update",
+            json={**edit, "commit_message": "drop prefix"},
+            headers=admin.headers,
+        )
+    )
+    assert second["version_id"] != created["version_id"]
+    # Saving what is already saved adds no version.
+    same = ok(client.post(f"{F}/id/plain/update", json=edit, headers=admin.headers))
+    assert same["version_id"] == second["version_id"]
+
+    versions = ok(client.get(f"{F}/id/plain/history", headers=admin.headers))
+    assert [v["id"] for v in versions] == [second["version_id"], created["version_id"]]
+    assert versions[0]["commit_message"] == "drop prefix" and versions[0]["user"] == {
+        "name": "Admin"
+    }
+    assert versions[0]["parent_id"] == created["version_id"] and "snapshot" not in versions[0]
+    assert ok(client.get(f"{F}/id/plain/history?page=2", headers=admin.headers)) == []
+    old = ok(client.get(f"{F}/id/plain/history/{created['version_id']}", headers=admin.headers))
+    assert old["snapshot"]["content"] == first and old["function_id"] == "plain"
+
+    diff = ok(
+        client.get(
+            f"{F}/id/plain/history/diff",
+            params={"from_id": created["version_id"], "to_id": second["version_id"]},
+            headers=admin.headers,
+        )
+    )
+    assert '-        return "first keys=" + ",".join(sorted(__user__))' in diff["content_diff"]
+    assert diff["metadata"] == {"name": {"before": "Plain", "after": "Plainer"}}
+    assert diff["line_endings_only"] is False
+
+    assert reply(client, alice, "plain") == "keys=email,id,name,role"
+    restored = ok(
+        client.post(
+            f"{F}/id/plain/update/version",
+            json={"version_id": created["version_id"]},
+            headers=admin.headers,
+        )
+    )
+    assert restored["content"] == first and restored["version_id"] == created["version_id"]
+    assert restored["name"] == "Plain"
+    assert reply(client, alice, "plain") == "first keys=email,id,name,role"
+    assert len(ok(client.get(f"{F}/id/plain/history", headers=admin.headers))) == 2
+
+    current = client.delete(f"{F}/id/plain/history/{created['version_id']}", headers=admin.headers)
+    assert current.status_code == 400 and "current" in current.json()["detail"]
+    assert ok(client.delete(f"{F}/id/plain/history/{second['version_id']}", headers=admin.headers))
+    assert [v["id"] for v in ok(client.get(f"{F}/id/plain/history", headers=admin.headers))] == [
+        created["version_id"]
+    ]
+    for method, path in [
+        ("GET", f"{F}/id/plain/history/nope"),
+        ("DELETE", f"{F}/id/plain/history/nope"),
+        ("GET", f"{F}/id/nope/history"),
+    ]:
+        assert client.request(method, path, headers=admin.headers).status_code == 404, path
+    missing = client.post(
+        f"{F}/id/plain/update/version", json={"version_id": "nope"}, headers=admin.headers
+    )
+    assert missing.status_code == 404
+    assert client.get(f"{F}/id/plain/history", headers=alice.headers).status_code == 401

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.clock import now
-from wayline.functions.tables import FunctionRow, FunctionUserValvesRow
+from wayline.functions.tables import FunctionHistoryRow, FunctionRow, FunctionUserValvesRow
 
 
 class FunctionRepository:
@@ -39,8 +39,9 @@ class FunctionRepository:
     async def delete_many(self, function_ids: Sequence[str]) -> None:
         if not function_ids:
             return
-        uv = FunctionUserValvesRow
+        uv, versions = FunctionUserValvesRow, FunctionHistoryRow
         await self.session.execute(delete(uv).where(uv.function_id.in_(function_ids)))
+        await self.session.execute(delete(versions).where(versions.function_id.in_(function_ids)))
         await self.session.execute(delete(FunctionRow).where(FunctionRow.id.in_(function_ids)))
 
     async def user_valves(self, function_id: str, user_id: str) -> dict[str, Any] | None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Query
 
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core import errors
 from wayline.core.deps import CoreDep, SessionDep
+from wayline.functions.history import FunctionHistoryService
 from wayline.functions.schemas import (
     FunctionForm,
     FunctionModel,
     FunctionResponse,
+    FunctionVersionForm,
     FunctionWithValves,
     SyncFunctionsForm,
 )
@@ -70,9 +72,9 @@ async def get(function_id: str, _: AdminUser, service: Service) -> FunctionModel
 
 @router.post("/id/{function_id}/update", response_model=FunctionModel)
 async def update(
-    function_id: str, form: FunctionForm, _: AdminUser, service: Service
+    function_id: str, form: FunctionForm, user: AdminUser, service: Service
 ) -> FunctionModel:
-    return await service.update(function_id, form)
+    return await service.update(user, function_id, form)
 
 
 @router.post("/id/{function_id}/toggle", response_model=FunctionResponse)
@@ -127,3 +129,50 @@ async def update_user_valves(
     function_id: str, user: VerifiedUser, service: Service, values: Any = Body(...)
 ) -> dict[str, Any]:
     return await service.update_user_valves(function_id, user, _object(values))
+
+
+# --- saved versions ---------------------------------------------------------------------------
+def _history(session: SessionDep) -> FunctionHistoryService:
+    return FunctionHistoryService(session)
+
+
+History = Annotated[FunctionHistoryService, Depends(_history)]
+
+
+@router.get("/id/{function_id}/history")
+async def history(
+    function_id: str, _: AdminUser, versions: History, page: int = Query(1, ge=1, le=100_000)
+) -> list[dict[str, Any]]:
+    return await versions.page(function_id, page)
+
+
+@router.get("/id/{function_id}/history/diff")
+async def history_diff(
+    function_id: str,
+    _: AdminUser,
+    versions: History,
+    from_id: str = Query(min_length=1),
+    to_id: str = Query(min_length=1),
+) -> dict[str, Any]:
+    return await versions.diff(function_id, from_id, to_id)
+
+
+@router.get("/id/{function_id}/history/{version_id}")
+async def history_entry(
+    function_id: str, version_id: str, _: AdminUser, versions: History
+) -> dict[str, Any]:
+    return await versions.entry(function_id, version_id)
+
+
+@router.delete("/id/{function_id}/history/{version_id}")
+async def delete_history_entry(
+    function_id: str, version_id: str, _: AdminUser, versions: History
+) -> bool:
+    return await versions.delete(function_id, version_id)
+
+
+@router.post("/id/{function_id}/update/version", response_model=FunctionModel)
+async def set_version(
+    function_id: str, form: FunctionVersionForm, user: AdminUser, service: Service
+) -> FunctionModel:
+    return await service.set_version(user, function_id, form.version_id)

@@ -18,6 +18,8 @@ class FunctionForm(BaseModel):
     name: NameText
     content: Annotated[str, Field(min_length=1, max_length=1_000_000), AfterValidator(utf8)]
     meta: StorableObject = Field(default_factory=dict)
+    # Kept with the version this write saves (`/id/{id}/history`).
+    commit_message: Annotated[str, Field(max_length=1000), AfterValidator(utf8)] | None = None
 
     @field_validator("id")
     @classmethod
@@ -28,6 +30,7 @@ class FunctionForm(BaseModel):
 
 
 class FunctionResponse(BaseModel):
+    version_id: str | None = None
     id: str
     user_id: str
     type: str
@@ -63,3 +66,7 @@ class FunctionSyncItem(FunctionForm):
 
 class SyncFunctionsForm(BaseModel):
     functions: list[FunctionSyncItem] = Field(default_factory=list, max_length=MAX_SYNC)
+
+
+class FunctionVersionForm(BaseModel):
+    version_id: str = Field(min_length=1, max_length=36)

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +19,7 @@ from wayline.core.bus import Bus
 from wayline.core.clock import now
 from wayline.core.db import Database, begin_write
 from wayline.core.storable import json_object
-from wayline.functions import loader
+from wayline.functions import history, loader
 from wayline.functions.repository import FunctionRepository
 from wayline.functions.schemas import (
     FunctionForm,
@@ -37,6 +38,7 @@ ID_TAKEN = "Uh-oh! This id is already registered. Please choose another id strin
 
 def _response(row: FunctionRow) -> FunctionResponse:
     return FunctionResponse(
+        version_id=row.version_id,
         id=row.id,
         user_id=row.user_id,
         type=row.type,
@@ -123,6 +125,7 @@ class FunctionService:
             updated_at=ts,
         )
         self.repo.add(row)
+        await history.record(self.session, row, None, user.id, form.commit_message)
         try:
             await self.session.commit()
         except IntegrityError:
@@ -142,16 +145,16 @@ class FunctionService:
         row = await self._get(function_id)
         return FunctionModel(**_response(row).model_dump(), content=row.content)
 
-    async def update(self, function_id: str, form: FunctionForm) -> FunctionModel:
+    async def update(self, user: UserInfo, function_id: str, form: FunctionForm) -> FunctionModel:
         valves = (await self._get(function_id)).valves
         kind = _validate(function_id, form.content, valves)
         await begin_write(self.session)
         row = await self._get(function_id)
+        before = history.snapshot(row.name, row.content, row.meta)
         row.type = kind
         row.name, row.content, row.meta = form.name, form.content, form.meta
-        row.updated_at = max(
-            now(), row.updated_at + 1
-        )  # the runtime reloads on a changed updated_at
+        await history.record(self.session, row, before, user.id, form.commit_message)
+        _bump(row)  # the runtime reloads on a changed updated_at
         await self.session.commit()
         await self._changed(function_id)
         return FunctionModel(**_response(row).model_dump(), content=row.content)
@@ -239,15 +242,18 @@ class FunctionService:
         existing = {row.id: row for row in await self.repo.list()}
         for item in items:
             row = existing.get(item.id)
+            before = None
             if row is None:
                 ts = now()
                 row = FunctionRow(id=item.id, created_at=item.created_at or ts, updated_at=ts)
                 self.repo.add(row)
             else:
+                before = history.snapshot(row.name, row.content, row.meta)
                 _bump(row)
             row.user_id, row.name, row.type = user.id, item.name, kinds[item.id]
             row.content, row.meta, row.valves = item.content, item.meta, item.valves
             row.is_active, row.is_global = item.is_active, item.is_global
+            await history.record(self.session, row, before, user.id, item.commit_message)
         gone = sorted(set(existing) - set(ids))
         await self.repo.delete_many(gone)
         await self.session.commit()
@@ -259,6 +265,26 @@ class FunctionService:
         await begin_write(self.session)
         row = await self._get(function_id)
         row.is_global = not row.is_global
+        _bump(row)
+        await self.session.commit()
+        await self._changed(function_id)
+        return _model(row)
+
+    async def set_version(self, user: UserInfo, function_id: str, version_id: str) -> FunctionModel:
+        """Make a saved version current again: its name, source and metadata are copied back
+        (checked as a new write would be), and no new version is saved."""
+        row = await self._get(function_id)
+        saved = (await history.versions(self.session).get(function_id, version_id)).snapshot
+        try:
+            form = FunctionForm.model_validate({**saved, "id": function_id})
+        except ValidationError as exc:
+            raise errors.BadRequest(f"Version '{version_id}' cannot be restored: {exc}") from exc
+        kind = _validate(function_id, form.content, row.valves)
+        await begin_write(self.session)
+        row = await self._get(function_id)
+        await history.versions(self.session).get(function_id, version_id)  # deleted meanwhile: 404
+        row.type, row.name, row.content, row.meta = kind, form.name, form.content, form.meta
+        row.version_id = version_id
         _bump(row)
         await self.session.commit()
         await self._changed(function_id)

@@ -6,6 +6,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wayline.core.db import Base
+from wayline.core.versions import VersionColumns
 
 
 class FunctionRow(Base):
@@ -26,6 +27,8 @@ class FunctionRow(Base):
     is_global: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    # The saved version the row holds (`function_history`); None before the first write.
+    version_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class FunctionUserValvesRow(Base):
@@ -42,3 +45,13 @@ class FunctionUserValvesRow(Base):
     )
     valves: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class FunctionHistoryRow(VersionColumns, Base):
+    """A saved version of a function's name, source and metadata (Open WebUI's history)."""
+
+    __tablename__ = "function_history"
+
+    function_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey("function.id", ondelete="CASCADE"), index=True
+    )

@@ -1,9 +1,10 @@
 """Banners, user settings and other headless-API state.
 
 Functions: each user's own valve values for a function (`function_user_valves`, Open WebUI's
-`UserValves`). The runtime-configuration sections added with it (banners, prompt suggestions,
-model defaults, connection flags, interface visibility) are rows of the existing
-`runtime_config` table and need no schema change.
+`UserValves`), and saved versions (`function_history`, `function.version_id`). The
+runtime-configuration sections added with it (banners, prompt suggestions, model defaults,
+connection flags, interface visibility) are rows of the existing `runtime_config` table and
+need no schema change.
 
 Revision ID: 0008_headless_surface
 Revises: 0007_knowledge_directories
@@ -39,6 +40,33 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
     )
 
+    # --- functions: saved versions ----------------------------------------------------------
+    _history_table("function_history", "function_id", "function")
+    op.add_column("function", sa.Column("version_id", sa.String(36), nullable=True))
+
+
+def _history_table(name: str, owner: str, table: str) -> None:
+    """A resource's saved versions (`core/versions.py`): one table per resource kind."""
+    op.create_table(
+        name,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column(
+            owner,
+            sa.String(255),
+            sa.ForeignKey(f"{table}.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("parent_id", sa.String(36), nullable=True),
+        sa.Column("snapshot", sa.JSON(), nullable=False),
+        sa.Column("user_id", sa.String(36), nullable=False),
+        sa.Column("commit_message", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+    )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("function") as batch:
+        batch.drop_column("version_id")
+    op.drop_table("function_history")
     op.drop_table("function_user_valves")
