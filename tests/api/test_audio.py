@@ -3,6 +3,8 @@ config."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from tests.fakes.media import wav_for
@@ -192,3 +194,113 @@ def test_unforwardable_json_is_400(client, alice, fake_upstream):
         )
         assert resp.status_code == 400, resp.text
     assert not fake_upstream.requests_to("/v1/audio/speech")
+
+
+# --- Open WebUI's whole configuration -------------------------------------------------------
+def test_whole_config_shape_and_round_trip(client, admin):
+    cfg = client.get("/api/v1/audio/config", headers=admin.headers).json()
+    assert set(cfg) == {"realtime", "tts", "stt"}
+    assert cfg["realtime"]["ENABLED"] is False and cfg["realtime"]["VOICE"] == "marin"
+    for key in ("OPENAI_PARAMS", "AZURE_SPEECH_OUTPUT_FORMAT", "MISTRAL_API_BASE_URL"):
+        assert key in cfg["tts"]
+    assert cfg["stt"]["OPENAI_API_REQUEST_FORMAT"] == "multipart"
+    assert cfg["stt"]["ALLOWED_EXTENSIONS"] == [
+        "mp3",
+        "wav",
+        "m4a",
+        "webm",
+        "ogg",
+        "flac",
+        "mp4",
+        "mpga",
+        "mpeg",
+    ]
+    assert cfg["stt"]["WHISPER_MODEL"] == "base" and cfg["stt"]["DEEPGRAM_API_KEY"] == ""
+
+    sent = {
+        "realtime": {**cfg["realtime"], "MODEL": "gpt-realtime"},
+        "tts": {**cfg["tts"], "AZURE_SPEECH_REGION": "westeurope"},
+        "stt": {**cfg["stt"], "AZURE_LOCALES": "en-US,de-DE"},
+    }
+    back = client.post("/api/v1/audio/config/update", json=sent, headers=admin.headers)
+    assert back.status_code == 200 and back.json() == sent
+    assert client.get("/api/v1/audio/config", headers=admin.headers).json() == sent
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"realtime": {"ENABLED": True}}, 400, "realtime"),
+        ({"realtime": {"PROVIDER": "gemini"}}, 422, "PROVIDER"),
+        ({"stt": {"OPENAI_API_REQUEST_FORMAT": "xml"}}, 422, "OPENAI_API_REQUEST_FORMAT"),
+        ({"stt": {"ALLOWED_EXTENSIONS": "wav"}}, 422, "ALLOWED_EXTENSIONS"),
+        ({"tts": {"OPENAI_PARAMS": [1]}}, 422, "OPENAI_PARAMS"),
+    ],
+)
+def test_bad_config_changes_nothing(client, admin, body, status, says):
+    before = client.get("/api/v1/audio/config", headers=admin.headers).json()
+    resp = client.post("/api/v1/audio/config/update", json=body, headers=admin.headers)
+    assert resp.status_code == status, resp.text
+    assert says in str(resp.json()["detail"])
+    assert client.get("/api/v1/audio/config", headers=admin.headers).json() == before
+
+
+def test_allowed_extensions_come_from_the_config(client, admin, alice, fake_upstream):
+    def transcribe(name: str):
+        return client.post(
+            "/api/v1/audio/transcriptions",
+            files={"file": (name, wav_for("ext"), "audio/wav")},
+            headers=alice.headers,
+        )
+
+    assert transcribe("a.mp3").status_code == 200
+    only_wav = {"stt": {"ALLOWED_EXTENSIONS": ["wav"]}}
+    assert client.post(
+        "/api/v1/audio/config/update", json=only_wav, headers=admin.headers
+    ).is_success
+    refused = transcribe("a.mp3")
+    assert refused.status_code == 415 and "allowed are wav" in refused.json()["detail"]
+    assert transcribe("a.wav").json()["text"] == "ext"
+    anything = {"stt": {"ALLOWED_EXTENSIONS": []}}
+    assert client.post(
+        "/api/v1/audio/config/update", json=anything, headers=admin.headers
+    ).is_success
+    assert transcribe("a.oddity").json()["text"] == "ext"
+
+
+def test_tts_params_are_merged_into_every_speech_request(client, admin, alice, fake_upstream):
+    params = {"tts": {"OPENAI_PARAMS": {"speed": 1.5, "instructions": "calmly"}}}
+    assert client.post("/api/v1/audio/config/update", json=params, headers=admin.headers).is_success
+    resp = client.post(
+        "/api/v1/audio/speech", json={"input": "hi", "speed": 1.0}, headers=alice.headers
+    )
+    assert resp.status_code == 200, resp.text
+    assert fake_upstream.last("/v1/audio/speech").json == {
+        "input": "hi",
+        "model": "tts-1",
+        "voice": "alloy",
+        "speed": 1.5,
+        "instructions": "calmly",
+    }
+
+
+def test_json_request_format_sends_base64_audio(client, admin, alice, fake_upstream):
+    as_json = {"stt": {"OPENAI_API_REQUEST_FORMAT": "json"}}
+    assert client.post(
+        "/api/v1/audio/config/update", json=as_json, headers=admin.headers
+    ).is_success
+    audio = wav_for("sent as json")
+    resp = client.post(
+        "/api/v1/audio/transcriptions",
+        files={"file": ("clip.wav", audio, "audio/wav")},
+        data={"language": "en"},
+        headers=alice.headers,
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"text": "sent as json", "filename": "clip.wav"}
+    sent = fake_upstream.last("/v1/audio/transcriptions")
+    assert sent.headers["Content-Type"].startswith("application/json")
+    assert sent.json["model"] == "whisper-1" and sent.json["language"] == "en"
+    assert sent.json["input_audio"]["format"] == "wav"
+    assert base64.b64decode(sent.json["input_audio"]["data"]) == audio
+    assert sent.headers["Authorization"] == "Bearer sk-stt"

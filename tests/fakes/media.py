@@ -14,6 +14,7 @@
 - `POST /v1/audio/transcriptions` (multipart `file`, `model`, `language?`) → `{"text"}`:
   the decoded text of a WAV made by `wav_for`, else a note with the byte count.
   Recorded with `json` = the form fields, the file as `{filename, content_type, size}`.
+  The JSON form (`input_audio: {data: base64, format}`) is understood too.
 """
 
 from __future__ import annotations
@@ -119,6 +120,22 @@ def media_routes(fake: FakeUpstream, app: web.Application) -> None:
         return web.Response(body=wav_for(text), content_type="audio/wav")
 
     async def transcriptions(request: web.Request) -> web.Response:
+        if request.content_type == "application/json":
+            # The JSON form: `{model, language?, input_audio: {data: base64, format}}`.
+            body = await fake.record(request)
+            failure = fake.failure_for(request.path, body.get("model"))
+            if (early := await _pre_failure(fake, request, failure, True)) is not None:
+                return early
+            try:
+                sent = base64.b64decode(body["input_audio"]["data"], validate=True)
+            except (KeyError, TypeError, ValueError):
+                return web.json_response(
+                    {"error": {"message": "input_audio is required"}}, status=400
+                )
+            heard = text_of_wav(sent)
+            return web.json_response(
+                {"text": heard if heard is not None else f"(heard {len(sent)} bytes)"}
+            )
         form = await request.post()
         fields: dict[str, Any] = {}
         audio = b""

@@ -19,8 +19,8 @@ from wayline.core.settings import AudioSTTEngine, AudioTTSEngine, choices, not_o
 from wayline.media.audio import openai
 from wayline.media.audio.base import Synthesizer, Transcriber
 
-# engine name -> factory(http, base_url, api_key, model)
-STT_ENGINES: dict[str, Callable[[UpstreamClient, str, str, str], Transcriber]] = {
+# engine name -> factory(http, base_url, api_key, model, request_format)
+STT_ENGINES: dict[str, Callable[[UpstreamClient, str, str, str, str], Transcriber]] = {
     "openai": openai.OpenAITranscriber,
 }
 # engine name -> factory(http, base_url, api_key)
@@ -46,13 +46,18 @@ def check_tts(engine: str) -> None:
 
 
 def transcriber(
-    engine: str, http: UpstreamClient, base_url: str, api_key: str, model: str
+    engine: str,
+    http: UpstreamClient,
+    base_url: str,
+    api_key: str,
+    model: str,
+    request_format: str = "multipart",
 ) -> Transcriber:
     make = STT_ENGINES.get(engine)
     if make is None:
         check_stt(engine)  # a name the settings accept is registered: '' is the only other
         raise errors.BadRequest("Speech-to-text is not configured: set AUDIO_STT_ENGINE")
-    return make(http, base_url, api_key, model)
+    return make(http, base_url, api_key, model, request_format)
 
 
 def synthesizer(engine: str, http: UpstreamClient, base_url: str, api_key: str) -> Synthesizer:

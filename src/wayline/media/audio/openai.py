@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,20 +21,41 @@ def _auth(api_key: str) -> dict[str, str]:
 
 
 class OpenAITranscriber:
-    def __init__(self, http: UpstreamClient, base_url: str, api_key: str, model: str) -> None:
+    def __init__(
+        self,
+        http: UpstreamClient,
+        base_url: str,
+        api_key: str,
+        model: str,
+        request_format: str = "multipart",
+    ) -> None:
         self._http, self._url, self._key, self._model = http, base_url.rstrip("/"), api_key, model
+        self._json = request_format == "json"
 
     async def transcribe(
         self, audio: bytes, filename: str, content_type: str, language: str | None
     ) -> dict[str, Any]:
-        form = aiohttp.FormData()
-        form.add_field("file", audio, filename=filename, content_type=content_type)
-        form.add_field("model", self._model)
-        if language:
-            form.add_field("language", language)
-        resp = await self._http.request(
-            "POST", f"{self._url}/audio/transcriptions", data=form, headers=_auth(self._key)
-        )
+        url, headers = f"{self._url}/audio/transcriptions", _auth(self._key)
+        if self._json:
+            # The JSON form some OpenAI-compatible servers take: the audio inline, in base64.
+            ext = Path(filename).suffix.lower().lstrip(".") or "wav"
+            body: dict[str, Any] = {
+                "model": self._model,
+                "input_audio": {
+                    "data": base64.b64encode(audio).decode(),
+                    "format": "ogg" if ext == "oga" else ext,
+                },
+            }
+            if language:
+                body["language"] = language
+            resp = await self._http.request("POST", url, json=body, headers=headers)
+        else:
+            form = aiohttp.FormData()
+            form.add_field("file", audio, filename=filename, content_type=content_type)
+            form.add_field("model", self._model)
+            if language:
+                form.add_field("language", language)
+            resp = await self._http.request("POST", url, data=form, headers=headers)
         resp.raise_for_status()
         try:
             data = resp.json()

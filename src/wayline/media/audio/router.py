@@ -12,6 +12,7 @@ from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep
 from wayline.media.audio.schemas import (
     AudioConfig,
+    RealtimeConfig,
     SpeechRequest,
     STTConfig,
     Transcription,
@@ -25,6 +26,7 @@ router = APIRouter(prefix="/api/v1/audio", tags=["audio"])
 class AudioConfigUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    realtime: RealtimeConfig | None = None
     tts: TTSConfig | None = None
     stt: STTConfig | None = None
 
@@ -36,7 +38,7 @@ async def get_config(core: CoreDep, user: AdminUser) -> AudioConfig:
 
 @router.post("/config/update", response_model=AudioConfig)
 async def update_config(form: AudioConfigUpdate, core: CoreDep, user: AdminUser) -> AudioConfig:
-    return await AudioService(core).update_config(form.tts, form.stt)
+    return await AudioService(core).update_config(form.tts, form.stt, form.realtime)
 
 
 @router.post("/transcriptions", response_model=Transcription)

@@ -12,7 +12,13 @@ from wayline.core.state import Core
 from wayline.media.audio import engines
 from wayline.media.audio.base import Audio
 from wayline.media.audio.cache import SpeechCache
-from wayline.media.audio.schemas import AudioConfig, SpeechRequest, STTConfig, TTSConfig
+from wayline.media.audio.schemas import (
+    AudioConfig,
+    RealtimeConfig,
+    SpeechRequest,
+    STTConfig,
+    TTSConfig,
+)
 
 SECTION = "audio"
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # OpenAI's own limit for /audio/transcriptions
@@ -30,9 +36,24 @@ class AudioService:
             SECTION, AudioConfig.from_settings(self._settings)
         )
 
-    async def update_config(self, tts: TTSConfig | None, stt: STTConfig | None) -> AudioConfig:
+    async def update_config(
+        self, tts: TTSConfig | None, stt: STTConfig | None, realtime: RealtimeConfig | None = None
+    ) -> AudioConfig:
         current = await self.config()
+        if realtime is not None and realtime.ENABLED:
+            raise errors.BadRequest(
+                "realtime.ENABLED: realtime voice calls (/api/v1/audio/realtime) are not served "
+                "by Wayline; leave it false"
+            )
         # Only the fields the admin sent change; the rest keep their current values.
+        if realtime is not None:
+            current = current.model_copy(
+                update={
+                    "realtime": current.realtime.model_copy(
+                        update=realtime.model_dump(include=realtime.model_fields_set)
+                    )
+                }
+            )
         if tts is not None:
             current = current.model_copy(
                 update={
@@ -59,11 +80,7 @@ class AudioService:
     def _check_type(self, cfg: STTConfig, filename: str, content_type: str) -> tuple[str, str]:
         """The (filename, content type) to forward, or 415 naming the setting that decides."""
         ext = Path(filename).suffix.lower().lstrip(".")
-        allowed_ext = [
-            e.strip().lower().lstrip(".")
-            for e in self._settings.AUDIO_STT_ALLOWED_EXTENSIONS.split(",")
-            if e.strip()
-        ]
+        allowed_ext = [e.strip().lower().lstrip(".") for e in cfg.ALLOWED_EXTENSIONS if e.strip()]
         if content_type in _UNTYPED and ext:
             content_type = mimetypes.guess_type(f"x.{ext}")[0] or content_type
         allowed_types = cfg.SUPPORTED_CONTENT_TYPES or ["audio/*", "video/webm"]
@@ -104,7 +121,12 @@ class AudioService:
                 "Speech-to-text has no engine URL: set AUDIO_STT_OPENAI_API_BASE_URL"
             )
         engine = engines.transcriber(
-            cfg.ENGINE, self._core.http, cfg.OPENAI_API_BASE_URL, cfg.OPENAI_API_KEY, cfg.MODEL
+            cfg.ENGINE,
+            self._core.http,
+            cfg.OPENAI_API_BASE_URL,
+            cfg.OPENAI_API_KEY,
+            cfg.MODEL,
+            cfg.OPENAI_API_REQUEST_FORMAT,
         )
         result = await engine.transcribe(audio, filename, content_type, language)
         return {**result, "filename": filename}
@@ -125,6 +147,7 @@ class AudioService:
         body = request.model_dump(exclude_none=True)
         body["model"] = request.model or cfg.MODEL
         body["voice"] = request.voice or cfg.VOICE
+        body.update(cfg.OPENAI_PARAMS or {})  # the admin's parameters win, as in Open WebUI
         engine = engines.synthesizer(
             cfg.ENGINE, self._core.http, cfg.OPENAI_API_BASE_URL, cfg.OPENAI_API_KEY or cfg.API_KEY
         )
