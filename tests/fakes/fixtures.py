@@ -37,7 +37,7 @@ from tests.fakes.upstream import FakeUpstream
 from wayline.core.settings import Settings
 
 # Optional modules that register extra routes on the fake before it starts.
-EXTRA_ROUTE_MODULES = ("tests.fakes.media",)
+EXTRA_ROUTE_MODULES = ("tests.fakes.media", "tests.fakes.native_apis", "tests.fakes.model_servers")
 
 
 def _load_extra_routes() -> None:

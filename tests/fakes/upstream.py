@@ -162,6 +162,11 @@ class FakeUpstream:
         self.openai_models = list(OPENAI_MODELS)
         self.ollama_models = list(OLLAMA_MODELS)
         self.record_requests = True
+        # Paths answered 404 `404 page not found` (recorded first), as an older server that
+        # lacks them would: e.g. `{"/v1/responses"}` plays a server without the Responses API.
+        self.missing_routes: set[str] = set()
+        # Scratch state of route modules (a server's catalogue, stored blobs), cleared by reset.
+        self.state: dict[str, Any] = {}
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -191,6 +196,8 @@ class FakeUpstream:
         self.token_delay = 0.0
         self.openai_models = list(OPENAI_MODELS)
         self.ollama_models = list(OLLAMA_MODELS)
+        self.missing_routes.clear()
+        self.state.clear()
 
     def fail(
         self,
@@ -259,7 +266,14 @@ class FakeUpstream:
 
     # --- lifecycle ---------------------------------------------------------------------
     def build_app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        @web.middleware
+        async def missing(request: web.Request, handler: Any) -> web.StreamResponse:
+            if request.path in self.missing_routes:
+                await self.record(request)
+                return web.Response(status=404, text="404 page not found")
+            return await handler(request)
+
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[missing])
         _openai_routes(self, app)
         _ollama_routes(self, app)
         for builder in ROUTE_BUILDERS:

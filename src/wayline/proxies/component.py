@@ -1,4 +1,4 @@
-"""`/ollama/*` and `/openai/*`: the provider APIs through Wayline.
+"""`/ollama/*`, `/openai/*` and `/api/v1/messages`: the provider APIs through Wayline.
 
 The lifespan applies the admin-edited connections (`/openai/config/update`, `/ollama/config/update`)
 to the providers' registry at start-up and whenever any worker changes them.
@@ -11,19 +11,23 @@ from contextlib import asynccontextmanager
 
 from wayline.core.state import AppState
 from wayline.providers.registry import ModelRegistry
+from wayline.proxies.messages.router import router as messages_router
+from wayline.proxies.native import NativeRoutes
 from wayline.proxies.ollama import config as ollama_config
 from wayline.proxies.ollama.router import router as ollama_router
 from wayline.proxies.openai import config as openai_config
 from wayline.proxies.openai.router import router as openai_router
 from wayline.proxies.upstreams import Upstreams
 
-routers = [ollama_router, openai_router]
+routers = [ollama_router, openai_router, messages_router]
 
 
 @asynccontextmanager
 async def lifespan(state: AppState) -> AsyncIterator[None]:
     core = state.core
     upstreams = Upstreams(state.get(ModelRegistry))
+    # Which connections lack `/responses` or `/v1/messages`, learnt per worker (`native.py`).
+    state.provide(NativeRoutes, NativeRoutes())
 
     sections = {c.SECTION: c for c in (openai_config, ollama_config)}
 

@@ -8,6 +8,7 @@ won in the merged list).
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -64,6 +65,24 @@ class Upstreams:
                     return found, random.choice([c for c, _ in matches])
                 break
         raise errors.NotFound(errors.model_not_found(model))
+
+    async def target(
+        self, model: str, user: UserInfo, kind: str, index: int | None
+    ) -> tuple[ModelEntry, Connection]:
+        """`pick`, or with `index` the connection of `kind` at that index (the model must still
+        be one the user may call): the entry comes back pointed at the chosen connection."""
+        if index is None:
+            entry, conn = await self.pick(model, user, kind)
+        else:
+            conn = self.connection(kind, index)
+            entry = await self.resolve(model, user, kind)
+        if conn != entry.connection or entry.alternates:
+            # A preset names its base model's upstream id; a model its own public id.
+            upstream_id = entry.upstream_id if entry.preset else conn.upstream_id(entry.id)
+            entry = dataclasses.replace(
+                entry, connection=conn, upstream_id=upstream_id, alternates=()
+            )
+        return entry, conn
 
     def replace(self, kind: str, connections: list[Connection]) -> None:
         """Swap the connections of one kind (after an admin config update)."""

@@ -10,12 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
 
 from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core.deps import CoreDep
+from wayline.core.state import get_state
+from wayline.proxies.messages.schemas import MessagesRequest
+from wayline.proxies.messages.service import MessagesProxy
+from wayline.proxies.native import NativeRoutes
 from wayline.proxies.ollama import config
+from wayline.proxies.ollama.model_files import ModelFiles
 from wayline.proxies.ollama.schemas import (
     ChatRequest,
     CopyRequest,
@@ -29,9 +34,13 @@ from wayline.proxies.ollama.schemas import (
     PullRequest,
     PushRequest,
     ShowRequest,
+    UnloadRequest,
+    UrlRequest,
     VerifyRequest,
 )
 from wayline.proxies.ollama.service import OllamaProxy
+from wayline.proxies.responses.schemas import ResponsesRequest
+from wayline.proxies.responses.service import ResponsesProxy
 from wayline.proxies.upstreams import get_upstreams
 
 router = APIRouter(prefix="/ollama", tags=["ollama"])
@@ -42,6 +51,25 @@ def _proxy(request: Request, core: CoreDep) -> OllamaProxy:
 
 
 Proxy = Annotated[OllamaProxy, Depends(_proxy)]
+
+
+def _messages(request: Request, core: CoreDep) -> MessagesProxy:
+    native = get_state(request).get(NativeRoutes)
+    return MessagesProxy(core.http, get_upstreams(request), native)
+
+
+def _responses(request: Request, core: CoreDep) -> ResponsesProxy:
+    native = get_state(request).get(NativeRoutes)
+    return ResponsesProxy(core.http, get_upstreams(request), native)
+
+
+def _model_files(request: Request, core: CoreDep) -> ModelFiles:
+    return ModelFiles(core.http, get_upstreams(request), core.settings.DATA_DIR)
+
+
+Messages = Annotated[MessagesProxy, Depends(_messages)]
+ModelFilesDep = Annotated[ModelFiles, Depends(_model_files)]
+Responses = Annotated[ResponsesProxy, Depends(_responses)]
 
 
 def _with_index(
@@ -106,6 +134,12 @@ async def ps(proxy: Proxy, user: AdminUser) -> dict:
     return await proxy.ps()
 
 
+@router.post("/api/unload")
+async def unload(body: UnloadRequest, proxy: Proxy, user: AdminUser) -> dict:
+    """Drop a model from the memory of every connection serving it (admin)."""
+    return await proxy.unload(body.model_name)
+
+
 @_with_index("/v1/models", ["GET"])
 async def openai_models(proxy: Proxy, user: VerifiedUser, url_idx: int | None = None) -> dict:
     return await proxy.openai_models(user)
@@ -168,6 +202,22 @@ async def v1_embeddings(
     return await proxy.call("/v1/embeddings", body.payload(), user, url_idx)
 
 
+@_with_index("/v1/messages", ["POST"])
+async def v1_messages(
+    body: MessagesRequest, proxy: Messages, user: VerifiedUser, url_idx: int | None = None
+) -> Response:
+    """Anthropic's Messages API: Ollama's own (0.14+), or translated for an older Ollama."""
+    return await proxy.ollama(body.payload(), user, url_idx)
+
+
+@_with_index("/v1/responses", ["POST"])
+async def v1_responses(
+    body: ResponsesRequest, proxy: Responses, user: VerifiedUser, url_idx: int | None = None
+) -> Response:
+    """OpenAI's Responses API: Ollama's own, or translated for an Ollama without it."""
+    return await proxy.ollama(body.payload(), user, url_idx)
+
+
 # --- model management (admin) --------------------------------------------------------------
 @_with_index("/api/pull", ["POST"])
 async def pull(
@@ -178,9 +228,8 @@ async def pull(
     )
 
 
-@_with_index(
-    "/api/push", ["POST", "DELETE"]
-)  # Open WebUI declares DELETE (sic); Ollama's own is POST
+# Open WebUI declares DELETE (sic), so that is the documented method; Ollama's own POST answers.
+@_with_index("/api/push", ["DELETE", "POST"])
 async def push(
     body: PushRequest, proxy: Proxy, user: AdminUser, url_idx: int | None = None
 ) -> Response:
@@ -212,3 +261,22 @@ async def delete(
     return await proxy.manage(
         "DELETE", "/api/delete", body.payload(), user, url_idx, model=body.model_name
     )
+
+
+@_with_index("/models/upload", ["POST"])
+async def upload_model(
+    files: ModelFilesDep,
+    user: AdminUser,
+    file: Annotated[UploadFile, File()],
+    url_idx: int | None = None,
+) -> StreamingResponse:
+    """A GGUF file made an Ollama model on connection `url_idx` (0 by default); SSE progress."""
+    return files.upload(url_idx, file)
+
+
+@_with_index("/models/download", ["POST"])
+async def download_model(
+    body: UrlRequest, files: ModelFilesDep, user: AdminUser, url_idx: int | None = None
+) -> StreamingResponse:
+    """A model file from Hugging Face or GitHub pushed to connection `url_idx` as a blob."""
+    return files.download(url_idx, body.url)

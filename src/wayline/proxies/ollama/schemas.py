@@ -75,6 +75,10 @@ class DeleteRequest(_Named):
     pass
 
 
+class UnloadRequest(_Named):
+    pass
+
+
 class CopyRequest(_Body):
     source: str = Field(min_length=1)
     destination: str = Field(min_length=1)
@@ -95,6 +99,14 @@ class OllamaConfig(BaseModel):
     ENABLE_OLLAMA_API: bool = True
     OLLAMA_BASE_URLS: list[str] = []
     OLLAMA_API_CONFIGS: dict[str, Any] = {}
+
+
+class UrlRequest(BaseModel):
+    """`/models/download`: where the model file is."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    url: str = Field(min_length=1)
 
 
 class VerifyRequest(BaseModel):

@@ -15,8 +15,9 @@ from typing import Any
 from fastapi.responses import Response
 
 from wayline.core import errors
-from wayline.core.http import UpstreamClient
+from wayline.core.http import UpstreamClient, UpstreamResponse, upstream_error
 from wayline.providers.connections import Connection
+from wayline.providers.registry import alias_ids
 from wayline.proxies.relay import check_connection, relay
 from wayline.proxies.upstreams import Upstreams
 from wayline.users.schemas import UserInfo
@@ -28,6 +29,11 @@ def _wants_stream(body: dict[str, Any], default: bool) -> bool:
     """Ollama streams unless told `"stream": false`; embeddings never stream."""
     value = body.get("stream")
     return default if value is None else bool(value)
+
+
+def _upstream_detail(resp: UpstreamResponse) -> Any:
+    """The upstream's own message for an error answer."""
+    return upstream_error(resp.status, resp.body, resp.headers).detail
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -158,6 +164,47 @@ class OllamaProxy:
         )
 
     # --- model management (admin) ------------------------------------------------------
+    async def unload(self, model: str) -> dict[str, Any]:
+        """Open WebUI's `/api/unload`: every connection that lists `model` drops it from memory
+        (a `keep_alive: 0` generate, Ollama's way)."""
+        names = alias_ids(model)
+        targets = [
+            (conn, entry)
+            for conn, entries in await self._up.per_connection("ollama")
+            for entry in entries
+            if entry.id in names
+        ]
+        if not targets:
+            raise errors.NotFound(errors.model_not_found(model))
+        results = await asyncio.gather(
+            *(
+                self._http.request(
+                    "POST",
+                    f"{conn.url}/api/generate",
+                    json={
+                        "model": entry.upstream_id,
+                        "keep_alive": 0,
+                        "prompt": "",
+                        "stream": False,
+                    },
+                    headers=conn.headers,
+                )
+                for conn, entry in targets
+            ),
+            return_exceptions=True,
+        )
+        failed = []
+        for (conn, _), result in zip(targets, results, strict=True):
+            if isinstance(result, BaseException):
+                failed.append(f"{conn.name}: {getattr(result, 'detail', result)}")
+            elif result.status >= 400:
+                failed.append(f"{conn.name}: {_upstream_detail(result)}")
+        if failed:
+            raise errors.UpstreamError(
+                502, f"Failed to unload '{model}' on {len(failed)} connection(s): {failed}"
+            )
+        return {"status": True}
+
     async def manage(
         self,
         method: str,

@@ -25,6 +25,17 @@ class EmbeddingsRequest(OpenAIBody):
     input: str | list[str] | list[int] | list[list[int]]
 
 
+class ProviderModelRequest(BaseModel):
+    """A model to download, load or unload on a llama.cpp / LM Studio connection."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
 class OpenAIConfig(BaseModel):
     """Open WebUI's `/openai/config` shape."""
 

@@ -34,9 +34,19 @@ class OpenAIProxy:
         return await check_connection(self._http, f"{url.rstrip('/')}/models", key)
 
     async def models(self, user: UserInfo) -> dict[str, Any]:
+        """Open WebUI's list: the OpenAI connections' own models (workspace presets are
+        `/api/models`' business), each as the upstream listed it plus Open WebUI's fields,
+        filtered by the access rule `/api/models` applies to the same id."""
         snapshot = await self._up.registry.snapshot()
         bypass = self._up.registry.bypass()
-        data = [e.public for e in snapshot.visible(user, bypass) if e.kind == "openai"]
+        data = []
+        for model_id, base in snapshot.bases.items():
+            if base.kind != "openai":
+                continue
+            shown = snapshot.entries.get(model_id)
+            guard = shown if shown is not None and not shown.preset else base
+            if guard.readable_by(user.id, user.is_admin, bypass):
+                data.append(_listed(base.public))
         return {"object": "list", "data": data}
 
     async def models_at(self, index: int) -> Response:
@@ -101,3 +111,21 @@ class OpenAIProxy:
         forward.update({k: v for k, v in conn.headers.items() if k.lower() != "content-type"})
         url = f"{conn.url}/{path}" + (f"?{query}" if query else "")
         return await relay(self._http, method, url, headers=forward, data=body or None, stream=True)
+
+
+def _listed(public: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI model as `/openai/models` shows it (Open WebUI's merge): the upstream's own
+    fields, then `id` (with the connection's prefix), `name`, `owned_by`, `openai`,
+    `connection_type`, `provider`, `urlIdx`, and `tags` when the connection has some."""
+    raw = {k: v for k, v in public.get("openai", {}).items() if k != "connection_type"}
+    item = {
+        **raw,
+        **{
+            key: public[key]
+            for key in ("id", "name", "owned_by", "openai", "connection_type", "provider", "urlIdx")
+            if key in public
+        },
+    }
+    if public.get("tags"):
+        item["tags"] = public["tags"]
+    return item
