@@ -1,5 +1,6 @@
 """One access-grant form (`core.grants.AccessGrantForm`) for workspace models and knowledge
-collections: what one accepts, the other accepts; a group grant is refused by both."""
+collections: what one accepts, the other accepts; a grant naming a group that does not exist is
+refused by both (400 naming it)."""
 
 from __future__ import annotations
 
@@ -69,16 +70,29 @@ def test_both_refuse_a_malformed_grant(client: TestClient, alice: Account, grant
     assert (model.status_code, knowledge.status_code) == (422, 422)
 
 
-def test_both_refuse_group_grants(client: TestClient, alice: Account) -> None:
+def test_both_refuse_grants_to_unknown_groups_and_accept_known_ones(
+    client: TestClient, admin: Account, alice: Account
+) -> None:
     group = {"principal_type": "group", "principal_id": "g1", "permission": "read"}
     model = client.post("/api/v1/models/create", headers=alice.headers, json=_model([group]))
-    assert model.status_code == 422 and "Group grants are not supported" in model.text
+    assert model.status_code == 400 and "g1" in model.json()["detail"]
     knowledge = client.post(
         "/api/v1/knowledge/create",
         headers=alice.headers,
         json={"name": "Docs", "access_grants": [group]},
     )
-    assert knowledge.status_code == 400 and "Group grants" in knowledge.json()["detail"]
+    assert knowledge.status_code == 400 and "g1" in knowledge.json()["detail"]
     # Nothing half-written.
     assert client.get("/api/v1/models/list", headers=alice.headers).json()["items"] == []
     assert client.get("/api/v1/knowledge/", headers=alice.headers).json()["total"] == 0
+
+    created = client.post("/api/v1/groups/create", json={"name": "Team"}, headers=admin.headers)
+    known = {**group, "principal_id": created.json()["id"]}
+    model = client.post("/api/v1/models/create", headers=alice.headers, json=_model([known]))
+    assert model.status_code == 200 and model.json()["access_grants"] == [known]
+    knowledge = client.post(
+        "/api/v1/knowledge/create",
+        headers=alice.headers,
+        json={"name": "Docs", "access_grants": [known]},
+    )
+    assert knowledge.status_code == 200 and knowledge.json()["access_grants"] == [known]

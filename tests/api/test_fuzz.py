@@ -61,6 +61,7 @@ ADMIN_EXCLUDED = STATEFUL_EXCLUDED | {
     ("POST", "/api/v1/users/update/role"),
     ("POST", "/api/v1/users/{user_id}/update"),
     ("DELETE", "/api/v1/users/{user_id}"),
+    ("POST", "/api/v1/users/{user_id}/sessions/revoke"),  # would end its own session
 }
 STATEFUL_USERS = 3  # plain users, plus one admin: four state machines at once
 STATEFUL_SCENARIOS = 40  # per state machine

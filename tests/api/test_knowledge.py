@@ -62,7 +62,7 @@ def test_bad_create_bodies_are_422(client, alice, body):
     assert r.status_code == 422 and r.json()["detail"]
 
 
-def test_group_grants_are_refused(client, alice):
+def test_grants_to_unknown_groups_are_refused(client, alice):
     r = client.post(
         f"{BASE}/create",
         json={
@@ -73,7 +73,7 @@ def test_group_grants_are_refused(client, alice):
         },
         headers=alice.headers,
     )
-    assert r.status_code == 400 and "Group" in r.json()["detail"]
+    assert r.status_code == 400 and "g1" in r.json()["detail"]
     assert (
         client.get(f"{BASE}/", headers=alice.headers).json()["total"] == 0
     )  # nothing half-written

@@ -1,4 +1,4 @@
-"""Accounts: sign-in, keys and user administration; the lifespan builds the authenticator
+"""Accounts: sign-in, keys, user and group administration; the lifespan builds the authenticator
 (every route's `current_principal`) and the sign-in limits, and seeds the first admin."""
 
 from __future__ import annotations
@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from wayline.auth.credentials import Authenticator
+from wayline.auth.groups_router import router as groups_router
 from wayline.auth.router import router as auth_router
 from wayline.auth.service import AuthService, SigninLimits
 from wayline.auth.users_router import router as users_router
 from wayline.core.ratelimit import RedisRateLimiter, create_rate_limiter
 from wayline.core.state import AppState
 
-routers = [auth_router, users_router]
+routers = [auth_router, users_router, groups_router]
 
 
 @asynccontextmanager

@@ -7,11 +7,16 @@ so an authenticated request costs a dictionary lookup (plus HS256 verification f
 JWTs), not a database round trip. Every change that can invalidate a credential
 (revoke, sign-out, password or role change, deletion) publishes `auth.invalidate`
 on the bus, which clears the cache in every worker before the next request.
+
+A principal carries the user's groups (`UserInfo.group_ids`, inherited ones included): group
+grants are checked against them. A membership or hierarchy change publishes `ACCOUNTS_CHANGED`,
+which clears this cache too, so a removed member's next request is checked without the group.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -25,6 +30,7 @@ from wayline.core.bus import Bus
 from wayline.core.db import Database
 from wayline.core.security import API_KEY_PREFIX, decode_jwt, hash_api_key
 from wayline.core.settings import Settings
+from wayline.users.group_repository import GroupRepository
 from wayline.users.repository import UserRepository
 from wayline.users.schemas import UserInfo
 from wayline.users.service import ACCOUNTS_CHANGED
@@ -131,9 +137,11 @@ class Authenticator:
     async def _load_api_key(self, token: str) -> Principal:
         async with self._db.sessionmaker() as session:
             found = await key_with_owner(session, hash_api_key(token))
-        if found is None:
-            raise errors.Unauthorized(errors.INVALID_TOKEN)
-        key, user = found
+            if found is None:
+                raise errors.Unauthorized(errors.INVALID_TOKEN)
+            key, user = found
+            groups = await GroupRepository(session).effective_group_ids(user.id)
+        user = dataclasses.replace(user, group_ids=groups)
         await self._touch(key.id)
         return Principal(user, "api_key", token, token_expires_at=key.expires_at, api_key_id=key.id)
 
@@ -157,6 +165,11 @@ class Authenticator:
                 raise errors.Unauthorized(errors.INVALID_TOKEN)
             if claims.epoch != user.token_epoch or await is_revoked(session, claims.jti):
                 raise errors.Unauthorized("Invalid token")
+            groups = await GroupRepository(session).effective_group_ids(user.id)
         return Principal(
-            UserInfo.of(user), "jwt", token, jti=claims.jti, token_expires_at=claims.expires_at
+            UserInfo.of(user, groups),
+            "jwt",
+            token,
+            jti=claims.jti,
+            token_expires_at=claims.expires_at,
         )

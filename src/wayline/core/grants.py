@@ -1,10 +1,13 @@
 """Access grants: the one `access_grant` table every shareable resource uses.
 
 A row gives a principal `read` or `write` (write implies read) on one resource
-(`resource_type` "model", "knowledge", ...). Open WebUI's public form is
-principal_type "user" with principal_id "*"; principal_type "anyone" means the same.
-Owners and admins need no row. Repositories build their WHERE clauses with `granted`,
-so "who may see this" is decided in SQL, never after the fact.
+(`resource_type` "model", "knowledge", ...). The principal is a user (principal_type "user",
+principal_id their id), a group (principal_type "group": every member of the group, directly or
+through a group below it), or everyone: Open WebUI's public form is principal_type "user" with
+principal_id "*"; principal_type "anyone" means the same. Owners and admins need no row.
+Repositories build their WHERE clauses with `granted`, so "who may see this" is decided in SQL,
+never after the fact; the caller's groups come with them (`Grantee.group_ids`, loaded with the
+credential and dropped from every cache when a membership changes).
 
 `AccessGrantForm` is a grant as clients send it (models and knowledge take the same form).
 """
@@ -12,9 +15,9 @@ so "who may see this" is decided in SQL, never after the fact.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import BigInteger, String, and_, delete, exists, insert, or_, select
+from sqlalchemy import BigInteger, String, and_, delete, exists, false, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
@@ -24,26 +27,34 @@ from wayline.core.db import Base
 from wayline.core.storable import IdText, OpenModel
 
 EVERYONE = "*"
+GROUP = "group"
 Grant = tuple[str, str, str]  # (principal_type, principal_id, permission)
-GROUPS_UNSUPPORTED = (
-    "Group grants are not supported: grant to users, or to everyone with principal_id '*'"
-)
+
+
+class Grantee(Protocol):
+    """Whom a grant may name: an account and the groups it belongs to (inherited ones
+    included). `users.schemas.UserInfo` is one."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def group_ids(self) -> frozenset[str]: ...
 
 
 class AccessGrantForm(OpenModel):
     """One grant, as Open WebUI's clients send it: principal_type "user" with principal_id "*"
-    (or principal_type "anyone") means every user. A "group" grant parses, so that the caller can
-    refuse it by name (`refuse_groups`): Wayline has no groups."""
+    (or principal_type "anyone") means every user; principal_type "group" names a group by id
+    (the services check that it exists)."""
 
     principal_type: Literal["user", "anyone", "group"] = "user"
     principal_id: IdText = EVERYONE
     permission: Literal["read", "write"] = "read"
 
 
-def refuse_groups(forms: Iterable[AccessGrantForm] | None) -> None:
-    """ValueError (`GROUPS_UNSUPPORTED`) when one of the grants names a group."""
-    if any(form.principal_type == "group" for form in forms or ()):
-        raise ValueError(GROUPS_UNSUPPORTED)
+def group_ids_of(forms: Iterable[AccessGrantForm] | None) -> list[str]:
+    """The groups a list of grants names, each once, in order."""
+    return list(dict.fromkeys(f.principal_id for f in forms or () if f.principal_type == GROUP))
 
 
 class AccessGrant(Base):
@@ -58,23 +69,32 @@ class AccessGrant(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+def names(g: Any, grantee: Grantee) -> ColumnElement[bool]:
+    """A clause on an `AccessGrant` row (or an alias of the table): it names `grantee`, by id,
+    through one of their groups, or as everyone."""
+    to_user = and_(g.principal_type == "user", g.principal_id.in_([grantee.id, EVERYONE]))
+    to_group = (
+        and_(g.principal_type == GROUP, g.principal_id.in_(sorted(grantee.group_ids)))
+        if grantee.group_ids
+        else false()
+    )
+    return or_(to_user, to_group, g.principal_type == "anyone")
+
+
 def granted(
     resource_type: str,
     resource_id: SQLColumnExpression[Any],
-    user_id: str,
+    grantee: Grantee,
     permissions: Sequence[str],
 ) -> ColumnElement[bool]:
-    """True where a grant gives `user_id` (or everyone) one of `permissions` on the row's
-    resource."""
+    """True where a grant gives `grantee` (by id, through a group, or as everyone) one of
+    `permissions` on the row's resource."""
     g = AccessGrant
     return exists().where(
         g.resource_type == resource_type,
         g.resource_id == resource_id,
         g.permission.in_(permissions),
-        or_(
-            and_(g.principal_type == "user", g.principal_id.in_([user_id, EVERYONE])),
-            g.principal_type == "anyone",
-        ),
+        names(g, grantee),
     )
 
 
@@ -118,3 +138,11 @@ async def replace_grants(
     ]
     if rows:
         await session.execute(insert(g), rows)
+
+
+async def drop_grants_to(session: AsyncSession, principal_type: str, principal_id: str) -> None:
+    """Delete every grant naming one principal (a deleted group), in the caller's transaction."""
+    g = AccessGrant
+    await session.execute(
+        delete(g).where(g.principal_type == principal_type, g.principal_id == principal_id)
+    )

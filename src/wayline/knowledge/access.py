@@ -2,31 +2,37 @@
 query).
 
 Collections: the owner and admins may do anything; an `access_grant` row (resource_type
-"knowledge") gives a user `read` or `write` (write implies read); Open WebUI's public form —
-principal_type "user", principal_id "*" — gives everyone that permission.
+"knowledge") gives a user, a group or everyone `read` or `write` (write implies read). Open
+WebUI's public form — principal_type "user", principal_id "*" — is everyone. A group grant
+reaches each member of the group, directly or through a group below it.
 
 Files: the owner and admins may read and write a file. Its owner shares it by putting it in
 a collection of theirs: a `read` grant on that collection lets the grantee read the file, a
 `write` grant lets them also write it — and so add it to collections of their own.
 
 A link (collection → file) serves the file only while someone who answers for the collection
-may still write the file: its owner or a user granted write on it by name (not "everyone": that
-is nobody in particular), or any link when the owner is an admin. So a file someone re-shared
-through their own collection stops being readable there the moment the grant that let them
-add it is revoked, for them and for everyone they shared the collection with.
+may still write the file. Who answers for a collection: its owner, a user granted write on it
+by name, and each member of a group granted write on it — named people, whom the owner chose
+(not "everyone": that is nobody in particular). So a link serves while the file's owner answers
+for the collection, or the collection's owner is an admin, or the file's owner put it in a
+collection of theirs that grants write to one who answers for this one (by name, through a
+group they are in, or as everyone). Group memberships are read in the same statement, never
+from a cache: revoking a grant or removing a member stops every link that depended on it at
+once, for everyone the collection is shared with.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, true
+from sqlalchemy import CompoundSelect, and_, exists, or_, select, true, union
 from sqlalchemy.orm import QueryableAttribute, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from wayline.core.grants import EVERYONE, AccessGrant, granted
+from wayline.core.grants import EVERYONE, GROUP, AccessGrant, granted, names
 from wayline.files.repository import file_table
 from wayline.knowledge.tables import Knowledge, KnowledgeFile
+from wayline.users.group_repository import in_group, members_of
 from wayline.users.repository import is_admin
 from wayline.users.schemas import UserInfo
 
@@ -37,7 +43,7 @@ F = file_table.c
 
 
 def _granted(user: UserInfo, permissions: tuple[str, ...]) -> ColumnElement[bool]:
-    return granted(RESOURCE, Knowledge.id, user.id, permissions)
+    return granted(RESOURCE, Knowledge.id, user, permissions)
 
 
 def can_read(user: UserInfo) -> ColumnElement[bool]:
@@ -53,10 +59,13 @@ def can_write(user: UserInfo) -> ColumnElement[bool]:
     return or_(Knowledge.user_id == user.id, _granted(user, ("write",)))
 
 
-def _named_writers(knowledge_id: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement:
-    """Users granted write on a collection by name (a subquery of user ids)."""
-    g = aliased(AccessGrant)
-    return (
+def _named_writers(
+    knowledge_id: ColumnElement[Any] | QueryableAttribute[Any],
+) -> CompoundSelect[Any]:
+    """The users who answer for a collection besides its owner: those granted write on it by
+    name, and the members of each group granted write on it (a query of user ids)."""
+    g, via = aliased(AccessGrant), aliased(AccessGrant)
+    by_name = (
         select(g.principal_id)
         .where(
             g.resource_type == RESOURCE,
@@ -66,8 +75,27 @@ def _named_writers(knowledge_id: ColumnElement[Any] | QueryableAttribute[Any]) -
             g.principal_id != EVERYONE,
         )
         .correlate_except(g)
-        .scalar_subquery()
     )
+    write_groups = (
+        select(via.principal_id)
+        .where(
+            via.resource_type == RESOURCE,
+            via.resource_id == knowledge_id,
+            via.principal_type == GROUP,
+            via.permission == "write",
+        )
+        .correlate_except(via)
+    )
+    return union(by_name, members_of(write_groups))
+
+
+def _answerer_in_group(knowledge: type[Knowledge], group_id: Any) -> ColumnElement[bool]:
+    """Someone who answers for the collection belongs to group `group_id`."""
+    members = members_of(group_id)
+    writer_in_group = members.where(
+        members.selected_columns[0].in_(_named_writers(knowledge.id))
+    ).exists()
+    return or_(in_group(knowledge.user_id, group_id), writer_in_group)
 
 
 def _owner_grants_write(
@@ -100,11 +128,7 @@ def file_writable(user: UserInfo) -> ColumnElement[bool]:
     if user.is_admin:
         return true()
     g = aliased(AccessGrant)
-    to_user = or_(
-        g.principal_type == "anyone",
-        and_(g.principal_type == "user", g.principal_id.in_([user.id, EVERYONE])),
-    )
-    return or_(F.user_id == user.id, _owner_grants_write(F.id, F.user_id, to_user, g))
+    return or_(F.user_id == user.id, _owner_grants_write(F.id, F.user_id, names(g, user), g))
 
 
 def link_serves(
@@ -122,6 +146,7 @@ def link_serves(
                 g.principal_id.in_(_named_writers(knowledge.id)),
             ),
         ),
+        and_(g.principal_type == GROUP, _answerer_in_group(knowledge, g.principal_id)),
     )
     return or_(
         file_owner == knowledge.user_id,

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.clock import now
-from wayline.core.grants import AccessGrant, grants_of, replace_grants
+from wayline.core.grants import AccessGrant, Grantee, granted, grants_of, replace_grants
 from wayline.files.repository import file_table
 from wayline.knowledge.access import (
     RESOURCE,
@@ -225,3 +225,18 @@ def _served(*columns: Any) -> Select[Any]:
         Knowledge, Knowledge.id == KnowledgeFile.knowledge_id
     ).join(file_table, F.id == KnowledgeFile.file_id)
     return select(*columns).select_from(joined).where(link_serves(Knowledge, F.id, F.user_id))
+
+
+async def access_preview(
+    session: AsyncSession, grantee: Grantee, owner_id: str | None
+) -> tuple[list[tuple[str, str]], int]:
+    """For the admin's access previews: the collections `grantee` may read through a grant (or
+    owns, when `owner_id` is theirs) as (id, name), and how many collections there are."""
+    reach = granted(RESOURCE, Knowledge.id, grantee, ("read", "write"))
+    if owner_id is not None:
+        reach = or_(Knowledge.user_id == owner_id, reach)
+    rows = await session.execute(
+        select(Knowledge.id, Knowledge.name).where(reach).order_by(Knowledge.name)
+    )
+    total = await session.execute(select(func.count()).select_from(Knowledge))
+    return [(i, n) for i, n in rows.all()], total.scalar_one()

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wayline.core import errors
 from wayline.core.clock import new_id, now
 from wayline.core.db import begin_write
-from wayline.core.grants import EVERYONE, AccessGrantForm, Grant, refuse_groups
+from wayline.core.grants import EVERYONE, AccessGrantForm, Grant, group_ids_of
 from wayline.core.settings import Settings
 from wayline.files.repository import FileRepository
 from wayline.files.service import FilesRuntime
@@ -40,6 +40,7 @@ from wayline.knowledge.schemas import (
     Owner,
 )
 from wayline.knowledge.tables import Knowledge
+from wayline.users.group_service import check_grant_targets
 from wayline.users.schemas import UserInfo
 
 PAGE_SIZE = 30
@@ -54,13 +55,11 @@ def file_not_found(file_id: str) -> errors.NotFound:
 
 
 def _grants(forms: Sequence[AccessGrantForm] | None) -> list[Grant]:
-    try:
-        refuse_groups(forms)
-    except ValueError as exc:
-        raise errors.BadRequest(str(exc)) from exc
     # "anyone" is accepted and stored in Open WebUI's public form.
     return [
-        ("user", EVERYONE if g.principal_type == "anyone" else g.principal_id, g.permission)
+        ("user", EVERYONE, g.permission)
+        if g.principal_type == "anyone"
+        else (g.principal_type, g.principal_id, g.permission)
         for g in forms or ()
     ]
 
@@ -147,6 +146,7 @@ class KnowledgeService:
     async def create(self, user: UserInfo, form: KnowledgeForm) -> KnowledgeResponse:
         grants = _grants(form.access_grants)
         await begin_write(self.session)
+        await check_grant_targets(self.session, group_ids_of(form.access_grants))
         ts = now()
         row = Knowledge(
             id=new_id(),
@@ -231,6 +231,7 @@ class KnowledgeService:
             raise errors.Forbidden(
                 f"Only the owner of knowledge base {row.id} can change who may access it"
             )
+        await check_grant_targets(self.session, group_ids_of(grants))
         await self.repo.replace_grants(row.id, _grants(grants))
 
     async def delete(self, user: UserInfo, knowledge_id: str) -> bool:
@@ -268,8 +269,8 @@ class KnowledgeService:
         if not await self.repo.would_serve(knowledge_id, file_id):
             raise errors.Forbidden(
                 f"File {file_id} would not be readable in knowledge base {knowledge_id}: "
-                "a collection shares a file only while its owner, or a user it grants write "
-                "access by name, may write that file"
+                "a collection shares a file only while its owner, or a user or group member it "
+                "grants write access by name, may write that file"
             )
         # A file still processing has no hash yet: it is linked now and becomes searchable when its
         # chunks commit; duplicates among such files are removed at query time (same hash + offset).

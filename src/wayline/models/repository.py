@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select, true
+from sqlalchemy import delete, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from wayline.core.grants import granted, grants_of, replace_grants
+from wayline.core.grants import Grantee, granted, grants_of, replace_grants
 from wayline.models.tables import ModelRow
 from wayline.users.repository import UserRepository
 from wayline.users.schemas import UserInfo
@@ -38,7 +38,7 @@ async def load_overlay(session: AsyncSession) -> Overlay:
 
 
 def _granted(user: UserInfo, permissions: tuple[str, ...]) -> ColumnElement[bool]:
-    return granted(RESOURCE, ModelRow.id, user.id, permissions)
+    return granted(RESOURCE, ModelRow.id, user, permissions)
 
 
 def readable(user: UserInfo) -> ColumnElement[bool]:
@@ -92,3 +92,19 @@ class ModelRepository:
     async def delete(self, model_id: str) -> None:
         await self.set_grants(model_id, [])
         await self.session.execute(delete(ModelRow).where(ModelRow.id == model_id))
+
+
+async def access_preview(
+    session: AsyncSession, grantee: Grantee, owner_id: str | None
+) -> tuple[list[tuple[str, str]], int]:
+    """For the admin's access previews: the active models `grantee` may read through a grant
+    (or owns, when `owner_id` is theirs) as (id, name), and how many active models there are."""
+    active = ModelRow.is_active.is_(True)
+    reach = granted(RESOURCE, ModelRow.id, grantee, ("read", "write"))
+    if owner_id is not None:
+        reach = or_(ModelRow.user_id == owner_id, reach)
+    rows = await session.execute(
+        select(ModelRow.id, ModelRow.name).where(active, reach).order_by(ModelRow.name)
+    )
+    total = await session.execute(select(func.count()).select_from(ModelRow).where(active))
+    return [(i, n) for i, n in rows.all()], total.scalar_one()

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 
-from wayline.core.grants import AccessGrantForm, refuse_groups
+from wayline.core.grants import AccessGrantForm
 from wayline.core.storable import (
     DESCRIPTION_MAX,
     ID_MAX,
@@ -40,12 +40,6 @@ class ModelForm(OpenModel):
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
-
-    @field_validator("access_grants")
-    @classmethod
-    def _no_group_grants(cls, value: list[AccessGrantForm] | None) -> list[AccessGrantForm] | None:
-        refuse_groups(value)
-        return value
 
     @field_validator("params")
     @classmethod

@@ -14,10 +14,12 @@ from wayline.core import errors
 from wayline.core.bus import Bus
 from wayline.core.clock import now
 from wayline.core.db import begin_write
+from wayline.core.grants import group_ids_of
 from wayline.models.catalog import Catalog
 from wayline.models.repository import MODELS_CHANGED, ModelRepository
 from wayline.models.schemas import ModelForm, ModelListResponse, ModelResponse
 from wayline.models.tables import ModelRow
+from wayline.users.group_service import check_grant_targets
 from wayline.users.schemas import UserInfo
 
 ID_TAKEN = "Uh-oh! This id is already registered. Please choose another id string."
@@ -94,6 +96,7 @@ class ModelService:
         await begin_write(self.session)
         if await self.repo.exists(form.id):
             raise errors.BadRequest(ID_TAKEN)
+        await check_grant_targets(self.session, group_ids_of(form.access_grants))
         ts = now()
         row = ModelRow(
             id=form.id,
@@ -156,6 +159,7 @@ class ModelService:
         )
         row.is_active, row.updated_at = form.is_active, now()
         if form.access_grants is not None:
+            await check_grant_targets(self.session, group_ids_of(form.access_grants))
             await self.repo.set_grants(row.id, [g.model_dump() for g in form.access_grants])
         await self.session.commit()
         await self._changed()

@@ -36,7 +36,8 @@ class ModelEntry:
     preset: bool = False
     owner_id: str | None = None
     has_row: bool = False
-    readers: frozenset[str] = frozenset()  # "user:<id>" or "anyone" with read permission
+    # Who was granted read (or write): "user:<id>", "group:<id>" or "anyone".
+    readers: frozenset[str] = frozenset()
     # Other connections serving the same Ollama model (Open WebUI's `urls` list); chat rotates.
     alternates: tuple[Connection, ...] = ()
     turns: Iterator[int] | None = None  # shared across rebuilds, so the rotation survives them
@@ -47,9 +48,17 @@ class ModelEntry:
         pool = (self.connection, *self.alternates)
         return pool[next(self.turns) % len(pool)]
 
-    def readable_by(self, user_id: str, is_admin: bool, bypass: bool) -> bool:
+    def readable_by(
+        self,
+        user_id: str,
+        is_admin: bool,
+        bypass: bool,
+        group_ids: frozenset[str] = frozenset(),
+    ) -> bool:
         """Admins see all; base models are open unless BYPASS_MODEL_ACCESS_CONTROL is off;
-        presets are private to their owner unless granted (Open WebUI §3.3)."""
+        presets are private to their owner unless granted to the user, to one of their groups
+        (`group_ids`: `UserInfo.group_ids`, inherited ones included) or to everyone (Open WebUI
+        §3.3)."""
         if is_admin:
             return True
         if bypass and not self.preset:
@@ -60,6 +69,7 @@ class ModelEntry:
             self.owner_id == user_id
             or "anyone" in self.readers
             or f"user:{user_id}" in self.readers
+            or any(f"group:{g}" in self.readers for g in group_ids)
         )
 
 
@@ -156,6 +166,8 @@ def apply_rows(
         readers = frozenset(
             "anyone"
             if g["principal_type"] == "anyone" or g["principal_id"] == "*"
+            else f"group:{g['principal_id']}"
+            if g["principal_type"] == "group"
             else f"user:{g['principal_id']}"
             for g in row_grants
             if g["permission"] in ("read", "write")

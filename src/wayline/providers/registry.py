@@ -78,7 +78,9 @@ class Snapshot:
         read it. Without a user (callers that check access afterwards) the old behaviour stays."""
         if user is None or entry.owner_id == user.id:
             return True
-        return entry.owner_id in self.admins and entry.readable_by(user.id, user.is_admin, bypass)
+        return entry.owner_id in self.admins and entry.readable_by(
+            user.id, user.is_admin, bypass, user.group_ids
+        )
 
     def find(
         self, model_id: str, user: UserInfo | None = None, bypass: bool = True
@@ -119,7 +121,7 @@ class Snapshot:
             if (
                 entry is not None
                 and entry.id == model_id
-                and entry.readable_by(user.id, user.is_admin, bypass)
+                and entry.readable_by(user.id, user.is_admin, bypass, user.group_ids)
             ):
                 out.append(entry)
         return out
@@ -211,7 +213,9 @@ class ModelRegistry:
     async def list_body(self, user: UserInfo, refresh: bool = False) -> bytes:
         """The `/api/models` JSON body for `user` (serialised once per snapshot and user)."""
         snap = await self.snapshot(refresh)
-        key = "*" if user.is_admin else user.id
+        # Per user and groups: a request still holding the groups it was authenticated with
+        # must not serve its list to the same user's later requests after a membership change.
+        key = "*" if user.is_admin else f"{user.id}:{','.join(sorted(user.group_ids))}"
         body = snap._bodies.get(key)
         if body is None:
             bypass = self.bypass()
@@ -234,7 +238,7 @@ class ModelRegistry:
         entry = snap.find(model_id, user, bypass)
         if entry is None and snap is not self._snapshot_if_fresh():
             entry = (await self.snapshot()).find(model_id, user, bypass)
-        if entry is None or not entry.readable_by(user.id, user.is_admin, bypass):
+        if entry is None or not entry.readable_by(user.id, user.is_admin, bypass, user.group_ids):
             raise errors.NotFound(errors.model_not_found(model_id))
         return entry
 
@@ -249,7 +253,9 @@ class ModelRegistry:
     async def usable_by(self, model_id: str, user: UserInfo) -> bool:
         bypass = self.bypass()
         entry = (await self.snapshot()).find(model_id, user, bypass)
-        return entry is not None and entry.readable_by(user.id, user.is_admin, bypass)
+        return entry is not None and entry.readable_by(
+            user.id, user.is_admin, bypass, user.group_ids
+        )
 
     def _snapshot_if_fresh(self) -> Snapshot | None:
         return self._snapshot if time.monotonic() < self._expires else None

@@ -1,3 +1,4 @@
+from wayline.system.preview_router import router as preview_router
 from wayline.system.router import router
 
-routers = [router]
+routers = [router, preview_router]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy import Select, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -15,10 +15,20 @@ from sqlalchemy.sql.elements import ColumnElement
 from wayline.core.clock import new_id, now
 from wayline.core.db import affected
 from wayline.users.schemas import UserInfo
-from wayline.users.tables import User
+from wayline.users.tables import GroupMember, User
 
 # A user id in another domain's query: a mapped attribute (`ApiKey.user_id`) or a column.
 UserIdColumn = ColumnElement[Any] | QueryableAttribute[Any]
+
+# Open WebUI's `order_by` values for user lists (plus `group_id:<id>`: that group's members first).
+SORTABLE = {
+    "name": User.name,
+    "email": User.email,
+    "created_at": User.created_at,
+    "last_active_at": User.last_active_at,
+    "updated_at": User.updated_at,
+    "role": User.role,
+}
 
 
 def with_user(stmt: Select[Any], user_id: UserIdColumn, *, outer: bool = False) -> Select[Any]:
@@ -60,6 +70,46 @@ class UserRepository:
         stmt = select(User).order_by(User.created_at, User.id).offset(skip).limit(limit)
         return list((await self.session.execute(stmt)).scalars())
 
+    async def search(
+        self,
+        query: str | None,
+        order_by: str | None,
+        direction: str | None,
+        skip: int | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[User], int]:
+        """Accounts whose name or email contains `query` (any case), sorted as Open WebUI sorts
+        (`order_by`, `direction` "asc" or otherwise descending; newest first by default)."""
+        stmt = select(User)
+        if query:
+            pattern = f"%{query.lower()}%"
+            stmt = stmt.where(
+                or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern))
+            )
+        total = (
+            await self.session.execute(select(func.count()).select_from(stmt.subquery()))
+        ).scalar_one()
+        ascending = direction == "asc"
+        if order_by and order_by.startswith("group_id:"):
+            member = exists().where(
+                GroupMember.user_id == User.id, GroupMember.group_id == order_by[9:]
+            )
+            first = case((member, 1), else_=0)
+            stmt = stmt.order_by(first.asc() if ascending else first.desc(), User.name.asc())
+        elif order_by in SORTABLE:
+            column = SORTABLE[order_by]
+            stmt = stmt.order_by(column.asc() if ascending else column.desc())
+        else:
+            stmt = stmt.order_by(User.created_at.desc())
+        stmt = stmt.order_by(User.id).offset(skip).limit(limit)
+        return list((await self.session.execute(stmt)).scalars()), total
+
+    async def lock(self, user_id: str) -> User | None:
+        """The account, its row locked for this (write) transaction on PostgreSQL: concurrent
+        merges into one of its documents (settings, info) apply one after the other."""
+        stmt = select(User).where(User.id == user_id).with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
     async def admins(self) -> list[User]:
         return list(
             (await self.session.execute(select(User).where(User.role == "admin"))).scalars()
@@ -98,6 +148,15 @@ class UserRepository:
         if row is not None:
             row.name, row.profile_image_url, row.updated_at = name, profile_image_url, now()
         return row
+
+    async def end_sessions(self, user_id: str) -> bool:
+        """Move the token epoch on: every JWT issued to the account stops working."""
+        result = await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(token_epoch=User.token_epoch + 1, updated_at=now())
+        )
+        return bool(affected(result))
 
     async def touch_active(self, user_id: str) -> None:
         await self.session.execute(
