@@ -61,7 +61,9 @@ class Upstreams:
             matches = [(c, e) for c, entries in lists for e in entries if e.id == name]
             if matches:
                 found = matches[0][1]
-                if found.readable_by(user.id, user.is_admin, self.registry.bypass()):
+                if found.readable_by(
+                    user.id, user.is_admin, self.registry.bypass(), user.group_ids
+                ):
                     return found, random.choice([c for c, _ in matches])
                 break
         raise errors.NotFound(errors.model_not_found(model))

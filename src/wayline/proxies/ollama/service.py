@@ -79,7 +79,9 @@ class OllamaProxy:
         for conn, entries in await self._up.per_connection("ollama"):
             for entry in entries:
                 visible = snapshot.find(entry.id, user, bypass)
-                if visible is None or not visible.readable_by(user.id, user.is_admin, bypass):
+                if visible is None or not visible.readable_by(
+                    user.id, user.is_admin, bypass, user.group_ids
+                ):
                     continue
                 tag = merged.get(entry.id)
                 if tag is None:

@@ -45,7 +45,7 @@ class OpenAIProxy:
                 continue
             shown = snapshot.entries.get(model_id)
             guard = shown if shown is not None and not shown.preset else base
-            if guard.readable_by(user.id, user.is_admin, bypass):
+            if guard.readable_by(user.id, user.is_admin, bypass, user.group_ids):
                 data.append(_listed(base.public))
         return {"object": "list", "data": data}
 
