@@ -203,3 +203,25 @@ def test_count_tokens_where_the_connection_counts(client, alice, fake_upstream):
     )
     assert unknown.status_code == 404
     assert client.post("/api/v1/messages/count_tokens", json={"model": "x"}).status_code == 401
+
+
+def test_a_preset_answers_with_its_params(client, alice, fake_upstream):
+    preset = {
+        "id": "kind-llama",
+        "name": "Kind",
+        "base_model_id": "llama3.1:latest",
+        "params": {"system": "Be kind.", "temperature": 0.2},
+    }
+    assert client.post("/api/v1/models/create", json=preset, headers=alice.headers).is_success
+    api = sdk(client, alice, "/ollama")
+    done = api.messages.create(model="kind-llama", max_tokens=2, messages=HELLO)
+    assert done.content[0].text == "Echo: hello"
+    sent = fake_upstream.last("/v1/messages").json
+    assert sent["model"] == "llama3.1:latest" and sent["system"] == "Be kind."
+    assert sent["temperature"] == 0.2
+
+    fake_upstream.missing_routes.add("/v1/messages")
+    api.messages.create(model="kind-llama", max_tokens=2, system="Short.", messages=HELLO)
+    chat = fake_upstream.last("/api/chat").json
+    assert chat["messages"][0] == {"role": "system", "content": "Be kind.\nShort."}
+    assert chat["options"]["temperature"] == 0.2
