@@ -7,6 +7,8 @@ changes leave one consistent member list."""
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 
 import httpx
 import pytest
@@ -308,3 +310,30 @@ def test_parallel_membership_changes_leave_one_consistent_member_list(live_serve
     for user in users:
         mine = httpx.get(f"{server.url}{G}/", headers=user.headers).json()
         assert [g["id"] for g in mine] == [gid]
+
+
+def test_a_removal_on_one_worker_ends_access_on_another(make_settings, make_client) -> None:
+    """Credentials (and the groups they carry) are cached per worker for an hour here; the
+    membership change travels on the shared bus, so worker B checks the next request afresh."""
+    prefix = f"wl-test-{uuid.uuid4().hex[:8]}"
+    shared = dict(
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        REDIS_KEY_PREFIX=prefix,
+        UVICORN_WORKERS=2,
+        AUTH_CACHE_TTL=3600,
+    )
+    worker_a = make_client(make_settings(**shared))
+    worker_b = make_client(make_settings(**shared))
+    admin = signup(worker_a, "Admin")
+    alice = signup(worker_a, "Alice", admin=admin)
+    bob = signup(worker_a, "Bob", admin=admin)
+    gid = new_group(worker_a, admin, "Readers", bob)
+    kid = collection(worker_a, alice, to_group(gid))
+    assert worker_b.get(f"{K}/{kid}", headers=bob.headers).status_code == 200  # cached on B
+
+    set_members(worker_a, admin, gid, "remove", bob)
+    for _ in range(50):  # the message arrives within a few event-loop turns
+        if worker_b.get(f"{K}/{kid}", headers=bob.headers).status_code == 404:
+            break
+        time.sleep(0.02)
+    assert worker_b.get(f"{K}/{kid}", headers=bob.headers).status_code == 404

@@ -226,9 +226,9 @@ class GroupService:
         if unknown:
             raise errors.BadRequest(f"Users not found: {', '.join(unknown)}; nobody was added")
         before = set(await self.groups.direct_member_ids(group_id))
-        await self.groups.add_members(group_id, wanted)
-        await self.groups.touch(group)
         try:
+            await self.groups.add_members(group_id, wanted)
+            await self.groups.touch(group)
             await self.session.commit()
         except IntegrityError as exc:  # an account deleted meanwhile (PostgreSQL)
             await self.session.rollback()
