@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from wayline.core.grants import Grantee, granted, grants_of, replace_grants
-from wayline.models.tables import ModelRow
+from wayline.models.tables import ModelHistoryRow, ModelRow
 from wayline.users.repository import UserRepository
 from wayline.users.schemas import UserInfo
 
@@ -90,8 +90,49 @@ class ModelRepository:
         self.session.add(row)
 
     async def delete(self, model_id: str) -> None:
-        await self.set_grants(model_id, [])
-        await self.session.execute(delete(ModelRow).where(ModelRow.id == model_id))
+        await self.delete_many([model_id])
+
+    # --- whole-collection reads and writes (`bulk.py`) -------------------------------------
+    async def grants_map(self, model_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        return await grants_of(self.session, RESOURCE, model_ids)
+
+    async def list_rows(
+        self,
+        *,
+        presets: bool | None = None,
+        writable_by: UserInfo | None = None,
+        readable_by: UserInfo | None = None,
+        ids: list[str] | None = None,
+    ) -> list[ModelRow]:
+        """Rows, oldest first: presets only (`presets=True`), base-model rows only (False) or
+        both; narrowed to what a user may write or read, and to `ids`."""
+        stmt = select(ModelRow).order_by(ModelRow.created_at, ModelRow.id)
+        if presets is not None:
+            column = ModelRow.base_model_id
+            stmt = stmt.where(column.is_not(None) if presets else column.is_(None))
+        if writable_by is not None:
+            stmt = stmt.where(writable(writable_by))
+        if readable_by is not None:
+            stmt = stmt.where(readable(readable_by))
+        if ids is not None:
+            stmt = stmt.where(ModelRow.id.in_(ids))
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def rows_by_id(self, ids: list[str], user: UserInfo) -> dict[str, tuple[ModelRow, bool]]:
+        """Every row among `ids` (whoever owns it), each with whether `user` may write it."""
+        if not ids:
+            return {}
+        stmt = select(ModelRow, writable(user)).where(ModelRow.id.in_(ids))
+        return {row.id: (row, bool(w)) for row, w in (await self.session.execute(stmt)).all()}
+
+    async def delete_many(self, model_ids: list[str]) -> None:
+        """Rows with their grants and saved versions."""
+        for model_id in model_ids:
+            await self.set_grants(model_id, [])
+        if model_ids:
+            history = ModelHistoryRow
+            await self.session.execute(delete(history).where(history.model_id.in_(model_ids)))
+            await self.session.execute(delete(ModelRow).where(ModelRow.id.in_(model_ids)))
 
 
 async def access_preview(

@@ -3,15 +3,29 @@ providers' `providers/router.py`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
+from starlette.responses import Response
 
-from wayline.auth.deps import VerifiedUser
+from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core import errors
 from wayline.core.deps import SessionDep, StateDep
+from wayline.models.bulk import ModelBulkService
 from wayline.models.catalog import CATALOG
-from wayline.models.schemas import ModelForm, ModelIdForm, ModelListResponse, ModelResponse
+from wayline.models.history import ModelHistoryService
+from wayline.models.images import profile_image_response
+from wayline.models.schemas import (
+    ModelAccessForm,
+    ModelForm,
+    ModelIdForm,
+    ModelListResponse,
+    ModelRecord,
+    ModelResponse,
+    ModelsImportForm,
+    ModelVersionForm,
+    SyncModelsForm,
+)
 from wayline.models.service import ModelService
 
 router = APIRouter(tags=["models"])
@@ -22,6 +36,13 @@ def _service(session: SessionDep, state: StateDep) -> ModelService:
 
 
 Service = Annotated[ModelService, Depends(_service)]
+
+
+def _bulk(session: SessionDep, state: StateDep) -> ModelBulkService:
+    return ModelBulkService(session, state.get(CATALOG), state.core.bus)
+
+
+Bulk = Annotated[ModelBulkService, Depends(_bulk)]
 
 
 @router.get("/api/v1/models/list", response_model=ModelListResponse)
@@ -67,3 +88,102 @@ async def delete_model(
     if not model_id:
         raise errors.BadRequest('Give the model id as ?id= or in the body as {"id": ...}')
     return await service.delete(user, model_id)
+
+
+# --- Open WebUI's whole-collection routes ------------------------------------------------------
+@router.get("/api/v1/models/all", response_model=list[ModelRecord])
+async def all_models(_: AdminUser, bulk: Bulk) -> list[ModelRecord]:
+    """Every workspace row, presets and base-model overrides alike."""
+    return await bulk.all()
+
+
+@router.get("/api/v1/models/base", response_model=list[ModelRecord])
+async def base_models(_: AdminUser, bulk: Bulk, tag: str | None = None) -> list[ModelRecord]:
+    """The rows that stand in for a base model (admins' overrides)."""
+    return await bulk.base(tag)
+
+
+@router.get("/api/v1/models/base/tags")
+async def base_model_tags(user: AdminUser, bulk: Bulk) -> list[str]:
+    return await bulk.tags(user, presets=False)
+
+
+@router.get("/api/v1/models/tags")
+async def model_tags(user: VerifiedUser, bulk: Bulk) -> list[str]:
+    """The tags of the presets the caller may read."""
+    return await bulk.tags(user, presets=True)
+
+
+@router.get("/api/v1/models/export", response_model=list[ModelRecord])
+async def export_models(
+    user: VerifiedUser, bulk: Bulk, ids: list[str] | None = Query(None)
+) -> list[ModelRecord]:
+    return await bulk.export(user, ids)
+
+
+@router.post("/api/v1/models/import")
+async def import_models(form: ModelsImportForm, user: VerifiedUser, bulk: Bulk) -> bool:
+    return await bulk.import_(user, form.models)
+
+
+@router.post("/api/v1/models/sync", response_model=list[ModelRecord])
+async def sync_models(form: SyncModelsForm, user: AdminUser, bulk: Bulk) -> list[ModelRecord]:
+    return await bulk.sync(user, form.models)
+
+
+@router.delete("/api/v1/models/delete/all")
+async def delete_all_models(_: AdminUser, bulk: Bulk) -> bool:
+    return await bulk.delete_all()
+
+
+@router.post("/api/v1/models/model/access/update", response_model=ModelRecord)
+async def update_model_access(
+    form: ModelAccessForm, user: VerifiedUser, service: Service
+) -> ModelRecord:
+    return await service.update_access(user, form)
+
+
+@router.get("/api/v1/models/model/profile/image", response_model=None)
+async def model_profile_image(
+    user: VerifiedUser, service: Service, id: str = Query(min_length=1)
+) -> Response:
+    return profile_image_response(id, await service.profile_image_url(user, id))
+
+
+# --- saved versions ------------------------------------------------------------------------------
+def _history(session: SessionDep, state: StateDep) -> ModelHistoryService:
+    return ModelHistoryService(session, state.get(CATALOG), state.core.bus)
+
+
+History = Annotated[ModelHistoryService, Depends(_history)]
+
+
+@router.get("/api/v1/models/model/history")
+async def model_history(
+    user: VerifiedUser,
+    versions: History,
+    id: str = Query(min_length=1),
+    page: int = Query(1, ge=1, le=100_000),
+) -> list[dict[str, Any]]:
+    return await versions.page(user, id, page)
+
+
+@router.get("/api/v1/models/model/history/{version_id}")
+async def model_history_entry(
+    version_id: str, user: VerifiedUser, versions: History, id: str = Query(min_length=1)
+) -> dict[str, Any]:
+    return await versions.entry(user, id, version_id)
+
+
+@router.delete("/api/v1/models/model/history/{version_id}")
+async def delete_model_history_entry(
+    version_id: str, user: VerifiedUser, versions: History, id: str = Query(min_length=1)
+) -> bool:
+    return await versions.delete(user, id, version_id)
+
+
+@router.post("/api/v1/models/model/update/version", response_model=ModelRecord)
+async def set_model_version(
+    form: ModelVersionForm, user: VerifiedUser, versions: History, id: str = Query(min_length=1)
+) -> ModelRecord:
+    return await versions.restore(user, id, form.version_id)

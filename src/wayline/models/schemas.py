@@ -28,6 +28,8 @@ class ModelForm(OpenModel):
     params: StorableObject = Field(default_factory=dict)
     access_grants: list[AccessGrantForm] | None = None
     is_active: bool = True
+    # Kept with the version this write saves (`/model/history`).
+    commit_message: Annotated[str, Field(max_length=1000), AfterValidator(utf8)] | None = None
 
     @field_validator("id")
     @classmethod
@@ -59,6 +61,7 @@ class ModelIdForm(OpenModel):
 
 
 class ModelResponse(OpenModel):
+    version_id: str | None = None
     id: str
     user_id: str
     base_model_id: str | None
@@ -75,3 +78,62 @@ class ModelResponse(OpenModel):
 class ModelListResponse(BaseModel):
     items: list[ModelResponse]
     total: int
+
+
+# --- Open WebUI's whole-collection routes (`models/bulk.py`) ---------------------------------
+
+# Far above a real workspace; it bounds one import's or sync's work.
+MAX_BULK = 1000
+
+
+class ModelRecord(OpenModel):
+    """A workspace model row as Open WebUI's `ModelModel` (no caller-specific `write_access`)."""
+
+    version_id: str | None = None
+    id: str
+    user_id: str
+    base_model_id: str | None
+    name: str
+    params: dict[str, Any]
+    meta: dict[str, Any]
+    access_grants: list[dict[str, Any]]
+    is_active: bool
+    created_at: int
+    updated_at: int
+
+
+class ModelAccessForm(OpenModel):
+    """`POST /model/access/update`: a model's whole grant list (and a name, for a row made for a
+    base model that had none)."""
+
+    id: IdText
+    name: NameText | None = None
+    access_grants: list[AccessGrantForm]
+
+    @field_validator("id")
+    @classmethod
+    def _no_whitespace(cls, value: str) -> str:
+        if any(ch.isspace() for ch in value):
+            raise ValueError("Model id must not contain whitespace")
+        return value
+
+
+class ModelsImportForm(BaseModel):
+    """`POST /import`: models as `GET /export` answers them; each is checked as `ModelForm`."""
+
+    models: list[dict[str, Any]] = Field(max_length=MAX_BULK)
+
+
+class ModelSyncItem(ModelForm):
+    """One model of `POST /sync` (Open WebUI's `ModelModel`): `user_id` becomes the admin's and
+    `updated_at` the time of the sync; `created_at` is kept when given."""
+
+    created_at: int | None = Field(default=None, ge=0)
+
+
+class SyncModelsForm(BaseModel):
+    models: list[ModelSyncItem] = Field(default_factory=list, max_length=MAX_BULK)
+
+
+class ModelVersionForm(BaseModel):
+    version_id: str = Field(min_length=1, max_length=36)

@@ -15,9 +15,16 @@ from wayline.core.bus import Bus
 from wayline.core.clock import now
 from wayline.core.db import begin_write
 from wayline.core.grants import group_ids_of
+from wayline.models import history
 from wayline.models.catalog import Catalog
 from wayline.models.repository import MODELS_CHANGED, ModelRepository
-from wayline.models.schemas import ModelForm, ModelListResponse, ModelResponse
+from wayline.models.schemas import (
+    ModelAccessForm,
+    ModelForm,
+    ModelListResponse,
+    ModelRecord,
+    ModelResponse,
+)
 from wayline.models.tables import ModelRow
 from wayline.users.group_service import check_grant_targets
 from wayline.users.schemas import UserInfo
@@ -48,6 +55,7 @@ class ModelService:
 
     async def _response(self, row: ModelRow, write: bool) -> ModelResponse:
         return ModelResponse(
+            version_id=row.version_id,
             id=row.id,
             user_id=row.user_id,
             base_model_id=row.base_model_id,
@@ -113,6 +121,7 @@ class ModelService:
         try:
             await self.session.flush()
             await self.repo.set_grants(row.id, [g.model_dump() for g in form.access_grants or []])
+            await history.record(self.session, row, None, user.id, form.commit_message)
             await self.session.commit()
         except IntegrityError:
             await self.session.rollback()
@@ -151,6 +160,7 @@ class ModelService:
             raise errors.BadRequest("The model id cannot be changed")
         if form.base_model_id != row.base_model_id and base_allowed is not None:
             raise base_allowed
+        before = history.snapshot(row)
         row.base_model_id, row.name, row.params, row.meta = (
             form.base_model_id,
             form.name,
@@ -161,6 +171,7 @@ class ModelService:
         if form.access_grants is not None:
             await check_grant_targets(self.session, group_ids_of(form.access_grants))
             await self.repo.set_grants(row.id, [g.model_dump() for g in form.access_grants])
+        await history.record(self.session, row, before, user.id, form.commit_message)
         await self.session.commit()
         await self._changed()
         return await self._response(row, True)
@@ -180,3 +191,48 @@ class ModelService:
         await self.session.commit()
         await self._changed()
         return True
+
+    async def update_access(self, user: UserInfo, form: ModelAccessForm) -> ModelRecord:
+        """Replace a model's grants. A base model without a row gets one (an admin's override
+        with no changes), so that who may use it can be set, as Open WebUI."""
+        listed = await self.catalog.has_model(form.id)  # before the write lock
+        await begin_write(self.session)
+        if await self.repo.exists(form.id):
+            row = await self._get(user, form.id, write=True)
+        elif not user.is_admin:
+            raise errors.Forbidden(errors.ACCESS_PROHIBITED)
+        elif not listed:
+            raise errors.NotFound(errors.model_not_found(form.id))
+        else:
+            ts = now()
+            row = ModelRow(
+                id=form.id,
+                user_id=user.id,
+                base_model_id=None,
+                name=form.name or form.id,
+                params={},
+                meta={},
+                is_active=True,
+                created_at=ts,
+                updated_at=ts,
+            )
+            self.repo.add(row)
+            await history.record(self.session, row, None, user.id)
+        await check_grant_targets(self.session, group_ids_of(form.access_grants))
+        await self.repo.set_grants(row.id, [g.model_dump() for g in form.access_grants])
+        row.updated_at = now()
+        try:
+            await self.session.commit()
+        except IntegrityError:  # a concurrent first grant for the same base model won
+            await self.session.rollback()
+            raise errors.Conflict(f"Model '{form.id}' was changed meanwhile; try again") from None
+        await self._changed()
+        record = (await self._response(row, True)).model_dump(exclude={"write_access"})
+        return ModelRecord.model_validate(record)
+
+    async def profile_image_url(self, user: UserInfo, model_id: str) -> str | None:
+        """`meta.profile_image_url` of a model `user` may read; None for any other id, so that
+        ids of models they may not see cannot be probed."""
+        found = await self.repo.get_readable(user, model_id)
+        url = (found[0].meta or {}).get("profile_image_url") if found else None
+        return url if isinstance(url, str) and url else None

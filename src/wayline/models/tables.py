@@ -6,6 +6,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wayline.core.db import Base
+from wayline.core.versions import VersionColumns
 
 
 class ModelRow(Base):
@@ -24,3 +25,15 @@ class ModelRow(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    # The saved version the row holds (`model_history`); None before the first write.
+    version_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class ModelHistoryRow(VersionColumns, Base):
+    """A saved version of a workspace model's name, base model, parameters and metadata."""
+
+    __tablename__ = "model_history"
+
+    model_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey("model.id", ondelete="CASCADE"), index=True
+    )

@@ -1,10 +1,10 @@
 """Banners, user settings and other headless-API state.
 
 Functions: each user's own valve values for a function (`function_user_valves`, Open WebUI's
-`UserValves`), and saved versions (`function_history`, `function.version_id`). The
-runtime-configuration sections added with it (banners, prompt suggestions, model defaults,
-connection flags, interface visibility) are rows of the existing `runtime_config` table and
-need no schema change.
+`UserValves`), and saved versions (`function_history`, `function.version_id`). Models: saved
+versions (`model_history`, `model.version_id`). The runtime-configuration sections added with
+them (banners, prompt suggestions, model defaults, connection flags, interface visibility) are
+rows of the existing `runtime_config` table and need no schema change.
 
 Revision ID: 0008_headless_surface
 Revises: 0007_knowledge_directories
@@ -44,6 +44,10 @@ def upgrade() -> None:
     _history_table("function_history", "function_id", "function")
     op.add_column("function", sa.Column("version_id", sa.String(36), nullable=True))
 
+    # --- models: saved versions -------------------------------------------------------------
+    _history_table("model_history", "model_id", "model")
+    op.add_column("model", sa.Column("version_id", sa.String(36), nullable=True))
+
 
 def _history_table(name: str, owner: str, table: str) -> None:
     """A resource's saved versions (`core/versions.py`): one table per resource kind."""
@@ -66,6 +70,9 @@ def _history_table(name: str, owner: str, table: str) -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("model") as batch:
+        batch.drop_column("version_id")
+    op.drop_table("model_history")
     with op.batch_alter_table("function") as batch:
         batch.drop_column("version_id")
     op.drop_table("function_history")
