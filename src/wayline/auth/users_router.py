@@ -125,6 +125,7 @@ async def shipped_permissions(_: AdminUser) -> UserPermissions:
 # --- the caller's own documents --------------------------------------------------------------
 @router.get("/user/settings")
 async def my_settings(user: VerifiedUser, service: Service, raw: bool = False) -> Any:
+    # `raw` skips Open WebUI's admin-set interface defaults; Wayline has none, so both are raw.
     return await service.settings(user)
 
 

@@ -186,20 +186,20 @@ class GroupRepository:
         )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def add_members(self, group_id: str, user_ids: Sequence[str]) -> int:
+    async def add_members(self, group_id: str, user_ids: Sequence[str]) -> None:
         """Add members, skipping those already in (a concurrent add of the same member
-        included): how many were added."""
+        included)."""
         if not user_ids:
-            return 0
+            return
         stamp = now()
         rows = [
             {"group_id": group_id, "user_id": uid, "created_at": stamp, "updated_at": stamp}
             for uid in dict.fromkeys(user_ids)
         ]
         dialect = postgresql if self._dialect() == "postgresql" else sqlite
-        stmt = dialect.insert(GroupMember).values(rows).on_conflict_do_nothing()
-        result = await self.session.execute(stmt)
-        return int(getattr(result, "rowcount", 0) or 0)
+        await self.session.execute(
+            dialect.insert(GroupMember).values(rows).on_conflict_do_nothing()
+        )
 
     async def remove_members(self, group_id: str, user_ids: Sequence[str]) -> int:
         if not user_ids:
@@ -210,9 +210,6 @@ class GroupRepository:
             )
         )
         return int(getattr(result, "rowcount", 0) or 0)
-
-    async def touch(self, group: Group) -> None:
-        group.updated_at = now()
 
     def _dialect(self) -> str:
         return self.session.bind.dialect.name if self.session.bind is not None else ""
@@ -254,16 +251,13 @@ class GroupRepository:
         return out
 
     # --- a group's members, for the admin ---------------------------------------------------
-    def _effective_ids(self, group_id: str) -> Select[Any]:
-        return members_of(group_id)
-
     async def member_page(
         self, group_id: str, membership: str, query: str, skip: int, limit: int
     ) -> tuple[list[User], int, dict[str, int]]:
         """Members of a group (direct, inherited or both), by name: a page, its total, and the
         counts of each kind."""
         direct = select(GroupMember.user_id).where(GroupMember.group_id == group_id)
-        effective = self._effective_ids(group_id)
+        effective = members_of(group_id)
         count = select(func.count()).select_from
         direct_n = (await self.session.execute(count(direct.subquery()))).scalar_one()
         effective_n = (

@@ -228,7 +228,7 @@ class GroupService:
         before = set(await self.groups.direct_member_ids(group_id))
         try:
             await self.groups.add_members(group_id, wanted)
-            await self.groups.touch(group)
+            group.updated_at = now()
             await self.session.commit()
         except IntegrityError as exc:  # an account deleted meanwhile (PostgreSQL)
             await self.session.rollback()
@@ -244,7 +244,7 @@ class GroupService:
         await begin_write(self.session)
         group = await self._locked(group_id)
         removed = await self.groups.remove_members(group_id, list(dict.fromkeys(user_ids)))
-        await self.groups.touch(group)
+        group.updated_at = now()
         await self.session.commit()
         if removed:
             await self._changed("group members removed")
