@@ -38,7 +38,7 @@ def test_create_get_list_update_delete(client, alice):
     assert r.status_code == 200 and r.json()["name"] == "Renamed"
 
     files = client.get(f"{BASE}/{k['id']}/files", headers=alice.headers).json()
-    assert files == {"items": [], "total": 0}
+    assert files == {"items": [], "directories": [], "breadcrumbs": [], "total": 0}
 
     assert client.delete(f"{BASE}/{k['id']}/delete", headers=alice.headers).json() is True
     r = client.get(f"{BASE}/{k['id']}", headers=alice.headers)

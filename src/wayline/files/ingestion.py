@@ -53,6 +53,7 @@ from wayline.extraction.limits import ExtractionLimits
 from wayline.files.batching import EmbeddingQueue
 from wayline.files.blobstore import BlobStore
 from wayline.files.claims import claim_token, is_dead_local_claim
+from wayline.files.hooks import UploadHook
 from wayline.files.repository import FileRepository
 from wayline.files.tables import COMPLETED, FAILED, PENDING, File
 from wayline.vectors import NewChunk, VectorIndex
@@ -111,6 +112,8 @@ class IngestionRunner:
         self._dispatcher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._waiters: dict[str, asyncio.Event] = {}
+        # A higher domain's part in a completed upload (`FilesRuntime.attach`).
+        self.hook: UploadHook | None = None
 
     # --- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -473,6 +476,16 @@ class IngestionRunner:
                 for i, (c, v) in enumerate(zip(prepared.chunks, vectors, strict=True))
             ],
         )
+        await self._completed(session, row)
+
+    async def _completed(self, session: Any, row: File) -> None:
+        """In the transaction that marks `row` completed: the upload hook's part (knowledge links
+        an upload that named a collection), committed with the chunks or not at all."""
+        if self.hook is not None:
+            metadata = (row.meta or {}).get("data")
+            if not isinstance(metadata, dict):
+                metadata = {}
+            await self.hook.processed(session, row.id, metadata)
 
     async def _write(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run `work` in one write transaction and commit. With BEGIN IMMEDIATE a writer waits for
@@ -536,6 +549,7 @@ class IngestionRunner:
                 "created_by": row.user_id,
             },
         )
+        await self._completed(session, row)
         return True
 
     async def _fail(self, file_id: str, message: str, status: int) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.sql import FromClause
 
 from wayline.core.clock import now
 from wayline.core.db import affected
-from wayline.files.status import COMPLETED, PENDING, PROCESSING, STORED, UNPROCESSED
+from wayline.files.status import COMPLETED, FAILED, PENDING, PROCESSING, STORED, UNPROCESSED
 from wayline.files.tables import File
 from wayline.users.repository import is_admin
 from wayline.users.schemas import UserInfo
@@ -136,6 +136,26 @@ class FileRepository:
             .where(*scope)
             .values(status=STORED, hash=None, progress_done=0, progress_total=0, updated_at=now())
         )
+
+    async def mark_outdated_pending(self, file_ids: Sequence[str], signature: str) -> int:
+        """Set back to `pending` the files among `file_ids` that failed, or completed with an
+        index signature other than `signature` (a file without one had its text edited: left
+        alone). A compare-and-set like `mark_pending`; how many rows it changed."""
+        indexed_as = File.data["index_signature"].as_string()
+        outdated = or_(
+            File.status == FAILED,
+            and_(File.status == COMPLETED, indexed_as.is_not(None), indexed_as != signature),
+        )
+        changed = 0
+        ids = list(dict.fromkeys(file_ids))
+        for start in range(0, len(ids), 500):  # bound parameter lists stay small on any backend
+            result = await self.session.execute(
+                update(File)
+                .where(File.id.in_(ids[start : start + 500]), outdated)
+                .values(status=PENDING, error=None, error_status=None, updated_at=now())
+            )
+            changed += affected(result)
+        return changed
 
     async def delete(self, file_id: str) -> None:
         await self.session.execute(delete(File).where(File.id == file_id))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -26,6 +26,7 @@ from wayline.core.settings import Settings
 from wayline.embeddings import Embedder
 from wayline.extraction import extension_of
 from wayline.files.blobstore import BlobStore, blob_key, safe_name
+from wayline.files.hooks import UploadHook
 from wayline.files.ingestion import IngestionRunner
 from wayline.files.repository import FileRepository
 from wayline.files.status import COMPLETED, FAILED, PENDING, STORED, UNPROCESSED
@@ -47,6 +48,15 @@ class FilesRuntime:
     blobs: BlobStore
     index: VectorIndex
     ingestion: IngestionRunner
+    hook: UploadHook | None = None
+
+    def attach(self, hook: UploadHook) -> None:
+        """Plug in a higher domain's part in uploads (knowledge: the auto-link to a collection),
+        for the upload route and the ingestion workers alike."""
+        if self.hook is not None:
+            raise RuntimeError("an upload hook is attached already")
+        self.hook = hook
+        self.ingestion.hook = hook
 
     async def submit(self, file_id: str) -> None:
         """Hand a `pending` file to the ingestion workers (the row is the job)."""
@@ -78,6 +88,21 @@ class FilesRuntime:
                 f"check /api/v1/files/{file_id}/process/status"
             )
         return row
+
+    async def reprocess_outdated(self, session: AsyncSession, file_ids: Sequence[str]) -> int:
+        """Queue again the files among `file_ids` whose vectors are out of date: processing
+        failed, or they were indexed with another embedder or chunking than the current one.
+        A file indexed the current way is left alone (its vectors would come out the same), and
+        so is one whose text was edited (re-reading its bytes would undo the edit). Commits;
+        how many were queued."""
+        await begin_write(session)
+        queued = await FileRepository(session).mark_outdated_pending(
+            file_ids, self.ingestion.signature()
+        )
+        await session.commit()
+        if queued:
+            await self.submit(file_ids[0])
+        return queued
 
     async def delete_files(self, session: AsyncSession, file_ids: Sequence[str]) -> None:
         """Remove files entirely: chunks (vectors + FTS), rows (links cascade) and stored bytes.
@@ -184,9 +209,11 @@ async def create_file(
     content_type: str | None,
     metadata: dict[str, Any] | None = None,
     process: bool = True,
+    on_stored: Callable[[AsyncSession, str], Awaitable[None]] | None = None,
 ) -> File:
     """Store bytes and insert the file row (status `pending` when `process`); the caller submits
-    the job (`FilesRuntime.submit`)."""
+    the job (`FilesRuntime.submit`). `on_stored` runs in the insert's transaction, after it: if
+    it raises, nothing is kept."""
     name = safe_name(filename)
     file_id = new_id()
     path, size, digest = await runtime.blobs.put(
@@ -223,8 +250,12 @@ async def create_file(
     try:
         await begin_write(session)
         FileRepository(session).add(row)
+        if on_stored is not None:
+            await session.flush()
+            await on_stored(session, row.id)
         await session.commit()
     except BaseException:
+        await session.rollback()
         await runtime.blobs.delete(path)
         raise
     return row
@@ -274,6 +305,12 @@ class FileService:
         allowed = self.runtime.settings.allowed_file_extensions
         if process and allowed and extension_of(filename) not in allowed:
             raise errors.BadRequest(f"File type {extension_of(filename)} is not allowed")
+        hook = self.runtime.hook
+        on_stored: Callable[[AsyncSession, str], Awaitable[None]] | None = None
+        if hook is not None:
+            await hook.check(self.session, user, metadata)  # refused before any byte is stored
+            on_stored = lambda session, file_id: hook.stored(session, user, file_id, metadata)  # noqa: E731
+
         row = await create_file(
             self.session,
             self.runtime,
@@ -283,6 +320,7 @@ class FileService:
             content_type=content_type,
             metadata=metadata,
             process=process,
+            on_stored=on_stored,
         )
         if process and background:
             await self.runtime.submit(row.id)

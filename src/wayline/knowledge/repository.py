@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.core.clock import now
@@ -132,6 +132,15 @@ class KnowledgeRepository:
         )
         return (await self.session.execute(stmt)).first() is not None
 
+    async def would_serve_owner(self, knowledge_id: str, owner_id: str) -> bool:
+        """Whether a link from the collection would serve a new file of `owner_id`'s (one no
+        collection holds yet): what an upload into the collection is checked against."""
+        stmt = select(Knowledge.id).where(
+            Knowledge.id == knowledge_id,
+            link_serves(Knowledge, literal(""), literal(owner_id)),
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
     async def files(
         self, knowledge_id: str, skip: int = 0, limit: int | None = None, with_content: bool = False
     ) -> tuple[list[dict[str, Any]], int]:
@@ -180,7 +189,7 @@ class KnowledgeRepository:
         )
         return (await self.session.execute(stmt)).first() is not None
 
-    async def link(self, knowledge_id: str, file_id: str) -> None:
+    async def link(self, knowledge_id: str, file_id: str, directory_id: str | None = None) -> None:
         # The file's owner is copied onto the link (a file never changes owner): the access rule
         # needs it for every file of a collection, and reading it from the wide file rows was
         # most of a search's time on a 5,000-file collection. A file deleted meanwhile has
@@ -188,7 +197,11 @@ class KnowledgeRepository:
         owner = (await self.session.execute(select(F.user_id).where(F.id == file_id))).scalar()
         self.session.add(
             KnowledgeFile(
-                knowledge_id=knowledge_id, file_id=file_id, file_user_id=owner, created_at=now()
+                knowledge_id=knowledge_id,
+                file_id=file_id,
+                file_user_id=owner,
+                directory_id=directory_id,
+                created_at=now(),
             )
         )
 

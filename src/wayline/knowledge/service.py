@@ -12,7 +12,8 @@ anything but the database: no second session, no waiting for a file to be proces
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -26,13 +27,12 @@ from wayline.core.settings import Settings
 from wayline.files.repository import FileRepository
 from wayline.files.service import FilesRuntime
 from wayline.files.status import FAILED, STORED
+from wayline.knowledge.directory_repository import DirectoryRepository
 from wayline.knowledge.repository import KnowledgeRepository
 from wayline.knowledge.schemas import (
     BatchWarnings,
     FileMeta,
     KnowledgeBatchResponse,
-    KnowledgeFileItem,
-    KnowledgeFileList,
     KnowledgeForm,
     KnowledgeList,
     KnowledgeListItem,
@@ -52,6 +52,14 @@ def collection_not_found(knowledge_id: str) -> errors.NotFound:
 
 def file_not_found(file_id: str) -> errors.NotFound:
     return errors.NotFound(f"File {file_id} not found")
+
+
+def directory_not_found(directory_id: str, knowledge_id: str) -> errors.NotFound:
+    return errors.NotFound(f"Directory {directory_id} not found in knowledge base {knowledge_id}")
+
+
+def no_write_access(knowledge_id: str) -> errors.Forbidden:
+    return errors.Forbidden(f"You do not have write access to knowledge base {knowledge_id}")
 
 
 def _grants(forms: Sequence[AccessGrantForm] | None) -> list[Grant]:
@@ -99,7 +107,8 @@ class KnowledgeService:
         self.session = session
         self.settings = settings
         self.repo = KnowledgeRepository(session)
-        self._files = files
+        self.dirs = DirectoryRepository(session)
+        self.files_runtime = files
 
     # --- lookups ----------------------------------------------------------------
     async def readable(self, user: UserInfo, knowledge_id: str) -> Knowledge:
@@ -115,7 +124,7 @@ class KnowledgeService:
         await self.repo.lock(knowledge_id)
         row = await self.readable(user, knowledge_id)
         if not await self.repo.writable(user, knowledge_id):
-            raise errors.Forbidden(f"You do not have write access to knowledge base {knowledge_id}")
+            raise no_write_access(knowledge_id)
         return row
 
     async def readable_file(self, user: UserInfo, file_id: str) -> dict[str, Any]:
@@ -167,10 +176,16 @@ class KnowledgeService:
 
     async def list(self, user: UserInfo, page: int, limit: int = PAGE_SIZE) -> KnowledgeList:
         rows, total = await self.repo.page(user, (page - 1) * limit, limit)
+        return KnowledgeList(items=await self.list_items(user, rows), total=total)
+
+    async def list_items(
+        self, user: UserInfo, rows: Sequence[tuple[Knowledge, UserInfo | None]]
+    ) -> builtins.list[KnowledgeListItem]:  # `list` is also a method here
+        """List entries for collections read with their owners (`/` and `/search`)."""
         ids = [k.id for k, _ in rows]
         grants, counts = await self.repo.grants(ids), await self.repo.file_counts(ids)
         writable = await self.repo.writable_ids(user, ids)
-        items = [
+        return [
             KnowledgeListItem(
                 id=k.id,
                 user_id=k.user_id,
@@ -187,22 +202,9 @@ class KnowledgeService:
             )
             for k, u in rows
         ]
-        return KnowledgeList(items=items, total=total)
 
     async def get(self, user: UserInfo, knowledge_id: str) -> KnowledgeResponse:
         return await self._response(user, await self.readable(user, knowledge_id))
-
-    async def files(
-        self, user: UserInfo, knowledge_id: str, page: int, limit: int
-    ) -> KnowledgeFileList:
-        await self.readable(user, knowledge_id)
-        rows, total = await self.repo.files(knowledge_id, (page - 1) * limit, limit)
-        owners = await self.repo.owners([r["user_id"] for r in rows])
-        items = [
-            KnowledgeFileItem(**file_meta(r).model_dump(), user=_owner(owners.get(r["user_id"])))
-            for r in rows
-        ]
-        return KnowledgeFileList(items=items, total=total)
 
     async def update(
         self, user: UserInfo, knowledge_id: str, form: KnowledgeForm
@@ -286,25 +288,39 @@ class KnowledgeService:
                 "A file was deleted while it was being added; nothing was changed"
             ) from exc
 
-    async def add_file(self, user: UserInfo, knowledge_id: str, file_id: str) -> KnowledgeResponse:
+    async def _check_directory(self, knowledge_id: str, directory_id: str | None) -> None:
+        if directory_id is not None and not await self.dirs.get(knowledge_id, directory_id):
+            raise directory_not_found(directory_id, knowledge_id)
+
+    async def add_file(
+        self, user: UserInfo, knowledge_id: str, file_id: str, directory_id: str | None = None
+    ) -> KnowledgeResponse:
         row = await self.writable(user, knowledge_id)
         await self._check_addable(user, knowledge_id, file_id)
+        await self._check_directory(knowledge_id, directory_id)
         if not await self.repo.is_linked(knowledge_id, file_id):
-            await self.repo.link(knowledge_id, file_id)
+            await self.repo.link(knowledge_id, file_id, directory_id)
             row.updated_at = now()
             await self._commit_links()
         return await self._response(user, row)
 
     async def add_files(
-        self, user: UserInfo, knowledge_id: str, file_ids: Sequence[str]
+        self,
+        user: UserInfo,
+        knowledge_id: str,
+        file_ids: Sequence[str],
+        directories: Mapping[str, str | None] | None = None,
     ) -> KnowledgeBatchResponse:
+        """Link each file (into its folder in `directories`, by file id; else the root)."""
         row = await self.writable(user, knowledge_id)
         failures: list[str] = []
         for file_id in dict.fromkeys(file_ids):
             if await self.repo.is_linked(knowledge_id, file_id):
                 continue
+            directory_id = (directories or {}).get(file_id)
             try:
                 await self._check_addable(user, knowledge_id, file_id)
+                await self._check_directory(knowledge_id, directory_id)
             except errors.WaylineError as exc:
                 failures.append(f"{file_id}: {exc.detail}")
                 continue
@@ -312,7 +328,7 @@ class KnowledgeService:
                 async with (
                     self.session.begin_nested()
                 ):  # so the next file's duplicate check sees this one
-                    await self.repo.link(knowledge_id, file_id)
+                    await self.repo.link(knowledge_id, file_id, directory_id)
             except IntegrityError:  # deleted meanwhile (PostgreSQL; SQLite holds the write lock)
                 failures.append(f"{file_id}: {file_not_found(file_id).detail}")
         row.updated_at = now()
@@ -344,18 +360,23 @@ class KnowledgeService:
             raise errors.NotFound(f"File {file_id} is not in knowledge base {knowledge_id}")
         await self.repo.unlink(knowledge_id, [file_id])
         row.updated_at = now()
-        await self._finish_unlink(user, [file_id], delete_file)
+        await self.finish_unlink(user, [file_id], delete_file)
         return await self._response(user, row)
 
-    async def reset(self, user: UserInfo, knowledge_id: str) -> KnowledgeResponse:
+    async def reset(
+        self, user: UserInfo, knowledge_id: str, include_directories: bool = True
+    ) -> KnowledgeResponse:
+        """Empty the collection; its folders go too unless `include_directories` is false."""
         row = await self.writable(user, knowledge_id)
         file_ids = await self.repo.linked_ids(knowledge_id)
         await self.repo.unlink(knowledge_id)
+        if include_directories:
+            await self.dirs.delete_all(knowledge_id)
         row.updated_at = now()
-        await self._finish_unlink(user, file_ids, None)
+        await self.finish_unlink(user, file_ids, None)
         return await self._response(user, row)
 
-    async def _finish_unlink(
+    async def finish_unlink(
         self, user: UserInfo, file_ids: Sequence[str], requested: bool | None
     ) -> None:
         """Commit the unlinking, deleting the files too (in the same transaction) when asked or
@@ -366,6 +387,6 @@ class KnowledgeService:
         )
         owned = await FileRepository(self.session).owned_ids(user, file_ids) if deletes else []
         if owned:
-            await self._files.delete_files(self.session, owned)  # commits
+            await self.files_runtime.delete_files(self.session, owned)  # commits
         else:
             await self.session.commit()
