@@ -100,9 +100,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("user") as batch:
-        for column in USER_COLUMNS:
-            batch.drop_column(column)
+    # Not a batch (copy-and-move) on SQLite: dropping the old `user` table would cascade to
+    # every row that references an account (API keys, collections, ...). SQLite has dropped
+    # columns in place since 3.35; the bundled one is newer.
+    for column in USER_COLUMNS:
+        op.drop_column("user", column)
     op.drop_index("ix_access_grant_principal", table_name="access_grant")
     op.execute("DELETE FROM access_grant WHERE principal_type = 'group'")
     op.drop_table("group_lineage")
