@@ -352,3 +352,32 @@ def test_group_grants_reach_the_list_routes(
     assert theirs.status_code == 401
     history = ok(client.get(f"{M}/model/history?id=crewed", headers=bob.headers))
     assert [v["user"] for v in history] == [{"name": "Bob"}, {"name": "Alice"}]
+
+
+def test_workspace_list_pages_filters_and_owners(
+    client: TestClient, admin: Account, alice: Account, bob: Account
+) -> None:
+    for i in range(32):
+        create(client, alice, preset(f"p{i:02}", tags=("even",) if i % 2 == 0 else ()))
+    create(client, bob, preset("bobs", access_grants=EVERYONE))
+    create(client, bob, preset("hidden"))
+    create(client, admin, {"id": "gpt-4o-mini", "name": "Mini", "meta": {}, "params": {}})
+
+    first = ok(client.get(f"{M}/list", headers=alice.headers))
+    assert first["total"] == 33 and len(first["items"]) == 30  # presets she may read, 30 a page
+    second = ok(client.get(f"{M}/list?page=2", headers=alice.headers))
+    assert len(second["items"]) == 3
+    seen = {m["id"] for m in first["items"] + second["items"]}
+    assert seen == {f"p{i:02}" for i in range(32)} | {"bobs"}  # no override, nothing private
+    assert ok(client.get(f"{M}/list?page=3", headers=alice.headers))["items"] == []
+
+    shared = ok(client.get(f"{M}/list?view_option=shared", headers=alice.headers))
+    assert [m["id"] for m in shared["items"]] == ["bobs"]
+    assert shared["items"][0]["user"]["email"] == "bob@example.com"
+    assert shared["items"][0]["write_access"] is False
+    mine = ok(client.get(f"{M}/list?view_option=created&tag=EVEN", headers=alice.headers))
+    assert mine["total"] == 16
+    named = ok(client.get(f"{M}/list?query=P0&order_by=name&direction=asc", headers=alice.headers))
+    assert [m["id"] for m in named["items"]] == [f"p0{i}" for i in range(10)]
+    assert client.get(f"{M}/list?page=0", headers=alice.headers).status_code == 422
+    assert client.get(f"{M}/list?order_by=size", headers=alice.headers).status_code == 422

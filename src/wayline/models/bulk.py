@@ -24,6 +24,7 @@ from wayline.core.db import begin_write
 from wayline.core.grants import group_ids_of
 from wayline.models import history
 from wayline.models.catalog import Catalog
+from wayline.models.listing import tag_names
 from wayline.models.repository import MODELS_CHANGED, ModelRepository
 from wayline.models.schemas import ModelForm, ModelRecord, ModelSyncItem
 from wayline.models.service import ID_TAKEN, base_id_taken
@@ -33,16 +34,6 @@ from wayline.users.schemas import UserInfo
 
 # The fields of a row an import entry may leave out (kept from the row it updates).
 _KEPT = ("base_model_id", "name", "params", "meta", "is_active")
-
-
-def tag_names(meta: dict[str, Any] | None) -> set[str]:
-    """The tags of a model's `meta.tags` (`[{"name": ...}]`, or plain strings)."""
-    names = set()
-    for tag in (meta or {}).get("tags") or []:
-        name = tag.get("name") if isinstance(tag, dict) else tag
-        if isinstance(name, str) and name.strip():
-            names.add(name.strip())
-    return names
 
 
 def _unique(ids: Sequence[str]) -> None:

@@ -3,7 +3,7 @@ providers' `providers/router.py`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
 from starlette.responses import Response
@@ -15,6 +15,7 @@ from wayline.models.bulk import ModelBulkService
 from wayline.models.catalog import CATALOG
 from wayline.models.history import ModelHistoryService
 from wayline.models.images import profile_image_response
+from wayline.models.listing import ListOptions
 from wayline.models.schemas import (
     ModelAccessForm,
     ModelForm,
@@ -46,8 +47,18 @@ Bulk = Annotated[ModelBulkService, Depends(_bulk)]
 
 
 @router.get("/api/v1/models/list", response_model=ModelListResponse)
-async def list_workspace_models(user: VerifiedUser, service: Service) -> ModelListResponse:
-    return await service.list(user)
+async def list_workspace_models(
+    user: VerifiedUser,
+    service: Service,
+    query: str | None = Query(None, max_length=1000),
+    view_option: Literal["created", "shared"] | None = None,
+    tag: str | None = Query(None, max_length=255),
+    order_by: Literal["name", "created_at", "updated_at"] | None = None,
+    direction: Literal["asc", "desc"] | None = None,
+    page: int = Query(1, ge=1, le=100_000),
+) -> ModelListResponse:
+    options = ListOptions(query, view_option, tag, order_by, direction, page)
+    return await service.list(user, options)
 
 
 @router.post("/api/v1/models/create", response_model=ModelResponse)

@@ -17,6 +17,7 @@ from wayline.core.db import begin_write
 from wayline.core.grants import group_ids_of
 from wayline.models import history
 from wayline.models.catalog import Catalog
+from wayline.models.listing import OWNER_FIELDS, PAGE_SIZE, ListOptions
 from wayline.models.repository import MODELS_CHANGED, ModelRepository
 from wayline.models.schemas import (
     ModelAccessForm,
@@ -27,6 +28,7 @@ from wayline.models.schemas import (
 )
 from wayline.models.tables import ModelRow
 from wayline.users.group_service import check_grant_targets
+from wayline.users.repository import UserRepository
 from wayline.users.schemas import UserInfo
 
 ID_TAKEN = "Uh-oh! This id is already registered. Please choose another id string."
@@ -133,9 +135,26 @@ class ModelService:
         await self._changed()
         return await self._response(row, True)
 
-    async def list(self, user: UserInfo) -> ModelListResponse:
-        items = [await self._response(row, w) for row, w in await self.repo.list_readable(user)]
-        return ModelListResponse(items=items, total=len(items))
+    async def list(self, user: UserInfo, options: ListOptions | None = None) -> ModelListResponse:
+        """Open WebUI's workspace list: the presets `user` may read, filtered, sorted, a page at
+        a time (`PAGE_SIZE`); `total` counts every match. Base-model rows are `/base`'s."""
+        options = options or ListOptions()
+        rows = [
+            (row, w)
+            for row, w in await self.repo.list_readable(user)
+            if row.base_model_id is not None and options.matches(row, user.id)
+        ]
+        rows = options.sorted(rows)
+        start = (options.page - 1) * PAGE_SIZE
+        shown = rows[start : start + PAGE_SIZE]
+        owners = await UserRepository(self.session).infos(sorted({r.user_id for r, _ in shown}))
+        items = []
+        for row, write in shown:
+            owner = owners.get(row.user_id)
+            user_info = {k: getattr(owner, k) for k in OWNER_FIELDS} if owner else None
+            item = (await self._response(row, write)).model_dump()
+            items.append(ModelResponse(**item, user=user_info))
+        return ModelListResponse(items=items, total=len(rows))
 
     async def _get(self, user: UserInfo, model_id: str, write: bool = False) -> ModelRow:
         found = await self.repo.get_readable(user, model_id)
