@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CompoundSelect, and_, exists, or_, select, true, union
-from sqlalchemy.orm import QueryableAttribute, aliased
+from sqlalchemy import and_, exists, or_, select, true
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from wayline.core.grants import EVERYONE, GROUP, AccessGrant, granted, names
@@ -59,41 +59,41 @@ def can_write(user: UserInfo) -> ColumnElement[bool]:
     return or_(Knowledge.user_id == user.id, _granted(user, ("write",)))
 
 
-def _named_writers(
-    knowledge_id: ColumnElement[Any] | QueryableAttribute[Any],
-) -> CompoundSelect[Any]:
-    """The users who answer for a collection besides its owner: those granted write on it by
-    name, and the members of each group granted write on it (a query of user ids)."""
+def _writes_by_grant(knowledge: type[Knowledge], user_id: Any) -> ColumnElement[bool]:
+    """The user `user_id` answers for the collection through a write grant: one naming them,
+    or one naming a group they belong to. (An EXISTS per candidate, not a list of every
+    writer: the database stops at the first match, through the grants' index.)"""
     g, via = aliased(AccessGrant), aliased(AccessGrant)
     by_name = (
-        select(g.principal_id)
+        exists()
         .where(
             g.resource_type == RESOURCE,
-            g.resource_id == knowledge_id,
+            g.resource_id == knowledge.id,
             g.principal_type == "user",
             g.permission == "write",
-            g.principal_id != EVERYONE,
+            g.principal_id == user_id,
         )
         .correlate_except(g)
     )
-    write_groups = (
-        select(via.principal_id)
+    by_group = (
+        exists()
         .where(
             via.resource_type == RESOURCE,
-            via.resource_id == knowledge_id,
+            via.resource_id == knowledge.id,
             via.principal_type == GROUP,
             via.permission == "write",
+            in_group(user_id, via.principal_id),
         )
         .correlate_except(via)
     )
-    return union(by_name, members_of(write_groups))
+    return or_(by_name, by_group)
 
 
 def _answerer_in_group(knowledge: type[Knowledge], group_id: Any) -> ColumnElement[bool]:
     """Someone who answers for the collection belongs to group `group_id`."""
     members = members_of(group_id)
     writer_in_group = members.where(
-        members.selected_columns[0].in_(_named_writers(knowledge.id))
+        _writes_by_grant(knowledge, members.selected_columns[0])
     ).exists()
     return or_(in_group(knowledge.user_id, group_id), writer_in_group)
 
@@ -143,14 +143,14 @@ def link_serves(
             g.principal_type == "user",
             or_(
                 g.principal_id == knowledge.user_id,
-                g.principal_id.in_(_named_writers(knowledge.id)),
+                _writes_by_grant(knowledge, g.principal_id),
             ),
         ),
         and_(g.principal_type == GROUP, _answerer_in_group(knowledge, g.principal_id)),
     )
     return or_(
         file_owner == knowledge.user_id,
-        file_owner.in_(_named_writers(knowledge.id)),
+        _writes_by_grant(knowledge, file_owner),
         is_admin(knowledge.user_id),
         _owner_grants_write(file_id, file_owner, to_answerer, g),
     )
