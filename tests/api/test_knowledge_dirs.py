@@ -269,6 +269,21 @@ def test_reset_keeps_or_drops_directories(client: TestClient, alice: Account) ->
     assert listing(client, alice, kid, directory_id="")["directories"] == []
 
 
+def test_deleting_a_collection_takes_its_folders(client: TestClient, alice: Account) -> None:
+    kid = create_kb(client, alice)
+    docs = mkdir(client, alice, kid, "docs")
+    mkdir(client, alice, kid, "api", docs["id"])
+    upload_into(client, alice, kid, "a.md", "# a\nalpha", docs["id"])
+    file_id = listing(client, alice, kid)["items"][0]["id"]
+    assert client.delete(f"{K}/{kid}/delete", headers=alice.headers).json() is True
+    r = client.post(f"{K}/{kid}/dirs/create", json={"name": "x"}, headers=alice.headers)
+    assert r.status_code == 404
+    # Files outlive their collection, as in Open WebUI; the file can join another one.
+    other = create_kb(client, alice, "Other")
+    r = client.post(f"{K}/{other}/file/add", json={"file_id": file_id}, headers=alice.headers)
+    assert r.status_code == 200 and names(listing(client, alice, other)) == ["a.md"]
+
+
 @pytest.mark.parametrize("name", ["a/b", "..", ".", "", "   "])
 def test_bad_directory_names_are_422(client: TestClient, alice: Account, name: str) -> None:
     kid = create_kb(client, alice)

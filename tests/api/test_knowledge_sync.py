@@ -187,6 +187,26 @@ def test_cleanup_touches_only_this_collection_and_the_callers_files(
     assert client.get(f"/api/v1/files/{bobs_id}", headers=bob.headers).status_code == 200
 
 
+def test_a_large_tree_is_diffed_whole(client: TestClient, alice: Account) -> None:
+    kid = create_kb(client, alice)
+    upload_into(client, alice, kid, "kept.md", "# Kept\nkept", file_hash="k")
+    manifest = [entry(f"src/module{i % 50}", f"file{i}.py", sha(str(i))) for i in range(20_000)]
+    manifest.append(entry("", "kept.md", "k"))
+    body = json.dumps({"manifest": manifest})
+    assert len(body) > 2 * 1024 * 1024  # beyond the default body cap: a sync takes more
+    started = time.monotonic()
+    r = client.post(
+        f"{K}/{kid}/sync/diff",
+        content=body,
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 200, r.text[:300]
+    result = r.json()
+    assert len(result["added"]) == 20_000 and result["unmodified_count"] == 1
+    assert result["mkdir"][0] == "src" and len(result["mkdir"]) == 51
+    assert time.monotonic() - started < 20
+
+
 @pytest.mark.parametrize(
     "manifest",
     [

@@ -40,6 +40,17 @@ LARGE_BODY_PATHS = (
     "/images/api/v1/edit",
     "/api/v1/retrieval/process/files/batch",
 )
+# A sync client's whole tree (`/api/v1/knowledge/{id}/sync/diff`: ~150 bytes a file, so the
+# default cap would stop at ~7,000 files) and the ids it then removes.
+LARGE_BODY_SUFFIXES = ("/sync/diff", "/sync/cleanup")
+
+
+def takes_large_body(path: str) -> bool:
+    return path.startswith(LARGE_BODY_PATHS) or (
+        path.startswith("/api/v1/knowledge/") and path.endswith(LARGE_BODY_SUFFIXES)
+    )
+
+
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -106,7 +117,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        cap = self.max_large_body if path.startswith(LARGE_BODY_PATHS) else self.max_body
+        cap = self.max_large_body if takes_large_body(path) else self.max_body
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > cap:
             await _reject(scope, receive, send, 413, f"Request body larger than {cap} bytes")
