@@ -375,6 +375,10 @@ def test_workspace_list_pages_filters_and_owners(
     assert [m["id"] for m in shared["items"]] == ["bobs"]
     assert shared["items"][0]["user"]["email"] == "bob@example.com"
     assert shared["items"][0]["write_access"] is False
+    # A read-only caller may use the preset, not copy its prompt (Open WebUI strips params).
+    assert shared["items"][0]["params"] == {}
+    assert ok(client.get(f"{M}/model?id=bobs", headers=alice.headers))["params"] == {}
+    assert ok(client.get(f"{M}/model?id=bobs", headers=bob.headers))["params"] != {}
     mine = ok(client.get(f"{M}/list?view_option=created&tag=EVEN", headers=alice.headers))
     assert mine["total"] == 16
     named = ok(client.get(f"{M}/list?query=P0&order_by=name&direction=asc", headers=alice.headers))

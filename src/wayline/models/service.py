@@ -56,13 +56,15 @@ class ModelService:
         await self.bus.publish(MODELS_CHANGED, {})
 
     async def _response(self, row: ModelRow, write: bool) -> ModelResponse:
+        """A read-only caller gets no `params` (the system prompt and the rest of the curated
+        configuration), as Open WebUI: they may use the model, not copy it."""
         return ModelResponse(
             version_id=row.version_id,
             id=row.id,
             user_id=row.user_id,
             base_model_id=row.base_model_id,
             name=row.name,
-            params=row.params or {},
+            params=(row.params or {}) if write else {},
             meta=row.meta or {},
             access_grants=await self.repo.grants(row.id),
             is_active=row.is_active,
