@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from wayline.core.state import AppState
 from wayline.providers.registry import ModelRegistry
 from wayline.proxies.messages.router import router as messages_router
+from wayline.proxies.models_router import router as models_router
 from wayline.proxies.native import NativeRoutes
 from wayline.proxies.ollama import config as ollama_config
 from wayline.proxies.ollama.router import router as ollama_router
@@ -19,7 +20,7 @@ from wayline.proxies.openai import config as openai_config
 from wayline.proxies.openai.router import router as openai_router
 from wayline.proxies.upstreams import Upstreams
 
-routers = [ollama_router, openai_router, messages_router]
+routers = [ollama_router, openai_router, messages_router, models_router]
 
 
 @asynccontextmanager

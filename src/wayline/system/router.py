@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from wayline import __version__
 from wayline.auth.credentials import extract_token
-from wayline.auth.deps import get_authenticator
+from wayline.auth.deps import VerifiedUser, get_authenticator
 from wayline.core.deps import CoreDep
 
 router = APIRouter(tags=["system"])
@@ -33,6 +33,12 @@ async def health_db(core: CoreDep) -> JSONResponse:
 @router.get("/api/version")
 async def version(core: CoreDep) -> dict:
     return {"version": __version__, "deployment_id": core.settings.REDIS_KEY_PREFIX}
+
+
+@router.get("/api/version/updates")
+async def version_updates(_: VerifiedUser) -> dict:
+    """Open WebUI's answer with its update check off: Wayline never calls out to look."""
+    return {"current": __version__, "latest": __version__}
 
 
 @router.get("/api/config")
