@@ -22,7 +22,7 @@ from tests.conftest import Account
 from wayline.core.settings import Settings
 
 DATA = Path(__file__).parent.parent / "data"
-THRESHOLD = 0.90
+THRESHOLD = 0.92
 Key = tuple[str, str]  # (METHOD, path with parameters written `{}`)
 
 
