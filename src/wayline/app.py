@@ -38,6 +38,7 @@ log = logging.getLogger("wayline")
 COMPONENTS = (
     "wayline.system.component",
     "wayline.auth.component",
+    "wayline.usage.component",  # the usage hub: before every domain that calls models
     "wayline.functions.component",
     "wayline.models.component",
     "wayline.providers.component",

@@ -462,6 +462,9 @@ def _openai_routes(fake: FakeUpstream, app: web.Application) -> None:
                 }
             )
         base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model}
+        # Asked for usage, OpenAI sends `"usage": null` on every chunk, then one usage-only chunk.
+        asked = bool((body.get("stream_options") or {}).get("include_usage"))
+        null_usage = {"usage": None} if asked else {}
         frames = [
             _sse(
                 {
@@ -473,28 +476,28 @@ def _openai_routes(fake: FakeUpstream, app: web.Application) -> None:
                             "finish_reason": None,
                         }
                     ],
+                    **null_usage,
                 }
             )
         ]
         if tool_calls:
             delta = {"tool_calls": [{"index": 0, **tool_calls[0]}]}
-            frames.append(
-                _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
-            )
+            choices = [{"index": 0, "delta": delta, "finish_reason": None}]
+            frames.append(_sse({**base, "choices": choices, **null_usage}))
         else:
             frames += [
                 _sse(
                     {
                         **base,
                         "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}],
+                        **null_usage,
                     }
                 )
                 for t in tokens
             ]
-        frames.append(
-            _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
-        )
-        if (body.get("stream_options") or {}).get("include_usage"):
+        last = [{"index": 0, "delta": {}, "finish_reason": finish}]
+        frames.append(_sse({**base, "choices": last, **null_usage}))
+        if asked:
             frames.append(_sse({**base, "choices": [], "usage": usage}))
         frames.append(b"data: [DONE]\n\n")
         return await _stream(fake, request, "text/event-stream", frames, failure)

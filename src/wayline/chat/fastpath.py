@@ -38,7 +38,8 @@ async def chat_completions(request: Request) -> Response:
 
 async def embeddings(request: Request) -> Response:
     user = await _user(request)
-    return await get_state(request).get(ChatService).embeddings(user, await request.body())
+    chat = get_state(request).get(ChatService)
+    return await chat.embeddings(request, user, await request.body())
 
 
 async def list_models(request: Request) -> Response:

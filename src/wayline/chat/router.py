@@ -78,4 +78,4 @@ async def chat_completions(request: Request, user: VerifiedUser, chat: Chat) -> 
 @router.post("/api/v1/embeddings", openapi_extra=_EMBED_BODY)
 async def embeddings(request: Request, user: VerifiedUser, chat: Chat) -> Response:
     """OpenAI-shaped embeddings, routed to the model's connection."""
-    return await chat.embeddings(user, await request.body())
+    return await chat.embeddings(request, user, await request.body())

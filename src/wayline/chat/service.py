@@ -7,6 +7,7 @@ no prefix, no preset — the client's bytes are forwarded as they came.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -14,10 +15,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wayline.chat.augment import ChatAugmenter
+from wayline.chat.metering import answer_metered, connection_of
 from wayline.chat.params import WAYLINE_FIELDS, apply_params
 from wayline.core import errors
+from wayline.core.usage import CHAT, EMBEDDING
 from wayline.providers.base import ChatCall
 from wayline.providers.registry import ModelRegistry
+from wayline.usage.estimate import input_tokens
+from wayline.usage.observe import OPENAI, metered_answer
+from wayline.usage.scope import usage_scope
 from wayline.users.schemas import UserInfo
 
 
@@ -37,6 +43,7 @@ class ChatService:
         self.augmenter = augmenter
 
     async def complete(self, request: Request, user: UserInfo, raw: bytes) -> Response:
+        started = time.perf_counter()  # the call's latency includes the pipeline (RAG too)
         body = parse_body(raw)
         entry = await self.registry.resolve(body.get("model"), user)
         provider = self.registry.providers.of(entry.kind)
@@ -72,12 +79,21 @@ class ChatService:
             sources=sources,
             extras=extras,
         )
-        return await provider.chat(call)
+        meter = usage_scope(request).start(CHAT, user.id, entry.id, connection_of(entry), started)
+        return await answer_metered(provider, call, meter)
 
-    async def embeddings(self, user: UserInfo, raw: bytes) -> Response:
+    async def embeddings(self, request: Request, user: UserInfo, raw: bytes) -> Response:
+        started = time.perf_counter()
         body = parse_body(raw)
         entry = await self.registry.resolve(body.get("model"), user)
         inputs = body.get("input")
         if not (isinstance(inputs, str) or (isinstance(inputs, list) and inputs)):
             raise errors.BadRequest("'input' must be a string or a non-empty list", param="input")
-        return await self.registry.providers.of(entry.kind).embeddings(entry, body)
+        scope = usage_scope(request)
+        meter = scope.start(EMBEDDING, user.id, entry.id, connection_of(entry), started)
+        return await metered_answer(
+            meter,
+            self.registry.providers.of(entry.kind).embeddings(entry, body),
+            wire=OPENAI,
+            prompt_tokens=lambda: input_tokens(inputs),
+        )

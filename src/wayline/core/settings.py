@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     LOG_FORMAT: Literal["text", "json"] = "text"
     # SIGTERM: stop accepting, let in-flight requests and streams finish for this long, then exit.
     GRACEFUL_SHUTDOWN_TIMEOUT: float = Field(default=30.0, ge=0)
+    # The usage ledger (usage/ledger.py): records are written every USAGE_FLUSH_INTERVAL seconds,
+    # or at once when 500 wait; past USAGE_QUEUE_SIZE waiting, a call goes unrecorded (counted,
+    # logged) rather than slowed down. Shutdown writes whatever waits.
+    USAGE_FLUSH_INTERVAL: float = Field(default=1.0, gt=0, le=3600)
+    USAGE_QUEUE_SIZE: int = Field(default=50_000, ge=1)
 
     # --- storage ------------------------------------------------------------
     DATA_DIR: Path = Path("./data")

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from wayline.core.settings import Settings
 from wayline.core.streams import sse_event
+from wayline.core.usage import Meter
 from wayline.providers.connections import Connection
 from wayline.providers.entries import ModelEntry
 from wayline.users.schemas import UserInfo
@@ -57,6 +58,8 @@ class ChatCall:
     sources: list[dict[str, Any]] | None = None
     # Open WebUI's request fields that are not forwarded (`files`, `features`, `params`, ...).
     extras: dict[str, Any] = field(default_factory=dict)
+    # The call's usage meter (chat/metering.py): the provider says which deployment answers.
+    meter: Meter | None = None
 
 
 @dataclass(frozen=True)

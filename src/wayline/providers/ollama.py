@@ -86,6 +86,8 @@ class OllamaProvider:
         entry = call.entry
         conn = entry.pick()
         assert conn is not None
+        if call.meter is not None:
+            call.meter.served(entry.id, conn.name)
         payload = orjson.dumps(wire.to_ollama_chat(call.body, entry.upstream_id))
         url = f"{conn.url}/api/chat"
         if not call.stream:

@@ -37,6 +37,8 @@ class OpenAIProvider:
     kind: ClassVar[str] = "openai"
     preset_params: ClassVar[tuple[str, ...]] = OPENAI_PARAMS
     uses_connections: ClassVar[bool] = True
+    # Honours `stream_options.include_usage`: asked for by the usage ledger (chat/metering.py).
+    asks_stream_usage: ClassVar[bool] = True
 
     def __init__(self, core: Core) -> None:
         self._http = core.http
@@ -85,6 +87,8 @@ class OpenAIProvider:
         entry, body = call.entry, call.body
         conn = entry.connection
         assert conn is not None
+        if call.meter is not None:
+            call.meter.served(entry.id, conn.name)
         data = call.raw
         if body.get("model") != entry.upstream_id:
             body["model"] = entry.upstream_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
@@ -19,6 +19,7 @@ from wayline.media.audio.schemas import (
     TTSConfig,
 )
 from wayline.media.audio.service import MAX_AUDIO_BYTES, AudioService
+from wayline.usage.scope import usage_scope
 
 router = APIRouter(prefix="/api/v1/audio", tags=["audio"])
 
@@ -43,6 +44,7 @@ async def update_config(form: AudioConfigUpdate, core: CoreDep, user: AdminUser)
 
 @router.post("/transcriptions", response_model=Transcription)
 async def transcribe(
+    request: Request,
     core: CoreDep,
     user: VerifiedUser,
     file: Annotated[UploadFile, File(description="The audio to transcribe")],
@@ -50,7 +52,12 @@ async def transcribe(
 ) -> dict:
     audio = await file.read(MAX_AUDIO_BYTES + 1)  # one byte over the limit is enough to refuse it
     return await AudioService(core).transcribe(
-        audio, file.filename or "", file.content_type or "", language
+        audio,
+        file.filename or "",
+        file.content_type or "",
+        language,
+        user_id=user.id,
+        usage=usage_scope(request),
     )
 
 

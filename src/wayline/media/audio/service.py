@@ -9,6 +9,7 @@ from typing import Any
 
 from wayline.core import errors
 from wayline.core.state import Core
+from wayline.core.usage import TRANSCRIPTION
 from wayline.media.audio import engines
 from wayline.media.audio.base import Audio
 from wayline.media.audio.cache import SpeechCache
@@ -19,6 +20,8 @@ from wayline.media.audio.schemas import (
     STTConfig,
     TTSConfig,
 )
+from wayline.usage.observe import count_transcript
+from wayline.usage.scope import UNMETERED, UsageScope
 
 SECTION = "audio"
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # OpenAI's own limit for /audio/transcriptions
@@ -99,7 +102,13 @@ class AudioService:
         return filename, content_type
 
     async def transcribe(
-        self, audio: bytes, filename: str, content_type: str, language: str | None
+        self,
+        audio: bytes,
+        filename: str,
+        content_type: str,
+        language: str | None,
+        user_id: str = "",
+        usage: UsageScope = UNMETERED,
     ) -> dict[str, Any]:
         cfg = (await self.config()).stt
         filename, content_type = self._check_type(
@@ -128,7 +137,9 @@ class AudioService:
             cfg.MODEL,
             cfg.OPENAI_API_REQUEST_FORMAT,
         )
-        result = await engine.transcribe(audio, filename, content_type, language)
+        with usage.start(TRANSCRIPTION, user_id, cfg.MODEL, f"stt {cfg.ENGINE}") as meter:
+            result = await engine.transcribe(audio, filename, content_type, language)
+            count_transcript(meter, result)
         return {**result, "filename": filename}
 
     # --- text to speech -------------------------------------------------------------------

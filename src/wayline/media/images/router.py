@@ -17,6 +17,7 @@ from wayline.media.images.schemas import (
     VerifyForm,
 )
 from wayline.media.images.service import ImageService
+from wayline.usage.scope import usage_scope
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 
@@ -50,7 +51,7 @@ async def generations(
     user: VerifiedUser,
 ) -> list[GeneratedImage]:
     return await ImageService(core).generate(
-        session, get_state(request).get(FilesRuntime), user, form
+        session, get_state(request).get(FilesRuntime), user, form, usage_scope(request)
     )
 
 
@@ -62,4 +63,5 @@ async def edit(
     session: SessionDep,
     user: VerifiedUser,
 ) -> list[GeneratedImage]:
-    return await ImageService(core).edit(session, get_state(request).get(FilesRuntime), user, form)
+    files = get_state(request).get(FilesRuntime)
+    return await ImageService(core).edit(session, files, user, form, usage_scope(request))

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wayline.core import errors
 from wayline.core.settings import IMAGE_SIZE_PATTERN
 from wayline.core.state import Core
+from wayline.core.usage import IMAGE
 from wayline.files.service import FilesRuntime, create_file
 from wayline.media.images import engines
 from wayline.media.images.base import Image
@@ -27,6 +28,8 @@ from wayline.media.images.schemas import (
     VerifyForm,
 )
 from wayline.media.images.sources import load_image
+from wayline.usage.estimate import input_tokens
+from wayline.usage.scope import UNMETERED, UsageScope
 from wayline.users.schemas import UserInfo
 
 SECTION = "images"
@@ -93,7 +96,12 @@ class ImageService:
         return engines.engine_for(cfg, self._core.http).models()
 
     async def generate(
-        self, session: AsyncSession, files: FilesRuntime, user: UserInfo, form: GenerateImageForm
+        self,
+        session: AsyncSession,
+        files: FilesRuntime,
+        user: UserInfo,
+        form: GenerateImageForm,
+        usage: UsageScope = UNMETERED,
     ) -> list[GeneratedImage]:
         cfg = await self.config()
         if not cfg.ENABLE_IMAGE_GENERATION:
@@ -110,12 +118,20 @@ class ImageService:
         _check_size(size, "size")
         model = form.model or cfg.IMAGE_GENERATION_MODEL or "dall-e-2"
         engine = engines.engine_for(cfg, self._core.http)
-        images = await engine.generate(form.prompt, model, size, form.n, {})
+        connection = f"images {cfg.IMAGE_GENERATION_ENGINE}"
+        with usage.start(IMAGE, user.id, model, connection) as meter:
+            images = await engine.generate(form.prompt, model, size, form.n, {})
+            meter.count(input_tokens(form.prompt), 0, estimated=True)  # engines give no counts
         metadata = {"prompt": form.prompt, "model": model, "size": size}
         return await _store(session, files, user, images, metadata)
 
     async def edit(
-        self, session: AsyncSession, files: FilesRuntime, user: UserInfo, form: EditImageForm
+        self,
+        session: AsyncSession,
+        files: FilesRuntime,
+        user: UserInfo,
+        form: EditImageForm,
+        usage: UsageScope = UNMETERED,
     ) -> list[GeneratedImage]:
         cfg = await self.config()
         if not cfg.ENABLE_IMAGE_EDIT:
@@ -135,7 +151,10 @@ class ImageService:
         model = cfg.IMAGE_EDIT_MODEL if form.model is None else form.model
         extra = {"background": form.background} if form.background else {}
         engine = engines.ENGINES[cfg.IMAGE_EDIT_ENGINE](self._core.http, cfg)
-        images = await engine.edit(form.prompt, model, sources, size, form.n, extra)
+        connection = f"images {cfg.IMAGE_EDIT_ENGINE}"
+        with usage.start(IMAGE, user.id, model or "", connection) as meter:
+            images = await engine.edit(form.prompt, model, sources, size, form.n, extra)
+            meter.count(input_tokens(form.prompt), 0, estimated=True)
         metadata = {"prompt": form.prompt, "model": model, "size": size, "edit": True}
         return await _store(session, files, user, images, metadata)
 

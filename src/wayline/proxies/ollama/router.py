@@ -42,12 +42,15 @@ from wayline.proxies.ollama.service import OllamaProxy
 from wayline.proxies.responses.schemas import ResponsesRequest
 from wayline.proxies.responses.service import ResponsesProxy
 from wayline.proxies.upstreams import get_upstreams
+from wayline.usage.scope import usage_scope
 
 router = APIRouter(prefix="/ollama", tags=["ollama"])
 
 
 def _proxy(request: Request, core: CoreDep) -> OllamaProxy:
-    return OllamaProxy(core.http, get_upstreams(request), core.settings.MODEL_LIST_TIMEOUT)
+    return OllamaProxy(
+        core.http, get_upstreams(request), core.settings.MODEL_LIST_TIMEOUT, usage_scope(request)
+    )
 
 
 Proxy = Annotated[OllamaProxy, Depends(_proxy)]

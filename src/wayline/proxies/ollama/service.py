@@ -18,8 +18,12 @@ from wayline.core import errors
 from wayline.core.http import UpstreamClient, UpstreamResponse, upstream_error
 from wayline.providers.connections import Connection
 from wayline.providers.registry import alias_ids
+from wayline.proxies.ollama.metering import metering_of
 from wayline.proxies.relay import check_connection, relay
 from wayline.proxies.upstreams import Upstreams
+from wayline.usage.estimate import request_tokens
+from wayline.usage.observe import metered_answer
+from wayline.usage.scope import UNMETERED, UsageScope
 from wayline.users.schemas import UserInfo
 
 log = logging.getLogger("wayline.proxies.ollama")
@@ -41,10 +45,17 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 
 class OllamaProxy:
-    def __init__(self, http: UpstreamClient, upstreams: Upstreams, list_timeout: float) -> None:
+    def __init__(
+        self,
+        http: UpstreamClient,
+        upstreams: Upstreams,
+        list_timeout: float,
+        usage: UsageScope = UNMETERED,
+    ) -> None:
         self._http = http
         self._up = upstreams
         self._timeout = list_timeout
+        self._usage = usage
 
     async def _get_json(self, conn: Connection, path: str) -> Any:
         resp = await self._http.request(
@@ -158,11 +169,23 @@ class OllamaProxy:
         stream_default: bool = False,
     ) -> Response:
         """Forward `body` to `path` on a connection serving `body[key]`; stream when asked."""
-        conn, upstream_model = await self._target(str(body.get(key)), user, index)
+        model = str(body.get(key))
+        conn, upstream_model = await self._target(model, user, index)
         body = {**body, key: upstream_model}
         stream = _wants_stream(body, stream_default)
-        return await relay(
+        metering = metering_of(path, body, stream)  # may ask an OpenAI-style stream for its usage
+        answer = relay(
             self._http, "POST", f"{conn.url}{path}", headers=conn.headers, json=body, stream=stream
+        )
+        if metering is None:
+            return await answer
+        meter = self._usage.start(metering.kind, user.id, model, conn.name)
+        return await metered_answer(
+            meter,
+            answer,
+            wire=metering.wire,
+            strip=metering.strip,
+            prompt_tokens=lambda: request_tokens(body),
         )
 
     # --- model management (admin) ------------------------------------------------------

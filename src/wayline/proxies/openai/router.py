@@ -25,12 +25,13 @@ from wayline.proxies.openai.service import OpenAIProxy
 from wayline.proxies.responses.schemas import ResponsesRequest
 from wayline.proxies.responses.service import ResponsesProxy
 from wayline.proxies.upstreams import get_upstreams
+from wayline.usage.scope import usage_scope
 
 router = APIRouter(prefix="/openai", tags=["openai"])
 
 
 def _proxy(request: Request, core: CoreDep) -> OpenAIProxy:
-    return OpenAIProxy(core.http, get_upstreams(request), core.settings)
+    return OpenAIProxy(core.http, get_upstreams(request), core.settings, usage_scope(request))
 
 
 Proxy = Annotated[OpenAIProxy, Depends(_proxy)]

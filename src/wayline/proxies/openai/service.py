@@ -8,15 +8,20 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
+from wayline.chat.metering import answer_metered
 from wayline.core import errors
 from wayline.core.http import UpstreamClient
 from wayline.core.settings import Settings
+from wayline.core.usage import CHAT, EMBEDDING
 from wayline.media.audio.base import Audio
 from wayline.media.audio.cache import SpeechCache
 from wayline.media.audio.openai import OpenAISynthesizer
 from wayline.providers.base import ChatCall
 from wayline.proxies.relay import check_connection, relay
 from wayline.proxies.upstreams import Upstreams
+from wayline.usage.estimate import input_tokens
+from wayline.usage.observe import OPENAI, metered_answer
+from wayline.usage.scope import UNMETERED, UsageScope
 from wayline.users.schemas import UserInfo
 
 # Request headers a pass-through forwards; credentials are the connection's, never the caller's.
@@ -24,10 +29,17 @@ _PASS_REQUEST_HEADERS = ("content-type", "accept", "openai-beta")
 
 
 class OpenAIProxy:
-    def __init__(self, http: UpstreamClient, upstreams: Upstreams, settings: Settings) -> None:
+    def __init__(
+        self,
+        http: UpstreamClient,
+        upstreams: Upstreams,
+        settings: Settings,
+        usage: UsageScope = UNMETERED,
+    ) -> None:
         self._http = http
         self._up = upstreams
         self._settings = settings
+        self._usage = usage
 
     async def verify(self, url: str, key: str) -> Response:
         """An admin checks a connection before saving it: its `/models`."""
@@ -68,16 +80,21 @@ class OpenAIProxy:
             user=user,
             raw=data,
         )
-        return await self._up.registry.providers.of("openai").chat(call)
+        meter = self._usage.start(CHAT, user.id, entry.id, conn.name)
+        return await answer_metered(self._up.registry.providers.of("openai"), call, meter)
 
     async def embeddings(self, body: dict[str, Any], user: UserInfo) -> Response:
         entry, conn = await self._up.pick(body.get("model"), user, "openai")
-        return await relay(
+        meter = self._usage.start(EMBEDDING, user.id, entry.id, conn.name)
+        answer = relay(
             self._http,
             "POST",
             f"{conn.url}/embeddings",
             headers=conn.headers,
             json={**body, "model": entry.upstream_id},
+        )
+        return await metered_answer(
+            meter, answer, wire=OPENAI, prompt_tokens=lambda: input_tokens(body.get("input"))
         )
 
     async def speech(self, body: dict[str, Any]) -> Audio:
