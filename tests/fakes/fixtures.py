@@ -7,6 +7,7 @@
   `.models_delay`, `.token_delay`, `.disconnects` / `.wait_disconnect()`.
   Models: OpenAI `gpt-4-turbo`, `gpt-4o-mini`, `text-embedding-3-small`;
   Ollama `llama3.1:latest`, `qwen2.5:0.5b`, `nomic-embed-text:latest`.
+- `second_upstream`: a second `FakeUpstream` (same models, another port), reset likewise.
 - `gateway_settings`: `Settings` with `OPENAI_API_BASE_URLS=<fake>/v1` (key `sk-fake-upstream`)
   and `OLLAMA_BASE_URLS=<fake>`, model-list cache off (`MODELS_CACHE_TTL=0`) so every test
   sees the fake's current state.
@@ -58,6 +59,21 @@ def _fake_upstream_server() -> Iterator[FakeUpstream]:
 def fake_upstream(_fake_upstream_server: FakeUpstream) -> FakeUpstream:
     _fake_upstream_server.reset()
     return _fake_upstream_server
+
+
+@pytest.fixture(scope="session")
+def _second_upstream_server(_fake_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()  # after the first: the extra routes are registered
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def second_upstream(_second_upstream_server: FakeUpstream) -> FakeUpstream:
+    """Another fake upstream, serving the same models on another port (one model with two
+    deployments, for routing tests); `reset()` before every test."""
+    _second_upstream_server.reset()
+    return _second_upstream_server
 
 
 @pytest.fixture

@@ -12,11 +12,15 @@ from wayline.chat.router import router
 from wayline.chat.service import ChatService
 from wayline.core.state import AppState
 from wayline.providers.registry import ModelRegistry
+from wayline.providers.routing import Router
 
 routers = [router]
 
 
 @asynccontextmanager
 async def lifespan(state: AppState) -> AsyncIterator[None]:
-    state.provide(ChatService, ChatService(state.get(ModelRegistry), state.find(CHAT_AUGMENTER)))
+    state.provide(
+        ChatService,
+        ChatService(state.get(ModelRegistry), state.find(CHAT_AUGMENTER), state.get(Router)),
+    )
     yield

@@ -1,4 +1,5 @@
-"""The chat pipeline: parse → resolve model → preset params → RAG seam → the model's provider.
+"""The chat pipeline: parse → resolve model → preset params → RAG seam → the router, which
+calls the model's provider on one of its deployments (retries, cooldowns, fallbacks).
 
 The body is parsed with orjson and never validated as a whole (unknown fields pass
 through to OpenAI-type upstreams). When nothing had to change — no Wayline fields,
@@ -21,6 +22,7 @@ from wayline.core import errors
 from wayline.core.usage import CHAT, EMBEDDING
 from wayline.providers.base import ChatCall
 from wayline.providers.registry import ModelRegistry
+from wayline.providers.routing import Router
 from wayline.usage.estimate import input_tokens
 from wayline.usage.observe import OPENAI, metered_answer
 from wayline.usage.scope import usage_scope
@@ -38,15 +40,18 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 
 class ChatService:
-    def __init__(self, registry: ModelRegistry, augmenter: ChatAugmenter | None) -> None:
+    def __init__(
+        self, registry: ModelRegistry, augmenter: ChatAugmenter | None, router: Router
+    ) -> None:
         self.registry = registry
         self.augmenter = augmenter
+        self.router = router  # over the model's deployments: retries, cooldowns, fallbacks
 
     async def complete(self, request: Request, user: UserInfo, raw: bytes) -> Response:
         started = time.perf_counter()  # the call's latency includes the pipeline (RAG too)
         body = parse_body(raw)
         entry = await self.registry.resolve(body.get("model"), user)
-        provider = self.registry.providers.of(entry.kind)
+        provider = self.registry.providers.of(entry.kind)  # its preset params
         messages = body.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise errors.BadRequest(
@@ -80,7 +85,7 @@ class ChatService:
             extras=extras,
         )
         meter = usage_scope(request).start(CHAT, user.id, entry.id, connection_of(entry), started)
-        return await answer_metered(provider, call, meter)
+        return await answer_metered(provider, call, meter, self.router.chat)
 
     async def embeddings(self, request: Request, user: UserInfo, raw: bytes) -> Response:
         started = time.perf_counter()
@@ -93,7 +98,7 @@ class ChatService:
         meter = scope.start(EMBEDDING, user.id, entry.id, connection_of(entry), started)
         return await metered_answer(
             meter,
-            self.registry.providers.of(entry.kind).embeddings(entry, body),
+            self.router.embeddings(entry, body),
             wire=OPENAI,
             prompt_tokens=lambda: input_tokens(inputs),
         )

@@ -33,6 +33,8 @@ ImageGenerationEngine = Literal["openai"]
 VectorDB = Literal["", "sqlite-vec", "sqlite", "sqlite_vec", "pgvector"]
 _SQLITE_VECTOR_DBS = ("sqlite-vec", "sqlite", "sqlite_vec")
 
+RoutingStrategy = Literal["simple-shuffle", "least-busy"]
+
 # `IMAGE_SIZE` and the generation form's `size`: WIDTHxHEIGHT, or `auto`.
 IMAGE_SIZE_PATTERN = re.compile(r"^(?:\d{1,5}x\d{1,5}|auto)$")
 
@@ -156,6 +158,14 @@ class Settings(BaseSettings):
     MODEL_LIST_TIMEOUT: float = 3.0
     AIOHTTP_CLIENT_TIMEOUT: float = 300.0
     UPSTREAM_CONNECT_TIMEOUT: float = 10.0
+    # Routing a model over the connections that serve it (providers/routing.py): how a
+    # deployment is chosen, how long a failing one is left out, retries before the first byte
+    # (at most this many, none started after the deadline), and per-model fallback ids.
+    MODEL_ROUTING_STRATEGY: RoutingStrategy = "simple-shuffle"
+    UPSTREAM_COOLDOWN_SECONDS: float = Field(default=30.0, ge=0)  # 0 = no cooldowns
+    UPSTREAM_MAX_RETRIES: int = Field(default=2, ge=0)
+    UPSTREAM_RETRY_DEADLINE: float = Field(default=60.0, ge=0)
+    MODEL_FALLBACKS: str = "{}"  # {"model id": ["fallback id", ...]}
 
     # --- files, ingestion, retrieval ---------------------------------------
     # "" = follow the database: sqlite-vec on SQLite, pgvector on PostgreSQL (any case)
@@ -245,6 +255,12 @@ class Settings(BaseSettings):
         _json_object(value, info.field_name or "")
         return value
 
+    @field_validator("MODEL_FALLBACKS")
+    @classmethod
+    def _check_fallbacks(cls, value: str) -> str:
+        model_fallbacks(value)
+        return value
+
     @model_validator(mode="after")
     def _vector_db_fits_the_database(self) -> Settings:
         if self.VECTOR_DB in _SQLITE_VECTOR_DBS and not self.is_sqlite:
@@ -332,6 +348,10 @@ class Settings(BaseSettings):
     def openai_api_configs(self) -> dict[str, Any]:
         return _json_object(self.OPENAI_API_CONFIGS, "OPENAI_API_CONFIGS")
 
+    @cached_property
+    def model_fallbacks(self) -> dict[str, list[str]]:
+        return model_fallbacks(self.MODEL_FALLBACKS)
+
     @property
     def allowed_file_extensions(self) -> list[str]:
         return [
@@ -372,4 +392,19 @@ def _json_object(raw: str, name: str) -> dict[str, Any]:
         raise ValueError(f"{name} is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise ValueError(f"{name} must be a JSON object keyed by connection index")
+    return value
+
+
+def model_fallbacks(raw: str) -> dict[str, list[str]]:
+    """`MODEL_FALLBACKS`: each model id with the model ids to try, in order, once its own
+    deployments have failed."""
+    try:
+        value = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"MODEL_FALLBACKS is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict) or not all(
+        isinstance(ids, list) and all(isinstance(i, str) and i for i in ids)
+        for ids in value.values()
+    ):
+        raise ValueError('MODEL_FALLBACKS must be a JSON object like {"model": ["other", ...]}')
     return value

@@ -1,9 +1,10 @@
 """Where the upstreams are: `Connection`s built from Open WebUI's environment variables.
 
 A connection knows its base URL, key and per-connection config (`enable`, `prefix_id`,
-`model_ids`, `tags`, `connection_type`); how to speak to it is the business of the provider
-of its `kind` (`openai.py`, `ollama.py`; the table is `dialects.py`). `*_API_CONFIGS` are
-keyed by connection index (`"0"`) as in Open WebUI; a key equal to the base URL is accepted too.
+`model_ids`, `tags`, `connection_type`, `weight`); how to speak to it is the business of the
+provider of its `kind` (`openai.py`, `ollama.py`; the table is `dialects.py`). `*_API_CONFIGS`
+are keyed by connection index (`"0"`) as in Open WebUI; a key equal to the base URL is accepted
+too.
 
 A base URL carrying `user:password@` is stored without them (so `url`, `name` and every
 message or log built from them are safe to show); the credentials become a Basic
@@ -29,6 +30,9 @@ class Connection:
     model_ids: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     connection_type: str = "external"
+    # Share of a model's traffic under `simple-shuffle` routing, against the other connections
+    # serving it (0 = only when no other is healthy).
+    weight: float = 1.0
     headers: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -58,6 +62,13 @@ def _tags(raw: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _weight(raw: Any) -> float:
+    """The config's `weight`: a number >= 0; anything else (absent, text, negative) is 1."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw >= 0:
+        return 1.0
+    return float(raw)
+
+
 def _build(
     kind: str, index: int, url: str, key: str, cfg: dict[str, Any], default_type: str
 ) -> Connection:
@@ -78,6 +89,7 @@ def _build(
         model_ids=tuple(str(m) for m in cfg.get("model_ids") or ()),
         tags=_tags(cfg.get("tags")),
         connection_type=str(cfg.get("connection_type") or default_type),
+        weight=_weight(cfg.get("weight")),
         headers=headers,
     )
 

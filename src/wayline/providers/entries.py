@@ -38,7 +38,8 @@ class ModelEntry:
     has_row: bool = False
     # Who was granted read (or write): "user:<id>", "group:<id>" or "anyone".
     readers: frozenset[str] = frozenset()
-    # Other connections serving the same Ollama model (Open WebUI's `urls` list); chat rotates.
+    # Other connections of the same kind serving the model (Ollama: Open WebUI's `urls` list):
+    # its deployments, with `connection`, among which the router chooses (routing.py).
     alternates: tuple[Connection, ...] = ()
     turns: Iterator[int] | None = None  # shared across rebuilds, so the rotation survives them
 
@@ -71,6 +72,25 @@ class ModelEntry:
             or f"user:{user_id}" in self.readers
             or any(f"group:{g}" in self.readers for g in group_ids)
         )
+
+
+def with_alternate(
+    first: ModelEntry,
+    other: ModelEntry,
+    turns: Iterator[int],
+    public: dict[str, Any] | None = None,
+) -> ModelEntry:
+    """`first` with `other`'s connection as one more deployment of the same model (a new
+    object: the per-connection lists are reused across rebuilds and must not be mutated)."""
+    assert other.connection is not None
+    return ModelEntry(
+        **{
+            **first.__dict__,
+            "public": first.public if public is None else public,
+            "alternates": (*first.alternates, other.connection),
+            "turns": turns,
+        }
+    )
 
 
 def _tags(names: tuple[str, ...]) -> list[dict[str, str]]:

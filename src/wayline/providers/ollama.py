@@ -32,7 +32,7 @@ from wayline.core.streams import (
 from wayline.providers import ollama_wire as wire
 from wayline.providers.base import ChatCall, Health, probe_by_listing, sources_event, with_sources
 from wayline.providers.connections import Connection, configured
-from wayline.providers.entries import ModelEntry, ollama_entry
+from wayline.providers.entries import ModelEntry, ollama_entry, with_alternate
 
 log = logging.getLogger("wayline.providers")
 
@@ -96,7 +96,9 @@ class OllamaProvider:
             ).raise_for_status()
             answer = wire.from_ollama_chat(resp.json(), entry.id)
             return json_response(with_sources(answer, call.sources))
-        opened = await open_stream(self._http, "POST", url, data=payload, headers=conn.headers)
+        opened = await open_stream(
+            self._http, "POST", url, data=payload, headers=conn.headers, prime=True
+        )
         return event_stream(_translate(opened, entry.id, call.sources))
 
     async def embeddings(self, entry: ModelEntry, body: dict[str, Any]) -> Response:
@@ -142,14 +144,7 @@ def _merge(first: ModelEntry, other: ModelEntry, turns: Iterator[int]) -> ModelE
         "ollama": ollama,
         "loaded": bool(first.public.get("loaded") or other.public.get("loaded")),
     }
-    return ModelEntry(
-        **{
-            **first.__dict__,
-            "public": public,
-            "alternates": (*first.alternates, other.connection),
-            "turns": turns,
-        }
-    )
+    return with_alternate(first, other, turns, public)
 
 
 async def _translate(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import orjson
@@ -26,7 +27,7 @@ from wayline.providers.base import (
     with_sources,
 )
 from wayline.providers.connections import Connection, configured
-from wayline.providers.entries import ModelEntry, openai_entry
+from wayline.providers.entries import ModelEntry, openai_entry, with_alternate
 
 # Open WebUI hides these from api.openai.com listings: they are not chat models.
 _HIDDEN = ("babbage", "dall-e", "davinci", "embedding", "tts", "whisper")
@@ -77,11 +78,15 @@ class OpenAIProvider:
             and not (hide and any(h in str(raw["id"]) for h in _HIDDEN))
         ]
 
-    def merge(self, first: ModelEntry, other: ModelEntry, turns: Iterator[int]) -> None:
-        return None  # the first connection to list a name wins it (Open WebUI's rule)
+    def merge(self, first: ModelEntry, other: ModelEntry, turns: Iterator[int]) -> ModelEntry:
+        """One model, one more deployment: the router chooses among them (routing.py); the
+        first connection's listing is what `/api/models` shows."""
+        return with_alternate(first, other, turns)
 
     async def probe(self, conn: Connection | None, timeout: float) -> Health:
-        return await probe_by_listing(self, conn, timeout)
+        # A connection's configured `model_ids` answer a listing without asking the server.
+        asked = replace(conn, model_ids=()) if conn is not None and conn.model_ids else conn
+        return await probe_by_listing(self, asked, timeout)
 
     async def chat(self, call: ChatCall) -> Response:
         entry, body = call.entry, call.body
@@ -102,7 +107,9 @@ class OpenAIProvider:
             if call.sources is None:
                 return Response(resp.body, status_code=resp.status, media_type="application/json")
             return json_response(with_sources(resp.json(), call.sources), resp.status)
-        opened = await open_stream(self._http, "POST", url, data=data, headers=conn.headers)
+        opened = await open_stream(
+            self._http, "POST", url, data=data, headers=conn.headers, prime=True
+        )
         if "text/event-stream" not in opened.headers.get("Content-Type", "text/event-stream"):
             # Some servers answer a stream request with plain JSON: pass that on as JSON.
             return Response(
