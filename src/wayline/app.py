@@ -28,7 +28,9 @@ from wayline.core.errors import install_error_handlers
 from wayline.core.http import UpstreamClient
 from wayline.core.limits import BodyLimitMiddleware
 from wayline.core.logs import configure_logging, route_uvicorn_logs
+from wayline.core.metrics import forget_this_process
 from wayline.core.request_id import RequestIdMiddleware
+from wayline.core.request_metrics import RequestMetricsMiddleware
 from wayline.core.runtime_config import RuntimeConfig
 from wayline.core.settings import Settings
 from wayline.core.state import AppState, Core
@@ -62,6 +64,7 @@ async def _run(
     app: FastAPI, settings: Settings, components: list[ModuleType]
 ) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
+        stack.callback(forget_this_process)  # last out: this worker's live gauges leave the sum
         db = Database(settings)
         stack.push_async_callback(db.dispose)
         await wait_for(db)
@@ -95,14 +98,16 @@ async def _run(
 
 
 class Wayline(FastAPI):
-    """FastAPI with the request-id middleware outermost: outside Starlette's error middleware,
-    so a 500 also carries `X-Request-ID` (`add_middleware` can only go inside it)."""
+    """FastAPI with the request-id middleware outermost, then the request metrics: outside
+    Starlette's error middleware, so a 500 also carries `X-Request-ID` and is counted
+    (`add_middleware` can only go inside it)."""
 
     request_id_access_log = False
 
     def build_middleware_stack(self) -> ASGIApp:
         return RequestIdMiddleware(
-            super().build_middleware_stack(), access_log=self.request_id_access_log
+            RequestMetricsMiddleware(super().build_middleware_stack()),
+            access_log=self.request_id_access_log,
         )
 
 

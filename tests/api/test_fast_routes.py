@@ -34,7 +34,7 @@ def settings(gateway_settings: Settings) -> Settings:
 
 def _is_fast(route: Any) -> bool:
     endpoints = {fast.endpoint for fast in fastpath.FAST_ROUTES}
-    return type(route) is Route and route.endpoint in endpoints
+    return isinstance(route, Route) and route.endpoint in endpoints  # twins: endpoints of their own
 
 
 @contextmanager

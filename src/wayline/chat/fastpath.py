@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from wayline.auth.deps import current_principal, verified_user
 from wayline.chat.service import ChatService
@@ -49,6 +50,15 @@ async def list_models(request: Request) -> Response:
     return Response(await registry.list_body(user, refresh), media_type="application/json")
 
 
+class _NamedRoute(Route):
+    """Puts itself in the scope as `route`, as FastAPI's routes do (FastAPI's router does not for
+    a plain Starlette route): the logs and the request metrics read the path template there."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self
+        await super().handle(scope, receive, send)
+
+
 @dataclass(frozen=True)
 class FastRoute:
     path: str
@@ -56,7 +66,7 @@ class FastRoute:
     endpoint: Callable[[Request], Awaitable[Response]]
 
     def route(self) -> Route:
-        return Route(self.path, self.endpoint, methods=[self.method])
+        return _NamedRoute(self.path, self.endpoint, methods=[self.method])
 
 
 FAST_ROUTES = (

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from wayline.cli.common import load_settings
 from wayline.core.logs import configure_logging
+from wayline.core.metrics import MULTIPROCESS_DIR
 
 
 def register(sub: Any) -> None:
@@ -58,9 +65,40 @@ def run(args: argparse.Namespace) -> None:
     # one, the process would die of the signal (exit 143) instead of exiting 0.
     previous = signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        _run_uvicorn(uvicorn, settings, args, host, port, workers)
+        with _shared_metrics(workers):
+            _run_uvicorn(uvicorn, settings, args, host, port, workers)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """Several workers keep their metrics in files in one directory, and `GET /metrics` on any of
+    them sums the files. The variable must be set before the workers start (prometheus-client
+    reads it when imported) and the directory must start empty: files left by an earlier run
+    would be counted again. An operator's own PROMETHEUS_MULTIPROC_DIR is kept (its `.db` files
+    cleared); otherwise a new temporary directory serves this run and is removed after it."""
+    given = os.environ.get(MULTIPROCESS_DIR)
+    if given:
+        try:
+            path = Path(given)
+            path.mkdir(parents=True, exist_ok=True)
+            for stale in path.glob("*.db"):
+                stale.unlink()
+        except OSError as exc:
+            sys.exit(f"wayline: {MULTIPROCESS_DIR}={given!r} is not usable: {exc}")
+        yield
+        return
+    if workers == 1:  # one process: its own memory is the whole count
+        yield
+        return
+    made = tempfile.mkdtemp(prefix="wayline-metrics-")
+    os.environ[MULTIPROCESS_DIR] = made
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIR]
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -15,7 +15,8 @@ they are taken out of the URL and sent as Basic auth — only when the request c
 and error messages name the host without them.
 
 A call made while serving a request carries its `X-Request-ID` (`core.request_id`), so the
-upstream's logs can be matched with ours.
+upstream's logs can be matched with ours, and its waits for the upstream are added to the
+request's `UpstreamWaits` (`core.request_metrics`: the gateway's own overhead is the rest).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from wayline.core.errors import (
     redact,
 )
 from wayline.core.request_id import request_id
+from wayline.core.request_metrics import upstream_waits
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -104,7 +106,14 @@ class UpstreamStream:
         self.headers: Mapping[str, str] = response.headers
 
     async def read(self) -> bytes:
-        return await self._response.read()
+        waits = upstream_waits()
+        if waits is not None:
+            waits.begin()
+        try:
+            return await self._response.read()
+        finally:
+            if waits is not None:
+                waits.end()
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         async for chunk in _translate(self._response.content.iter_any()):
@@ -121,13 +130,23 @@ class UpstreamStream:
 
 
 async def _translate(source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    try:
-        async for item in source:
-            yield item
-    except TimeoutError as exc:
-        raise UpstreamTimeout() from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamUnavailable(f"Upstream connection lost: {redact(str(exc))}") from exc
+    waits = upstream_waits()  # the wait for each piece is the upstream's time, not ours
+    items = source.__aiter__()
+    while True:
+        if waits is not None:
+            waits.begin()
+        try:
+            item = await items.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise UpstreamTimeout() from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnavailable(f"Upstream connection lost: {redact(str(exc))}") from exc
+        finally:
+            if waits is not None:
+                waits.end()
+        yield item
 
 
 _RELAYED_HEADERS = ("Retry-After", "x-should-retry")
@@ -230,7 +249,7 @@ class UpstreamClient:
         body, headers = self._body(json, data, headers)
         if "@" in url:  # cheap test first: connection URLs are stored without credentials
             url, headers = _with_url_credentials(url, headers)
-        with _translate_errors(url):
+        with _awaiting_upstream(url):
             async with self.session.request(
                 method,
                 url,
@@ -256,7 +275,7 @@ class UpstreamClient:
         body, headers = self._body(json, data, headers)
         if "@" in url:
             url, headers = _with_url_credentials(url, headers)
-        with _translate_errors(url):
+        with _awaiting_upstream(url):
             resp = await self.session.request(
                 method,
                 url,
@@ -274,8 +293,12 @@ class UpstreamClient:
 
 
 @contextmanager
-def _translate_errors(url: str) -> Iterator[None]:
-    """aiohttp's transport failures become our 504 / 502, naming the upstream host."""
+def _awaiting_upstream(url: str) -> Iterator[None]:
+    """Around a wait for the upstream: counted as the request's upstream wait, and aiohttp's
+    transport failures become our 504 / 502, naming the upstream host."""
+    waits = upstream_waits()
+    if waits is not None:
+        waits.begin()
     try:
         yield
     except TimeoutError as exc:
@@ -288,6 +311,9 @@ def _translate_errors(url: str) -> Iterator[None]:
         raise UpstreamUnavailable(
             f"Upstream {_host(url)} cannot be called: {redact(str(exc))}"
         ) from exc
+    finally:
+        if waits is not None:
+            waits.end()
 
 
 def _host(url: str) -> str:

@@ -12,7 +12,14 @@ known model ids.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client.exposition import choose_encoder
+
+# Set by `wayline serve --workers N` before the workers start (prometheus-client reads it once,
+# at import): each worker then writes its values to files there, and a scrape sums them.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 # Sub-millisecond resolution where Wayline's own cost lives; seconds for upstream waits.
 _FAST_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -65,7 +72,32 @@ UPSTREAM_COOLDOWNS = Counter(
 )
 INGESTION_QUEUE_DEPTH = Gauge(
     "wayline_ingestion_queue_depth",
-    "Uploaded files waiting to be processed",
-    multiprocess_mode="livemax",  # every worker reads the same database queue
+    "Uploaded files waiting to be processed or being processed",
+    # Counted in the database (the queue every worker shares) by the worker that answers a scrape:
+    # the latest count is the one that holds.
+    multiprocess_mode="livemostrecent",
 )
 INGESTION_CHUNKS = Counter("wayline_ingestion_chunks_total", "Chunks embedded and indexed")
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROCESS_DIR) or None
+
+
+def exposition(accept: str) -> tuple[bytes, str]:
+    """Every metric, and the content type: Prometheus' text format, or OpenMetrics when `accept`
+    (the scraper's Accept header) asks for it. This process's values, or with several workers
+    the sum over all of them (read from their files)."""
+    registry = REGISTRY
+    if multiprocess_dir() is not None:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    encode, content_type = choose_encoder(accept)
+    return encode(registry), content_type
+
+
+def forget_this_process() -> None:
+    """At a worker's exit: its live gauges leave the sum (its counters stay counted)."""
+    path = multiprocess_dir()
+    if path is not None:
+        multiprocess.mark_process_dead(os.getpid(), path)

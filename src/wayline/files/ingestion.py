@@ -44,6 +44,7 @@ from sqlalchemy.exc import OperationalError
 from wayline.core.clock import now
 from wayline.core.db import Database
 from wayline.core.errors import WaylineError
+from wayline.core.metrics import INGESTION_CHUNKS, INGESTION_QUEUE_DEPTH
 from wayline.core.settings import Settings
 from wayline.embeddings import Embedder
 from wayline.extraction import ExtractionError, Unreadable
@@ -200,6 +201,14 @@ class IngestionRunner:
             row = await FileRepository(session).get(file_id)
             return "not_found" if row is None else (row.status or "pending")
 
+    async def queue_depth(self) -> int:
+        """Files waiting to be processed or being processed, by any replica (the rows are the
+        queue). Sets `wayline_ingestion_queue_depth`: counted when scraped, not on every job."""
+        async with self.db.sessionmaker() as session:
+            depth = await FileRepository(session).unfinished_count()
+        INGESTION_QUEUE_DEPTH.set(depth)
+        return depth
+
     def signature(self) -> str:
         s = self.settings
         embedder = f"{self.embedder.engine}:{self.embedder.name}"
@@ -259,12 +268,15 @@ class IngestionRunner:
         prepared = self.prepare(row, [Piece(text)])
         vectors = await self.embed([c.text for c in prepared.chunks])
 
-        async def commit(session: Any) -> None:
+        async def commit(session: Any) -> bool:
             current = await FileRepository(session).lock(file_id)
-            if current is not None:
-                await self._commit_chunks(session, current, prepared, vectors, edited=True)
+            if current is None:
+                return False
+            await self._commit_chunks(session, current, prepared, vectors, edited=True)
+            return True
 
-        await self._write(commit)
+        if await self._write(commit):
+            INGESTION_CHUNKS.inc(len(prepared.chunks))
 
     # --- internals -------------------------------------------------------------------
     def _stale_before(self) -> int:
@@ -427,6 +439,7 @@ class IngestionRunner:
             )
 
         await self._write(commit)
+        INGESTION_CHUNKS.inc(total)  # committed: a lost claim raised instead
 
     async def _commit_chunks(
         self,

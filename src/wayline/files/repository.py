@@ -173,6 +173,11 @@ class FileRepository:
         )
         return or_(File.status == PENDING, and_(File.status == PROCESSING, taken_over))
 
+    async def unfinished_count(self) -> int:
+        """Files waiting for a worker or being processed, in every replica: the queue's depth."""
+        stmt = select(func.count()).select_from(File).where(File.status.in_((PENDING, PROCESSING)))
+        return int((await self.session.execute(stmt)).scalar_one())
+
     async def processing_claimants(self) -> list[str]:
         rows = await self.session.execute(
             select(File.claimed_by).where(File.status == PROCESSING).distinct()
