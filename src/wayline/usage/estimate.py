@@ -18,7 +18,8 @@ CHARS_PER_TOKEN = 4
 # The generated text in an answer's bytes, OpenAI-shaped or Ollama's (JSON strings, escapes
 # counted as written): read without parsing the answer, chunk by chunk.
 _TEXT = re.compile(
-    rb'"(?:content|reasoning_content|thinking|arguments|response|text)"\s*:\s*"((?:[^"\\]|\\.)*)"'
+    rb'"(?:content|reasoning_content|thinking|arguments|response|text)"\s*:\s*'
+    rb'"([^"\\]*(?:\\.[^"\\]*)*)"'  # a JSON string, escapes included (unrolled: fast)
 )
 
 

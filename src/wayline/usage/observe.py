@@ -76,16 +76,16 @@ async def _tallied(
 ) -> AsyncIterator[bytes]:
     status = 200
     held = b""  # the start of a record whose end has not arrived yet
+    framed = False
     try:
         async for chunk in chunks:
             data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
             if meter.first_token_at is None:
                 meter.first_token()
-                if b"\r\n\r\n" in data:
-                    tally.separator = b"\r\n\r\n"
             if held:
                 data, held = held + data, b""
-            end = data.rfind(tally.separator)
+            framed = framed or tally.framed(data)
+            end = data.rfind(tally.separator) if framed else -1
             if end < 0:
                 held = data
                 continue

@@ -84,6 +84,10 @@ class Tally:
         self.text_chars = 0
         self.failed = False
 
+    def framed(self, data: bytes) -> bool:
+        """Whether the record separator is known, after seeing the start of the stream."""
+        return True
+
     def feed(self, block: bytes) -> bytes:
         raise NotImplementedError
 
@@ -94,10 +98,28 @@ class SseTally(Tally):
     def __init__(self, strip: bool) -> None:
         super().__init__()
         self.strip = strip
+        # `"usage": null` on the answer's chunks: the upstream honours `include_usage`, its counts
+        # will come, and the generated text need not be measured for an estimate.
+        self.counts_coming = False
+
+    def framed(self, data: bytes) -> bool:
+        if b"\r\n\r\n" in data:  # events separated by CRLF CRLF, as SSE allows
+            self.separator = b"\r\n\r\n"
+            return True
+        return b"\n\n" in data
 
     def feed(self, block: bytes) -> bytes:
-        self.text_chars += answer_chars(block)
-        if _USAGE not in block and _ERROR not in block:
+        if not self.counts_coming:
+            self.text_chars += answer_chars(block)
+        rest = block
+        if _USAGE in block:
+            # The usual forms of the null member, compact and spaced, without a regex pass.
+            rest = block.replace(b',"usage":null', b"").replace(b', "usage": null', b"")
+            if len(rest) != len(block):
+                self.counts_coming = True
+                if self.strip:
+                    block = rest
+        if _USAGE not in rest and _ERROR not in rest:
             return block
         sep = self.separator
         out = []
@@ -116,7 +138,7 @@ class SseTally(Tally):
         if _ERROR in event:
             self.failed = True
         if self.strip:
-            event = _NULL_USAGE.sub(b"", event)
+            event = _NULL_USAGE.sub(b"", event)  # the rarer forms (first member, odd spacing)
             if _USAGE not in event:
                 return event
         data = _sse_data(event)
