@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from tests.conftest import Account, signup
 from tests.fakes.sse import events
@@ -83,6 +84,11 @@ def answered_in_full(resp: Any, stream: bool) -> bool:
     return evts[-1] == "[DONE]" and text == "Echo: Why is the sky blue?"
 
 
+def metric(name: str, **labels: str) -> float:
+    """A sample of this process's Prometheus registry (what `/metrics` exports)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def deployments(client: TestClient, admin: Account, model: str) -> dict[int, dict[str, Any]]:
     """The health rows of `model`'s OpenAI deployments, by connection index."""
     resp = client.get(HEALTH, headers=admin.headers)
@@ -102,6 +108,7 @@ def test_a_failing_deployment_is_retried_elsewhere_then_cooled_down(
 ) -> None:
     a, b = two
     client, admin = routed()
+    cooldowns = metric("wayline_upstream_cooldowns_total", connection=f"openai[0] {a.openai_url}")
     a.fail(status=500, message="A is down")  # every path: its probe fails too, so it stays out
     for _ in range(60):  # until A has failed 3 of 3 (each call picks A or B at random)
         resp = chat(client, admin, stream=stream)
@@ -116,6 +123,11 @@ def test_a_failing_deployment_is_retried_elsewhere_then_cooled_down(
     assert "A is down" in rows[0]["last_error"]
     assert rows[0]["cooldown_until"] > time.time() + 20  # UPSTREAM_COOLDOWN_SECONDS = 30
     assert rows[1]["state"] == "healthy" and rows[1]["cooldown_until"] is None
+    assert metric("wayline_upstream_cooldowns_total", connection=f"openai[0] {a.openai_url}") == (
+        cooldowns + 1
+    )
+    latency = {"connection": f"openai[1] {b.openai_url}", "model": "gpt-4o-mini"}
+    assert metric("wayline_upstream_latency_seconds_count", **latency) >= rows[1]["requests"]
 
     served_by_b = calls(b)
     for _ in range(10):
@@ -264,6 +276,8 @@ def test_least_busy_picks_the_idle_deployment(
         assert (calls(busy), calls(idle)) == (1, 5)  # every call went to the idle one
     finally:
         slow.join(30)
+    rows = deployments(client, admin, "gpt-4o-mini")
+    assert [row["in_flight"] for row in rows.values()] == [0, 0]  # the stream's end counted
 
 
 def test_all_cooling_down_still_tries_the_least_recently_failed(
@@ -276,8 +290,10 @@ def test_all_cooling_down_still_tries_the_least_recently_failed(
     fake_upstream.fail("gpt-4o-mini", path=CHAT, status=401, message="bad key", times=1)
     assert chat(client, admin).status_code == 401
     assert deployments(client, admin, "gpt-4o-mini")[0]["state"] == "cooling_down"
-    # Its only deployment is out, yet the call is made rather than refused without trying.
+    # Its only deployment is out, yet the call is made rather than refused without trying;
+    # having answered, it is back in rotation.
     assert answered_in_full(chat(client, admin), False) and calls(fake_upstream) == 2
+    assert deployments(client, admin, "gpt-4o-mini")[0]["state"] == "healthy"
 
 
 def test_a_probe_brings_a_recovered_deployment_back_early(

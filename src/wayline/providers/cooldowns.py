@@ -59,6 +59,10 @@ class CooldownBoard:
         found = self._ends.get(key)
         return found if found is not None and found.until > time.time() else None
 
+    def any(self) -> bool:
+        now = time.time()
+        return any(c.until > now for c in self._ends.values())
+
     def until(self, key: str) -> float:
         found = self._ends.get(key)
         return found.until if found is not None else 0.0

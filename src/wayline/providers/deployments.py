@@ -13,11 +13,13 @@ from __future__ import annotations
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from wayline.core.metrics import UPSTREAM_LATENCY
 from wayline.providers.connections import Connection
+from wayline.providers.entries import ModelEntry
 
 WINDOW_SECONDS = 60
 LATENCY_SAMPLES = 128
@@ -55,6 +57,17 @@ class Deployment:
     _ok: list[int] = field(default_factory=lambda: [0] * WINDOW_SECONDS)
     _failed: list[int] = field(default_factory=lambda: [0] * WINDOW_SECONDS)
     _latency_metric: Any = None
+    # The last entry routed here, and it pointed at this connection alone (`routing.aimed`):
+    # entries live for a model-list snapshot, so most calls reuse it instead of a copy.
+    _aimed_from: ModelEntry | None = None
+    _aimed: ModelEntry | None = None
+
+    def aimed(
+        self, entry: ModelEntry, build: Callable[[ModelEntry, Connection], ModelEntry]
+    ) -> ModelEntry:
+        if self._aimed_from is not entry or self._aimed is None:
+            self._aimed_from, self._aimed = entry, build(entry, self.connection)
+        return self._aimed
 
     def _bucket(self, now: float) -> int:
         second = int(now)

@@ -68,6 +68,8 @@ class HealthMonitor:
     async def probe_round(self) -> None:
         board = self._router.board
         await board.sync()
+        if not board.any():  # nothing to probe: an idle gateway makes no upstream calls
+            return
         failing: dict[Connection, list[Deployment]] = {}
         for deployment, _ in await self._deployments():
             cooldown = board.get(deployment.key)
