@@ -39,8 +39,10 @@ log = logging.getLogger("wayline")
 
 COMPONENTS = (
     "wayline.system.component",
+    # The usage hub: before every domain that calls models, and before auth (whose per-key
+    # limits observe it, to settle the tokens they reserved).
+    "wayline.usage.component",
     "wayline.auth.component",
-    "wayline.usage.component",  # the usage hub: before every domain that calls models
     "wayline.functions.component",
     "wayline.models.component",
     "wayline.providers.component",

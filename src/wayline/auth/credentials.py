@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from fastapi import Request
 
+from wayline.auth.limits.policy import Limits, LimitValues, effective
+from wayline.auth.limits.repository import user_limit_values
 from wayline.auth.repository import is_revoked, key_with_owner, touch_key
 from wayline.core import errors
 from wayline.core.bus import Bus
@@ -47,6 +49,8 @@ class Principal:
     jti: str | None = None
     token_expires_at: int | None = None
     api_key_id: str | None = None
+    # What the credential may do (`auth/limits`): None, the usual case, for no limit at all.
+    limits: Limits | None = None
 
 
 @dataclass
@@ -141,9 +145,17 @@ class Authenticator:
                 raise errors.Unauthorized(errors.INVALID_TOKEN)
             key, user = found
             groups = await GroupRepository(session).effective_group_ids(user.id)
+            ceiling = await user_limit_values(session, user.id)
         user = dataclasses.replace(user, group_ids=groups)
         await self._touch(key.id)
-        return Principal(user, "api_key", token, token_expires_at=key.expires_at, api_key_id=key.id)
+        return Principal(
+            user,
+            "api_key",
+            token,
+            token_expires_at=key.expires_at,
+            api_key_id=key.id,
+            limits=effective(f"k:{key.id}", LimitValues.of(key), ceiling),
+        )
 
     async def _touch(self, key_id: str) -> None:
         """Record `last_used_at` in its own short transaction that starts with the write:
@@ -166,10 +178,13 @@ class Authenticator:
             if claims.epoch != user.token_epoch or await is_revoked(session, claims.jti):
                 raise errors.Unauthorized("Invalid token")
             groups = await GroupRepository(session).effective_group_ids(user.id)
+            ceiling = await user_limit_values(session, user.id)
         return Principal(
             UserInfo.of(user, groups),
             "jwt",
             token,
             jti=claims.jti,
             token_expires_at=claims.expires_at,
+            # Every session of the user shares one set of counters, under the user's limits.
+            limits=effective(f"u:{user.id}", None, ceiling),
         )

@@ -6,12 +6,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from wayline.auth.deps import AdminUser, AuthenticatorDep, CurrentUser, PrincipalDep, VerifiedUser
+from wayline.auth.deps import (
+    AdminUser,
+    AuthenticatorDep,
+    CurrentUser,
+    KeyManager,
+    PrincipalDep,
+    VerifiedUser,
+)
 from wayline.auth.schemas import (
     AddUserForm,
     ApiKeyCreateForm,
     ApiKeyInfo,
     ApiKeyResponse,
+    ApiKeyUpdateForm,
     CreatedApiKey,
     SessionUserResponse,
     SigninForm,
@@ -100,7 +108,7 @@ async def update_profile(
 
 
 @router.post("/api_key", response_model=ApiKeyResponse)
-async def create_default_key(user: VerifiedUser, service: Service) -> ApiKeyResponse:
+async def create_default_key(user: KeyManager, service: Service) -> ApiKeyResponse:
     return ApiKeyResponse(api_key=await service.replace_default_key(user))
 
 
@@ -111,7 +119,7 @@ async def get_default_key(user: VerifiedUser, service: Service) -> ApiKeyRespons
 
 
 @router.delete("/api_key")
-async def delete_default_key(user: VerifiedUser, service: Service) -> bool:
+async def delete_default_key(user: KeyManager, service: Service) -> bool:
     return await service.delete_default_key(user)
 
 
@@ -121,10 +129,19 @@ async def list_keys(user: VerifiedUser, service: Service) -> list[ApiKeyInfo]:
 
 
 @router.post("/api_keys", response_model=CreatedApiKey)
-async def create_key(form: ApiKeyCreateForm, user: VerifiedUser, service: Service) -> CreatedApiKey:
+async def create_key(form: ApiKeyCreateForm, user: KeyManager, service: Service) -> CreatedApiKey:
+    """A named key, with limits and scopes (within the user's, `GET /api/v1/users/user/limits`)."""
     return await service.create_key(user, form)
 
 
+@router.post("/api_keys/{key_id}/update", response_model=ApiKeyInfo)
+async def update_key(
+    key_id: str, form: ApiKeyUpdateForm, user: KeyManager, service: Service
+) -> ApiKeyInfo:
+    """Rename a key or change its limits: the fields sent change (null clears), others stay."""
+    return await service.update_key(user, key_id, form)
+
+
 @router.delete("/api_keys/{key_id}")
-async def revoke_key(key_id: str, user: VerifiedUser, service: Service) -> bool:
+async def revoke_key(key_id: str, user: KeyManager, service: Service) -> bool:
     return await service.revoke_key(user, key_id)

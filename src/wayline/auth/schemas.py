@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wayline.auth.limits.schemas import LimitFields, LimitsInfo
 from wayline.users.schemas import Role
 
 
@@ -67,7 +68,7 @@ class ApiKeyResponse(BaseModel):
 _CENTURY = 36500 * 86400
 
 
-class ApiKeyCreateForm(StrictForm):
+class ApiKeyCreateForm(StrictForm, LimitFields):
     name: str = Field(default="API key", min_length=1, max_length=256)
     expires_in_days: float | None = Field(default=None, gt=0, le=36500)
     expires_at: int | None = Field(default=None, description="expiry as a Unix time in seconds")
@@ -85,7 +86,15 @@ class ApiKeyCreateForm(StrictForm):
         return self
 
 
-class ApiKeyInfo(BaseModel):
+class ApiKeyUpdateForm(StrictForm, LimitFields):
+    """A key's new name and limits: the fields sent change (null clears one), the others stay."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class ApiKeyInfo(LimitsInfo):
+    """A key as listed: never its secret; its own limits (its user's apply too)."""
+
     id: str
     name: str
     masked: str

@@ -10,11 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wayline.auth.credentials import Authenticator, Principal
+from wayline.auth.limits.policy import LimitValues, ceiling_violation
+from wayline.auth.limits.repository import user_limit_values, write_values
+from wayline.auth.limits.schemas import LimitFields, wire_fields
 from wayline.auth.repository import ApiKeyRepository, purge_expired_revocations, revoke_token
 from wayline.auth.schemas import (
     AddUserForm,
     ApiKeyCreateForm,
     ApiKeyInfo,
+    ApiKeyUpdateForm,
     CreatedApiKey,
     SessionUserResponse,
     SigninForm,
@@ -302,10 +306,38 @@ class AuthService:
         expires_at = form.expires_at
         if form.expires_in_days is not None:
             expires_at = now() + int(form.expires_in_days * 86400)
+        values = form.limit_values()
         await begin_write(self.session)
+        await self._check_ceiling(user, values)
         row, key = await self._insert_key(user, form.name, False, expires_at)
+        write_values(row, values)
         await self.session.commit()
         return CreatedApiKey(**_key_info(row).model_dump(), api_key=key)
+
+    async def update_key(self, user: UserInfo, key_id: str, form: ApiKeyUpdateForm) -> ApiKeyInfo:
+        """Rename a key or change its limits (the fields sent; null clears one)."""
+        self._require_keys(user)
+        await begin_write(self.session)
+        row = await ApiKeyRepository(self.session, user.id).get(key_id)
+        if row is None:
+            raise errors.NotFound(f"API key {key_id} not found")
+        changes = form.model_dump(include=form.model_fields_set - {"name"})
+        values = LimitFields(**{**wire_fields(LimitValues.of(row)), **changes}).limit_values()
+        await self._check_ceiling(user, values)
+        write_values(row, values)
+        if form.name is not None:
+            row.name = form.name
+        await self.session.commit()
+        await self.authenticator.invalidate("api_key")  # cached credentials carry the old limits
+        return _key_info(row)
+
+    async def _check_ceiling(self, user: UserInfo, values: LimitValues) -> None:
+        """400 naming the first field that asks more than the user's limits allow."""
+        ceiling = await user_limit_values(self.session, user.id) or LimitValues()
+        violation = ceiling_violation(values, ceiling, user.is_admin)
+        if violation is not None:
+            field, why = violation
+            raise errors.BadRequest(why, param=field)
 
     async def revoke_key(self, user: UserInfo, key_id: str) -> bool:
         self._require_keys(user)
@@ -328,6 +360,7 @@ def _key_info(row: ApiKey) -> ApiKeyInfo:
         created_at=row.created_at,
         expires_at=row.expires_at,
         last_used_at=row.last_used_at,
+        **wire_fields(LimitValues.of(row)),
     )
 
 

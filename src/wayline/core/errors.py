@@ -99,6 +99,10 @@ class WaylineError(Exception):
     status_code: int = 400
     default_detail: str = "Bad request"
     code: str | None = None  # OpenAI's `error.code`; None = derived from the status when rendered
+    error_type: str | None = None  # OpenAI's `error.type`; None = derived from the status
+    # OpenAI's `error` object on every route, not only on OpenAI's: a refusal any client of the
+    # key must understand wherever it called (a rate limit on `/ollama/api/chat` too).
+    openai_body: bool = False
 
     def __init__(
         self,
@@ -302,12 +306,14 @@ def error_response(
     param: str | None = None,
     error_type: str | None = None,
     upstream: bool = False,
+    openai_body: bool = False,
 ) -> JSONResponse:
-    """The one error body: `{"detail"}` everywhere, plus OpenAI's `{"error"}` on OpenAI routes.
-    Usable from ASGI middleware too (a Response is an ASGI app)."""
+    """The one error body: `{"detail"}` everywhere, plus OpenAI's `{"error"}` on OpenAI routes
+    (and on every route with `openai_body`). Usable from ASGI middleware too (a Response is an
+    ASGI app)."""
     detail = redact(detail)
     body: dict[str, Any] = {"detail": detail}
-    if speaks_openai(path):
+    if openai_body or speaks_openai(path):
         body["error"] = openai_error(status, detail, code=code, param=param, error_type=error_type)
         rid = request_id()
         if rid is not None:
@@ -343,8 +349,9 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=exc.headers,
             code=exc.code,
             param=exc.param,
-            error_type=upstream.error_type if upstream else None,
+            error_type=exc.error_type,
             upstream=upstream is not None,
+            openai_body=exc.openai_body,
         )
 
     @app.exception_handler(RequestValidationError)

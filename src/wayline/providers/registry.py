@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from wayline.auth.limits.gate import allow_model
 from wayline.core import errors
 from wayline.core.state import Core
 from wayline.functions.service import FUNCTIONS_CHANGED
@@ -240,6 +241,7 @@ class ModelRegistry:
             entry = (await self.snapshot()).find(model_id, user, bypass)
         if entry is None or not entry.readable_by(user.id, user.is_admin, bypass, user.group_ids):
             raise errors.NotFound(errors.model_not_found(model_id))
+        allow_model(entry.id)  # the credential's allow-list (403 naming the model)
         return entry
 
     # --- the models domain's `Catalog` -----------------------------------------------------

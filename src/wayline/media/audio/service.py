@@ -7,6 +7,7 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
+from wayline.auth.limits.gate import allow_model
 from wayline.core import errors
 from wayline.core.state import Core
 from wayline.core.usage import TRANSCRIPTION
@@ -129,6 +130,7 @@ class AudioService:
             raise errors.BadRequest(
                 "Speech-to-text has no engine URL: set AUDIO_STT_OPENAI_API_BASE_URL"
             )
+        allow_model(cfg.MODEL)  # the credential's allow-list
         engine = engines.transcriber(
             cfg.ENGINE,
             self._core.http,
@@ -157,6 +159,7 @@ class AudioService:
             )
         body = request.model_dump(exclude_none=True)
         body["model"] = request.model or cfg.MODEL
+        allow_model(body["model"])
         body["voice"] = request.voice or cfg.VOICE
         body.update(cfg.OPENAI_PARAMS or {})  # the admin's parameters win, as in Open WebUI
         engine = engines.synthesizer(

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wayline.auth.limits.gate import allow_model
 from wayline.core import errors
 from wayline.core.settings import IMAGE_SIZE_PATTERN
 from wayline.core.state import Core
@@ -117,6 +118,7 @@ class ImageService:
         size = form.size or cfg.IMAGE_SIZE or "512x512"
         _check_size(size, "size")
         model = form.model or cfg.IMAGE_GENERATION_MODEL or "dall-e-2"
+        allow_model(model)  # the credential's allow-list
         engine = engines.engine_for(cfg, self._core.http)
         connection = f"images {cfg.IMAGE_GENERATION_ENGINE}"
         with usage.start(IMAGE, user.id, model, connection) as meter:
@@ -149,6 +151,7 @@ class ImageService:
         ]
         await session.rollback()  # reads done: no transaction held while the engine draws
         model = cfg.IMAGE_EDIT_MODEL if form.model is None else form.model
+        allow_model(model or "dall-e-2")  # OpenAI's own default for edits
         extra = {"background": form.background} if form.background else {}
         engine = engines.ENGINES[cfg.IMAGE_EDIT_ENGINE](self._core.http, cfg)
         connection = f"images {cfg.IMAGE_EDIT_ENGINE}"

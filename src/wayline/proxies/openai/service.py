@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
+from wayline.auth.limits.gate import allow_model
 from wayline.chat.metering import answer_metered
 from wayline.core import errors
 from wayline.core.http import UpstreamClient
@@ -100,6 +101,8 @@ class OpenAIProxy:
     async def speech(self, body: dict[str, Any]) -> Audio:
         """Open WebUI's `/openai/audio/speech`: TTS on the first OpenAI connection, cached by body
         hash."""
+        if isinstance(body.get("model"), str):
+            allow_model(body["model"])  # the credential's allow-list
         connections = self._up.connections("openai")
         if not connections:
             raise errors.NotFound("No OpenAI connection is configured (OPENAI_API_BASE_URLS)")
@@ -123,11 +126,24 @@ class OpenAIProxy:
             raise errors.NotFound("No OpenAI connection is configured (OPENAI_API_BASE_URLS)")
         if any(part in ("..", ".") for part in path.split("/")):
             raise errors.BadRequest(f"Invalid path '/openai/{path}'")
+        _allow_named_model(body)
         conn = connections[0]
         forward = {k: v for k, v in headers.items() if k.lower() in _PASS_REQUEST_HEADERS}
         forward.update({k: v for k, v in conn.headers.items() if k.lower() != "content-type"})
         url = f"{conn.url}/{path}" + (f"?{query}" if query else "")
         return await relay(self._http, method, url, headers=forward, data=body or None, stream=True)
+
+
+def _allow_named_model(body: bytes) -> None:
+    """A pass-through body naming a `model` is held to the credential's allow-list too."""
+    if not body.lstrip().startswith(b"{"):
+        return
+    try:
+        model = orjson.loads(body).get("model")
+    except (orjson.JSONDecodeError, AttributeError):
+        return
+    if isinstance(model, str):
+        allow_model(model)
 
 
 def _listed(public: dict[str, Any]) -> dict[str, Any]:
