@@ -193,9 +193,19 @@ def test_ollama_native_and_openai_style_routes_are_recorded(client, alice, fake_
         "include_usage": True
     }
 
-    body = settled(client, alice, 3)
-    assert body["totals"]["prompt_tokens"] == 3 * prompt
-    assert body["totals"]["completion_tokens"] == 3 * completion
+    # A completion (`/api/generate`) counts as generated text too.
+    generated = client.post(
+        "/ollama/api/generate",
+        json={"model": "llama3.1:latest", "prompt": "Tell me a story", "stream": False},
+        headers=alice.headers,
+    )
+    assert generated.status_code == 200, generated.text
+    stats = generated.json()
+
+    body = settled(client, alice, 4)
+    assert body["totals"]["prompt_tokens"] == 3 * prompt + stats["prompt_eval_count"]
+    assert body["totals"]["completion_tokens"] == 3 * completion + stats["eval_count"]
+    assert stats["prompt_eval_count"] == 4  # the fake's rule: the prompt's words
 
 
 def test_embeddings_images_and_transcriptions_are_recorded(client, alice, fake_upstream):
