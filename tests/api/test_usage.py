@@ -384,3 +384,64 @@ def test_bad_parameters_are_refused_by_name(client, admin, path, params, status,
     resp = client.get(path, params=params, headers=admin.headers)
     assert resp.status_code == status, resp.text
     assert named in str(resp.json()["detail"])
+
+
+def sse_data(text: str) -> list[dict[str, Any]]:
+    """The JSON data of every event of a stream (named events included)."""
+    out = []
+    for event in text.split("\n\n"):
+        for line in event.splitlines():
+            if line.startswith("data: {"):
+                out.append(orjson.loads(line.removeprefix("data: ")))
+    return out
+
+
+def test_responses_and_messages_apis_are_recorded(client, alice, fake_upstream):
+    question = "Why is the sky blue today?"
+    counts = []
+    # The Responses API, natively on the OpenAI connection: JSON, then a stream.
+    plain = client.post(
+        "/openai/responses", json={"model": "gpt-4o-mini", "input": question}, headers=alice.headers
+    )
+    assert plain.status_code == 200, plain.text
+    counts.append((plain.json()["usage"]["input_tokens"], plain.json()["usage"]["output_tokens"]))
+    streamed = client.post(
+        "/openai/responses",
+        json={"model": "gpt-4o-mini", "input": question, "stream": True},
+        headers=alice.headers,
+    )
+    assert streamed.status_code == 200, streamed.text
+    [done] = [e for e in sse_data(streamed.text) if e.get("type") == "response.completed"]
+    counts.append(
+        (done["response"]["usage"]["input_tokens"], done["response"]["usage"]["output_tokens"])
+    )
+    # An Ollama model through /openai/responses: translated to Chat Completions and back.
+    translated = client.post(
+        "/openai/responses",
+        json={"model": "llama3.1:latest", "input": question},
+        headers=alice.headers,
+    )
+    assert translated.status_code == 200, translated.text
+    assert fake_upstream.last("/api/chat")  # answered by Ollama's chat
+    counts.append(expected([{"role": "user", "content": question}]))
+    # The Messages API, natively on Ollama, streamed: counts in two parts (start, delta).
+    messages = client.post(
+        "/ollama/v1/messages",
+        json={
+            "model": "llama3.1:latest",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": question}],
+            "stream": True,
+        },
+        headers=alice.headers,
+    )
+    assert messages.status_code == 200, messages.text
+    events = sse_data(messages.text)
+    [start] = [e for e in events if e.get("type") == "message_start"]
+    [delta] = [e for e in events if e.get("type") == "message_delta"]
+    counts.append((start["message"]["usage"]["input_tokens"], delta["usage"]["output_tokens"]))
+
+    totals = settled(client, alice, 4)["totals"]
+    assert all(prompt and completion for prompt, completion in counts)
+    assert totals["prompt_tokens"] == sum(p for p, _ in counts)
+    assert totals["completion_tokens"] == sum(c for _, c in counts)

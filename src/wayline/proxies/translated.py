@@ -13,8 +13,10 @@ from typing import Any, Protocol
 
 from starlette.responses import Response, StreamingResponse
 
+from wayline.chat.metering import answer_metered
 from wayline.chat.params import apply_params
 from wayline.core.streams import STREAM_FAILURES, event_stream
+from wayline.core.usage import Meter
 from wayline.providers.base import ChatCall
 from wayline.providers.entries import ModelEntry
 from wayline.providers.registry import ModelRegistry
@@ -35,16 +37,23 @@ class Translator(Protocol):
 
 
 async def chat_answer(
-    registry: ModelRegistry, entry: ModelEntry, body: dict[str, Any], user: UserInfo
+    registry: ModelRegistry,
+    entry: ModelEntry,
+    body: dict[str, Any],
+    user: UserInfo,
+    meter: Meter | None = None,
 ) -> Response:
-    """The provider's answer to the Chat Completions `body` for `entry`."""
+    """The provider's answer to the Chat Completions `body` for `entry` (measured by `meter`
+    for the usage ledger: the translation asks for the stream's usage itself)."""
     provider = registry.providers.of(entry.kind)
     if entry.params:
         # The caller's `stream` stands: the translation was built for it.
         params = {k: v for k, v in entry.params.items() if k != "stream_response"}
         apply_params(body, params, provider.preset_params)
     call = ChatCall(entry=entry, body=body, stream=bool(body.get("stream")), user=user)
-    return await provider.chat(call)
+    if meter is None:
+        return await provider.chat(call)
+    return await answer_metered(provider, call, meter)
 
 
 async def _events(answer: Response, translator: Translator) -> AsyncIterator[bytes]:

@@ -143,14 +143,30 @@ class SseTally(Tally):
                 return event
         data = _sse_data(event)
         usage = data.get("usage") if isinstance(data, dict) else None
-        if isinstance(usage, dict):
-            self.counts = usage_counts(usage)
+        counted = _usage_in(data)
+        if counted is not None:
+            # Counts may come in parts (the Messages API: input at the start, output at the end).
+            prompt, completion = usage_counts(counted)
+            before = self.counts or (0, 0)
+            self.counts = (prompt or before[0], completion or before[1])
         if not self.strip or not isinstance(data, dict) or usage is None:
             return event
         if not data.get("choices"):
             return None  # the usage-only chunk we asked for
         del data["usage"]  # a server that put the counts on a chunk of the answer itself
         return b"data: " + orjson.dumps(data)
+
+
+def _usage_in(data: Any) -> dict[str, Any] | None:
+    """An event's counts: Chat Completions' `usage`, or nested as the Responses API
+    (`response.completed`) and the Messages API (`message_start`) put them."""
+    if not isinstance(data, dict):
+        return None
+    for holder in (data, data.get("response"), data.get("message")):
+        usage = holder.get("usage") if isinstance(holder, dict) else None
+        if isinstance(usage, dict):
+            return usage
+    return None
 
 
 def _sse_data(event: bytes) -> Any:

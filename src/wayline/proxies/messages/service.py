@@ -12,6 +12,7 @@ model: translated to Chat Completions and run through the chat pipeline
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from wayline.core import errors
 from wayline.core.errors import UpstreamError
 from wayline.core.http import UpstreamClient
 from wayline.core.streams import json_response
+from wayline.core.usage import CHAT, status_of
 from wayline.proxies.chat_result import chat_completion
 from wayline.proxies.messages.output import MessageStream, from_completion
 from wayline.proxies.messages.request import to_chat, with_preset
@@ -30,23 +32,34 @@ from wayline.proxies.native import NativeRoutes, route_missing
 from wayline.proxies.relay import relay
 from wayline.proxies.translated import chat_answer, translated_stream
 from wayline.proxies.upstreams import Upstreams
+from wayline.usage.estimate import request_tokens
+from wayline.usage.observe import OPENAI, metered
+from wayline.usage.scope import UNMETERED, UsageScope
 from wayline.users.schemas import UserInfo
 
 NATIVE_PATH = "/v1/messages"
 
 
 class MessagesProxy:
-    def __init__(self, http: UpstreamClient, upstreams: Upstreams, native: NativeRoutes) -> None:
+    def __init__(
+        self,
+        http: UpstreamClient,
+        upstreams: Upstreams,
+        native: NativeRoutes,
+        usage: UsageScope = UNMETERED,
+    ) -> None:
         self._http = http
         self._up = upstreams
         self._native = native
+        self._usage = usage
 
     async def ollama(self, body: dict[str, Any], user: UserInfo, index: int | None) -> Response:
         entry, conn = await self._up.target(str(body.get("model")), user, "ollama", index)
+        meter = self._usage.start(CHAT, user.id, entry.id, conn.name)
         if self._native.served(conn, NATIVE_PATH):
             payload = with_preset(body, entry.params) if entry.params else body
             try:
-                return await relay(
+                answer = await relay(
                     self._http,
                     "POST",
                     f"{conn.url}{NATIVE_PATH}",
@@ -56,9 +69,16 @@ class MessagesProxy:
                 )
             except UpstreamError as exc:
                 if not route_missing(exc):
+                    meter.finish(exc.status_code)
                     raise
                 self._native.mark_missing(conn, NATIVE_PATH)
-        answer = await chat_answer(self._up.registry, entry, to_chat(body), user)
+            except BaseException as exc:
+                meter.finish(status_of(exc))
+                raise
+            else:  # the Messages API's counts: `usage` of the answer or of its events
+                prompt = partial(request_tokens, body)
+                return metered(answer, meter, wire=OPENAI, prompt_tokens=prompt)
+        answer = await chat_answer(self._up.registry, entry, to_chat(body), user, meter)
         return await answer_as_message(body, answer)
 
     async def count_tokens(self, body: dict[str, Any], user: UserInfo) -> dict[str, int]:

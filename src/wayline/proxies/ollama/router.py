@@ -58,12 +58,12 @@ Proxy = Annotated[OllamaProxy, Depends(_proxy)]
 
 def _messages(request: Request, core: CoreDep) -> MessagesProxy:
     native = get_state(request).get(NativeRoutes)
-    return MessagesProxy(core.http, get_upstreams(request), native)
+    return MessagesProxy(core.http, get_upstreams(request), native, usage_scope(request))
 
 
 def _responses(request: Request, core: CoreDep) -> ResponsesProxy:
     native = get_state(request).get(NativeRoutes)
-    return ResponsesProxy(core.http, get_upstreams(request), native)
+    return ResponsesProxy(core.http, get_upstreams(request), native, usage_scope(request))
 
 
 def _model_files(request: Request, core: CoreDep) -> ModelFiles:

@@ -39,7 +39,7 @@ Proxy = Annotated[OpenAIProxy, Depends(_proxy)]
 
 def _responses(request: Request, core: CoreDep) -> ResponsesProxy:
     native = get_state(request).get(NativeRoutes)
-    return ResponsesProxy(core.http, get_upstreams(request), native)
+    return ResponsesProxy(core.http, get_upstreams(request), native, usage_scope(request))
 
 
 Responses = Annotated[ResponsesProxy, Depends(_responses)]
