@@ -53,7 +53,19 @@ class KeyConfig:
     body: dict[str, Any]  # of POST /api/v1/auths/api_keys
 
 
-KEYS = (KeyConfig("key without limits", {"name": "bench-plain"}),)
+KEYS = (
+    KeyConfig("key without limits", {"name": "bench-plain"}),
+    # Every control counted on each request, none ever reached: the cost of checking them.
+    KeyConfig(
+        "key with rpm/tpm limits and a models allow-list",
+        {
+            "name": "bench-limited",
+            "rpm_limit": 1_000_000_000,
+            "tpm_limit": 1_000_000_000_000,
+            "models": ["gpt-4o*", "llama3*"],
+        },
+    ),
+)
 
 
 @dataclass(frozen=True)

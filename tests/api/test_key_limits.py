@@ -336,6 +336,10 @@ def test_model_allow_list_refuses_every_credential_form_and_route(
             resp = send(client, "POST", path, form, json=body)
             assert_refused(resp, 403, named, "not allowed")
     assert {r.json.get("model") for r in fake_upstream.requests if r.json} == {"gpt-4o-mini"}
+    # The model list shows the key what it may call; the user's own session sees every model.
+    listed = client.get("/api/models", headers=bearer(key)).json()["data"]
+    assert [m["id"] for m in listed] == ["gpt-4o-mini"]
+    assert len(client.get("/api/models", headers=alice.jwt_headers).json()["data"]) > 1
 
 
 # --- counters and refusals ---------------------------------------------------------------------
@@ -402,6 +406,15 @@ def test_tpm_reservation_is_settled_with_the_actual_usage(
     assert after.status_code == 200
     left = 300 - 4 * 3 - reserved(chat_body())  # four calls of 3 tokens, and this one's
     assert after.headers["x-ratelimit-remaining-tokens"] == str(left)
+
+    # A stream is settled when it ends, with the usage the upstream reported in it.
+    stream_key = bearer(create_key(client, alice, tpm_limit=300))
+    streamed = chat(client, stream_key, stream=True, **padding)
+    assert streamed.status_code == 200 and "[DONE]" in streamed.text
+    held = reserved(chat_body(stream=True, **padding))
+    assert streamed.headers["x-ratelimit-remaining-tokens"] == str(300 - held)
+    after = chat(client, stream_key)
+    assert after.headers["x-ratelimit-remaining-tokens"] == str(300 - 3 - reserved(chat_body()))
 
     # Usage larger than the estimate is charged in full: 200 one-letter words, echoed back.
     words = "a " * 200

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from wayline.auth.limits.gate import allow_model
+from wayline.auth.limits.gate import allow_model, current_limits
 from wayline.core import errors
 from wayline.core.state import Core
 from wayline.functions.service import FUNCTIONS_CHANGED
@@ -214,6 +214,10 @@ class ModelRegistry:
     async def list_body(self, user: UserInfo, refresh: bool = False) -> bytes:
         """The `/api/models` JSON body for `user` (serialised once per snapshot and user)."""
         snap = await self.snapshot(refresh)
+        limits = current_limits()
+        if limits is not None and limits.model_patterns:  # a key's allow-list: only those
+            allowed = snap.visible(user, self.bypass())
+            return orjson.dumps({"data": [e.public for e in allowed if limits.allows_model(e.id)]})
         # Per user and groups: a request still holding the groups it was authenticated with
         # must not serve its list to the same user's later requests after a membership change.
         key = "*" if user.is_admin else f"{user.id}:{','.join(sorted(user.group_ids))}"

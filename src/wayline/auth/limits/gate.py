@@ -27,7 +27,7 @@ import asyncio
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Coroutine
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -81,10 +81,15 @@ def missing_scope(scope: str) -> errors.Forbidden:
     )
 
 
+def current_limits() -> Limits | None:
+    """The limits of the credential this request came with (None: none, or no request)."""
+    slot = _SLOT.get()
+    return slot.limits if slot is not None else None
+
+
 def allow_model(model_id: str) -> None:
     """403 naming `model_id` when the request's credential has an allow-list without it."""
-    slot = _SLOT.get()
-    limits = slot.limits if slot is not None else None
+    limits = current_limits()
     if limits is not None and not limits.allows_model(model_id):
         RATELIMIT_REJECTIONS.labels(kind="model").inc()
         raise errors.Forbidden(
@@ -206,35 +211,44 @@ class Admission:
 
     # --- admission ------------------------------------------------------------------------
     async def enter(self, estimate: int) -> None:
-        wanted = self._wanted(estimate)
+        wanted = self._wanted(estimate)  # in the order refusals are reported
         counters = self.gate.counters
-        steps: list[Awaitable[bool]] = []
-        for name, amount in wanted.items():
-            if name == "parallel":
-                steps.append(counters.lease(self.in_flight_key, amount, self.member))
-            else:
-                steps.append(counters.acquire(self._window(name), amount))
-        if counters.local:
-            results: list[bool | BaseException] = [await step for step in steps]
-        else:
-            results = await asyncio.gather(*steps, return_exceptions=True)
-        if any(isinstance(r, CountersDown) for r in results):
-            self._fail_open()
-            return
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        passed = dict(zip(wanted, results, strict=True))
-        self.taken = {name: wanted[name] for name, ok in passed.items() if ok}
-        refused = [
-            name for name in ("budget", "rpm", "tpm", "parallel") if passed.get(name) is False
-        ]
-        if not refused:
-            self.counting = True
-            if not counters.local:  # read for the headers while the upstream answers
-                self._states = asyncio.create_task(self._read_states())
-            return
-        raise await self._refuse(refused[0], wanted[refused[0]])
+        results: list[tuple[bool, WindowState | None]] = []
+        if counters.local:  # one after the other, stopping at the first refusal
+            for name, amount in wanted.items():
+                results.append(await self._take(name, amount))
+                if not results[-1][0]:
+                    break
+        else:  # all at once: one round trip's time
+            steps = [self._take(name, amount) for name, amount in wanted.items()]
+            for result in await asyncio.gather(*steps, return_exceptions=True):
+                if isinstance(result, CountersDown):
+                    self._fail_open()
+                    return
+                if isinstance(result, BaseException):
+                    raise result
+                results.append(result)
+        states: dict[str, WindowState] = {}
+        refused: str | None = None
+        for (name, amount), (ok, state) in zip(wanted.items(), results, strict=False):
+            if not ok:
+                refused = refused or name
+                continue
+            self.taken[name] = amount
+            if state is not None:
+                states[name] = state
+        if refused is not None:
+            raise await self._refuse(refused, wanted[refused])
+        self.counting = True
+        # For the headers: in memory, the states the counting returned; in Redis, read while
+        # the upstream answers.
+        self._states = states if counters.local else asyncio.create_task(self._read_states())
+
+    async def _take(self, name: str, amount: int) -> tuple[bool, WindowState | None]:
+        counters = self.gate.counters
+        if name == "parallel":
+            return await counters.lease(self.in_flight_key, amount, self.member), None
+        return await counters.acquire(self._window(name), amount)
 
     def _wanted(self, estimate: int) -> dict[str, int]:
         wanted: dict[str, int] = {}
@@ -250,7 +264,7 @@ class Admission:
         return wanted
 
     def _window(self, name: str) -> Window:
-        window = {"rpm": self.rpm, "tpm": self.tpm, "budget": self.budget}[name]
+        window: Window | None = getattr(self, name)  # rpm, tpm or budget
         assert window is not None
         return window
 
@@ -312,11 +326,11 @@ class Admission:
         if self.failed_open or (self.rpm is None and self.tpm is None):
             return []
         try:
-            if isinstance(self._states, dict):  # read when the request was refused
+            if isinstance(self._states, dict):
                 states = self._states
             elif self._states is not None:  # Redis: read while the upstream answered
                 states = await self._states
-            else:  # in memory: as of now
+            else:
                 states = await self._read_states()
         except CountersDown:
             return []
@@ -346,6 +360,12 @@ class Admission:
         if self.closed:
             return
         self.closed = True
+        states = self._states
+        if isinstance(states, asyncio.Task):  # a read for headers that may never be sent
+            if not states.done():
+                states.cancel()
+            elif not states.cancelled():
+                states.exception()  # retrieved, so a failed read is not reported as lost
         if not self.counting:
             return
         corrections: dict[str, int] = {
