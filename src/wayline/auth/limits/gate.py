@@ -9,8 +9,8 @@ route calls (the fast chat routes too), whatever carried the credential (Bearer 
    registry, images, audio): a model outside the allow-list is a 403 naming it;
 3. counters, on the requests that call models: RPM (1 per request), TPM and the budget (the
    prompt's estimate reserved: a token per 4 bytes of the JSON body, at most the limit), and an
-   in-flight place. All-or-nothing: a refused request gives back what it took (but its RPM hit,
-   as OpenAI counts refused requests). In Redis, one round trip per counter, all at once.
+   in-flight place, taken in one call (in Redis, one round trip). A refused request gives back
+   what it took (but its RPM hit: OpenAI counts refused requests too).
 
 The `Admission` lives as long as the request: `LimitsMiddleware` adds its `x-ratelimit-*`
 headers to the answer and, once the answer has ended (a stream included, or its client gone),
@@ -35,7 +35,7 @@ from starlette.requests import Request
 
 from wayline.auth.limits.policy import Limits
 from wayline.auth.limits.routes import family_of, is_metered
-from wayline.auth.limits.windows import Counters, CountersDown, Window, WindowState
+from wayline.auth.limits.windows import Counters, CountersDown, Lease, Window, WindowState
 from wayline.core import errors
 from wayline.core.metrics import RATELIMIT_FAIL_OPEN, RATELIMIT_REJECTIONS
 from wayline.core.state import get_state
@@ -155,11 +155,12 @@ class LimitGate:
             slot.admission.record(usage.total_tokens)
 
     async def finish(self, admission: Admission) -> None:
-        """The request's answer has ended: settle now in memory, in the background in Redis."""
+        """The request's answer has ended (its client has it all): settle it. In Redis, shielded:
+        a request cancelled meanwhile (a shutdown) still frees its place."""
         if self.counters.local:
             await admission.close()
         else:
-            self.spawn(admission.close())
+            await asyncio.shield(admission.close())
 
     async def close(self) -> None:
         if self._tasks:
@@ -192,96 +193,70 @@ class Admission:
         self.gate = gate
         self.limits = limits
         owner = limits.owner
-        self.rpm = Window(f"rpm/{owner}", limits.rpm, RPM_SECONDS) if limits.rpm else None
-        self.tpm = Window(f"tpm/{owner}", limits.tpm, TPM_SECONDS) if limits.tpm else None
-        self.budget = (
-            # The span is in the key: a new duration starts a new window.
-            Window(f"budget/{owner}/{limits.budget_seconds}", limits.budget, limits.budget_seconds)
-            if limits.budget
+        self.windows: dict[str, Window] = {}  # in the order refusals are reported
+        if limits.budget:  # the span is in the key: a new duration starts a new window
+            key = f"budget/{owner}/{limits.budget_seconds}"
+            self.windows["budget"] = Window(key, limits.budget, limits.budget_seconds)
+        if limits.rpm:
+            self.windows["rpm"] = Window(f"rpm/{owner}", limits.rpm, RPM_SECONDS)
+        if limits.tpm:
+            self.windows["tpm"] = Window(f"tpm/{owner}", limits.tpm, TPM_SECONDS)
+        self.lease = (
+            Lease(f"parallel/{owner}", limits.parallel, uuid.uuid4().hex)
+            if limits.parallel
             else None
         )
-        self.in_flight_key = f"parallel/{owner}"
-        self.member = uuid.uuid4().hex if limits.parallel else ""
-        self.taken: dict[str, int] = {}  # what each counter holds for this request
+        self.taken: dict[str, int] = {}  # what each window holds for this request
+        self.leased = False
+        self.states: dict[str, WindowState] = {}  # after the counting: the headers' figures
         self.used = 0  # tokens the request's calls reported
         self.counting = False  # admitted with its counters (not refused, not failed open)
         self.failed_open = False
         self.closed = False
-        self._states: asyncio.Task[dict[str, WindowState]] | dict[str, WindowState] | None = None
 
     # --- admission ------------------------------------------------------------------------
     async def enter(self, estimate: int) -> None:
-        wanted = self._wanted(estimate)  # in the order refusals are reported
-        counters = self.gate.counters
-        results: list[tuple[bool, WindowState | None]] = []
-        if counters.local:  # one after the other, stopping at the first refusal
-            for name, amount in wanted.items():
-                results.append(await self._take(name, amount))
-                if not results[-1][0]:
-                    break
-        else:  # all at once: one round trip's time
-            steps = [self._take(name, amount) for name, amount in wanted.items()]
-            for result in await asyncio.gather(*steps, return_exceptions=True):
-                if isinstance(result, CountersDown):
-                    self._fail_open()
-                    return
-                if isinstance(result, BaseException):
-                    raise result
-                results.append(result)
-        states: dict[str, WindowState] = {}
+        amounts = {
+            "budget": max(1, min(estimate, self.limits.budget or 0)),
+            "rpm": 1,
+            "tpm": max(1, min(estimate, self.limits.tpm or 0)),
+        }
+        asked = [(window, amounts[name]) for name, window in self.windows.items()]
+        try:
+            got = await self.gate.counters.take(asked, self.lease)
+        except CountersDown:
+            self.failed_open = True
+            RATELIMIT_FAIL_OPEN.inc()
+            return
         refused: str | None = None
-        for (name, amount), (ok, state) in zip(wanted.items(), results, strict=False):
-            if not ok:
-                refused = refused or name
-                continue
-            self.taken[name] = amount
-            if state is not None:
-                states[name] = state
+        for name, (counted, state) in zip(self.windows, got.windows, strict=True):
+            self.states[name] = state
+            if counted:
+                self.taken[name] = amounts[name]
+            elif refused is None:
+                refused = name
+        self.leased = bool(got.leased)
+        if refused is None and got.leased is False:
+            refused = "parallel"
         if refused is not None:
-            raise await self._refuse(refused, wanted[refused])
+            raise await self._refuse(refused, amounts.get(refused, 1))
         self.counting = True
-        # For the headers: in memory, the states the counting returned; in Redis, read while
-        # the upstream answers.
-        self._states = states if counters.local else asyncio.create_task(self._read_states())
-
-    async def _take(self, name: str, amount: int) -> tuple[bool, WindowState | None]:
-        counters = self.gate.counters
-        if name == "parallel":
-            return await counters.lease(self.in_flight_key, amount, self.member), None
-        return await counters.acquire(self._window(name), amount)
-
-    def _wanted(self, estimate: int) -> dict[str, int]:
-        wanted: dict[str, int] = {}
-        limits = self.limits
-        if limits.budget:
-            wanted["budget"] = max(1, min(estimate, limits.budget))
-        if limits.rpm:
-            wanted["rpm"] = 1
-        if limits.tpm:
-            wanted["tpm"] = max(1, min(estimate, limits.tpm))
-        if limits.parallel:
-            wanted["parallel"] = limits.parallel
-        return wanted
-
-    def _window(self, name: str) -> Window:
-        window: Window | None = getattr(self, name)  # rpm, tpm or budget
-        assert window is not None
-        return window
-
-    def _fail_open(self) -> None:
-        self.failed_open = True
-        RATELIMIT_FAIL_OPEN.inc()
 
     async def _refuse(self, kind: str, amount: int) -> LimitExceeded:
+        """Give back what the request took (but its request count: OpenAI counts refused
+        requests too) and say why, and when to retry."""
         RATELIMIT_REJECTIONS.labels(kind=kind).inc()
-        taken, self.taken = self.taken, {}
+        counters = self.gate.counters
         try:
-            await self._give_back(taken)
-            states = await self._read_states(kind if kind in ("rpm", "tpm", "budget") else None)
+            if self.leased and self.lease is not None:
+                await counters.unlease(self.lease)
+            for name, taken in self.taken.items():
+                if name != "rpm":
+                    await counters.add(self.windows[name], -taken)
         except CountersDown:
-            states = {}
-        self._states = states
-        state = states.get(kind)
+            pass  # the lease runs out by itself; the reservation stays counted
+        self.taken, self.leased = {}, False
+        state = self.states.get(kind)
         wait = state.wait_for(amount) if state is not None else 1.0
         limits, who = self.limits, _holder(self.limits)
         if kind == "budget":
@@ -303,40 +278,13 @@ class Admission:
             message = f"Too many requests in flight: this {who} allows {limits.parallel} at once."
         return LimitExceeded(f"{message} Retry in {reset_text(wait)}.", wait)
 
-    async def _give_back(self, taken: dict[str, int]) -> None:
-        counters = self.gate.counters
-        for name, amount in taken.items():
-            if name == "parallel":
-                await counters.unlease(self.in_flight_key, self.member)
-            elif name != "rpm":  # a refused request still counts as a request
-                await counters.add(self._window(name), -amount)
-
-    async def _read_states(self, extra: str | None = None) -> dict[str, WindowState]:
-        names = [n for n in ("rpm", "tpm") if getattr(self, n) is not None]
-        if extra is not None and extra not in names:
-            names.append(extra)
-        counters = self.gate.counters
-        reads = [counters.state(self._window(name)) for name in names]
-        states = [await r for r in reads] if counters.local else await asyncio.gather(*reads)
-        return dict(zip(names, states, strict=True))
-
     # --- the answer -----------------------------------------------------------------------
-    async def headers(self) -> list[tuple[bytes, bytes]]:
-        """OpenAI's `x-ratelimit-*` headers for the RPM and TPM windows."""
-        if self.failed_open or (self.rpm is None and self.tpm is None):
-            return []
-        try:
-            if isinstance(self._states, dict):
-                states = self._states
-            elif self._states is not None:  # Redis: read while the upstream answered
-                states = await self._states
-            else:
-                states = await self._read_states()
-        except CountersDown:
-            return []
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """OpenAI's `x-ratelimit-*` headers for the RPM and TPM windows, as the request was
+        counted (or refused)."""
         out: list[tuple[bytes, bytes]] = []
         for name, unit in (("rpm", b"requests"), ("tpm", b"tokens")):
-            state = states.get(name)
+            state = self.states.get(name)
             if state is not None:
                 out += [
                     (b"x-ratelimit-limit-" + unit, str(state.limit).encode()),
@@ -353,37 +301,28 @@ class Admission:
         if not self.closed:
             self.used += tokens
         else:  # a call that finished after the answer ended (its client went away first)
-            late = {"tpm": tokens, "budget": tokens}
-            self.gate.spawn(self._charge(late))
+            self.gate.spawn(self._charge({name: tokens for name in self.taken if name != "rpm"}))
 
     async def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        states = self._states
-        if isinstance(states, asyncio.Task):  # a read for headers that may never be sent
-            if not states.done():
-                states.cancel()
-            elif not states.cancelled():
-                states.exception()  # retrieved, so a failed read is not reported as lost
         if not self.counting:
             return
-        corrections: dict[str, int] = {
-            name: self.used - self.taken[name] for name in ("tpm", "budget") if name in self.taken
-        }
         try:
-            if "parallel" in self.taken:
-                await self.gate.counters.unlease(self.in_flight_key, self.member)
-            await self._charge(corrections)
+            if self.leased and self.lease is not None:
+                await self.gate.counters.unlease(self.lease)
         except CountersDown:
-            pass  # the lease runs out by itself; the counts stay as reserved
+            pass  # the lease runs out by itself
+        used = self.used
+        await self._charge({n: used - taken for n, taken in self.taken.items() if n != "rpm"})
 
     async def _charge(self, amounts: dict[str, int]) -> None:
+        """Correct the token windows: the usage beyond the reservation, or what was left."""
         counters = self.gate.counters
         for name, amount in amounts.items():
-            window = getattr(self, name)
-            if window is not None and amount:
+            if amount:
                 try:
-                    await counters.add(window, amount)
+                    await counters.add(self.windows[name], amount)
                 except CountersDown:
                     return

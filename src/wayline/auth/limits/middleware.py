@@ -25,7 +25,7 @@ class LimitsMiddleware:
         async def send_with_limits(message: Message) -> None:
             admission = slot.admission
             if admission is not None and message["type"] == "http.response.start":
-                extra = await admission.headers()
+                extra = admission.headers()
                 if extra:
                     message = {**message, "headers": [*message.get("headers", ()), *extra]}
             await send(message)

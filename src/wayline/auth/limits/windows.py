@@ -3,16 +3,21 @@
 Windows are the `limits` library's sliding-window counters (`limits.aio`): a window of `seconds`
 keeps the count of the current period and of the previous one, weighted by how much of it still
 overlaps the window, and admits while `floor(previous * previous_ttl / seconds) + current +
-amount <= limit`. Its async storages do the work:
+amount <= limit`. A request's counters are taken in one call (`take`), which also answers with
+each window's state for the response's headers. Its async storages do the work:
 
-- `RedisStorage`, shared by every replica: its acquire script checks and counts in one EVALSHA.
-  A correction (`add`, negative to give tokens back) is the same script with no ceiling.
-- `MemoryStorage`, this process alone: the window is read, checked and counted with its own
-  primitives (`get_sliding_window`, then `incr` on the current period's key), nothing between
-  them that could let another request in (the event loop runs one task at a time and the
-  storage does not yield). That is the library's acquire, without the reads it repeats, and
-  the state comes back with it for the response's headers: 3 storage calls a request instead of
-  7, which kept the counters under a tenth of the gateway's own cost.
+- `RedisStorage`, shared by every replica. `take` sends the library's own scripts, for each
+  window its acquire then its read, and the lease, in one pipeline: one round trip a request.
+  Corrections (`add`, negative to give tokens back) are the library's acquire with no ceiling,
+  queued and sent with the replica's next round trip (at the latest `FLUSH_SECONDS` later).
+- `MemoryStorage`, this process alone, driven with its own primitives as its acquire is: count
+  the current period (`incr`), check the weighted sum, take the count back if it went over. The
+  previous period's count no longer changes once its period is over (corrections land in the
+  current one), so it is read once a period and remembered; a correction is counted with the
+  window's next acquire (nothing reads the window before it). So a window costs a request one
+  storage call, where the library's acquire and a correction cost five. Nothing between the
+  count and the check lets another request in (the event loop runs one task at a time and the
+  storage does not yield).
 
 Leases count requests in flight. In Redis, a sorted set of request ids scored by their lease's
 end: a replica that dies holding leases frees them when the lease runs out (`LEASE_SECONDS`).
@@ -24,14 +29,18 @@ the request through (fail open); the outage is logged at most once a minute.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage.redis.bridge import RedisBridge
 
 log = logging.getLogger("wayline.limits")
 
@@ -40,8 +49,10 @@ T = TypeVar("T")
 # A correction (`add`) must land even in a full window: acquire against a ceiling never reached.
 _UNBOUNDED = 10**15
 LEASE_SECONDS = 600  # longer than any stream a replica could still be relaying
+LEASE_MS = LEASE_SECONDS * 1000
 DOWN_SECONDS = 5.0
 LOG_EVERY_SECONDS = 60.0
+FLUSH_SECONDS = 0.05  # a correction waits at most this long for a request to carry it
 # Redis round trips wait this long at most before the request goes through without its limits.
 REDIS_TIMEOUT_SECONDS = 0.5
 
@@ -53,7 +64,7 @@ class Window:
     seconds: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built twice a request, and a frozen init costs twice as much
 class WindowState:
     """A window's counts, as `limits` reports them: the previous period's count with the time it
     still weighs (`previous_ttl`), and the current one's with the time until it ends plus one
@@ -104,37 +115,42 @@ class CountersDown(Exception):
     """The shared counters could not be reached: the request goes through without its limits."""
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One of `limit` in-flight places under `key`, held by the request `member`."""
+
+    key: str
+    limit: int
+    member: str
+
+
+@dataclass(slots=True)
+class Taken:
+    """What `take` got: per window asked, whether it was counted and its state after; and the
+    in-flight place (None when none was asked)."""
+
+    windows: list[tuple[bool, WindowState]]
+    leased: bool | None
+
+
 class Counters(Protocol):
     @property
     def local(self) -> bool:
         """In this process: no call waits for I/O."""
         ...
 
-    async def acquire(self, window: Window, amount: int) -> tuple[bool, WindowState | None]:
-        """Count `amount` if it fits in the window; False (nothing counted) if not. With the
-        window's state after it, when that comes at no extra cost (in memory)."""
+    async def take(self, windows: list[tuple[Window, int]], lease: Lease | None) -> Taken:
+        """Count each `(window, amount)` that fits (one that does not is left uncounted) and
+        hold the in-flight place if one is free."""
         ...
 
     async def add(self, window: Window, amount: int) -> None:
         """Correct the count by `amount` (negative to give back), full window or not."""
         ...
 
-    async def state(self, window: Window) -> WindowState: ...
-
-    async def lease(self, key: str, limit: int, member: str) -> bool:
-        """Hold one of `limit` in-flight places; False when all are held."""
-        ...
-
-    async def unlease(self, key: str, member: str) -> None: ...
+    async def unlease(self, lease: Lease) -> None: ...
 
     async def close(self) -> None: ...
-
-
-def _state(window: Window, found: tuple[int, float, int, float]) -> WindowState:
-    previous, previous_ttl, current, current_ttl = found
-    return WindowState(
-        window.limit, window.seconds, int(previous), previous_ttl, int(current), current_ttl
-    )
 
 
 class MemoryCounters:
@@ -144,47 +160,59 @@ class MemoryCounters:
 
     def __init__(self) -> None:
         self._storage = MemoryStorage()
+        self._previous: dict[str, tuple[int, int]] = {}  # window key → (period, previous count)
+        self._corrections: dict[str, int] = {}  # window key → tokens to count at its next acquire
         self._in_flight: dict[str, int] = {}
 
-    async def acquire(self, window: Window, amount: int) -> tuple[bool, WindowState | None]:
-        state = await self.state(window)
-        weighted = math.floor(state.previous * state.previous_ttl / window.seconds)
-        if amount > window.limit or weighted + state.current + amount > window.limit:
-            return False, state
-        await self._count(window, amount)
-        return True, WindowState(
-            window.limit,
-            window.seconds,
-            state.previous,
-            state.previous_ttl,
-            state.current + amount,
-            state.current_ttl,
-        )
+    async def take(self, windows: list[tuple[Window, int]], lease: Lease | None) -> Taken:
+        counted = [await self._acquire(window, amount) for window, amount in windows]
+        leased = None
+        if lease is not None:
+            held = self._in_flight.get(lease.key, 0)
+            leased = held < lease.limit
+            if leased:
+                self._in_flight[lease.key] = held + 1
+        return Taken(counted, leased)
+
+    async def _acquire(self, window: Window, amount: int) -> tuple[bool, WindowState]:
+        now = time.time()
+        seconds = window.seconds
+        previous_key, current_key = self._storage.sliding_window_keys(window.key, seconds, now)
+        period = int(now / seconds)
+        known = self._previous.get(window.key)
+        if known is None or known[0] != period:
+            if len(self._previous) > 100_000:  # bound it under a spray of keys
+                self._previous.clear()
+            known = self._previous[window.key] = (period, await self._storage.get(previous_key))
+        previous = known[1]
+        # `limits`' own arithmetic (`MemoryStorage._get_sliding_window_info`).
+        previous_ttl = (1 - (((now - seconds) / seconds) % 1)) * seconds if previous else 0.0
+        current_ttl = (1 - ((now / seconds) % 1)) * seconds + seconds
+        correction = self._corrections.pop(window.key, 0)
+        if amount > window.limit:
+            current = await self._storage.incr(current_key, 2 * seconds, correction)
+            taken = False
+        else:
+            current = await self._storage.incr(current_key, 2 * seconds, amount + correction)
+            taken = math.floor(previous * previous_ttl / seconds) + current <= window.limit
+            if not taken:
+                current = await self._storage.incr(current_key, 2 * seconds, -amount)
+        state = WindowState(window.limit, seconds, previous, previous_ttl, current, current_ttl)
+        return taken, state
 
     async def add(self, window: Window, amount: int) -> None:
-        await self._count(window, amount)
+        """Kept until the window's next acquire, which counts it with its own amount: nothing
+        reads the window in between, and a request pays one storage call, not two."""
+        if len(self._corrections) > 100_000:  # bound it under a spray of keys
+            self._corrections.clear()
+        self._corrections[window.key] = self._corrections.get(window.key, 0) + amount
 
-    async def _count(self, window: Window, amount: int) -> None:
-        _, current = self._storage.sliding_window_keys(window.key, window.seconds, time.time())
-        # The library's own expiry for a period's count: twice the window.
-        await self._storage.incr(current, 2 * window.seconds, amount)
-
-    async def state(self, window: Window) -> WindowState:
-        return _state(window, await self._storage.get_sliding_window(window.key, window.seconds))
-
-    async def lease(self, key: str, limit: int, member: str) -> bool:
-        held = self._in_flight.get(key, 0)
-        if held >= limit:
-            return False
-        self._in_flight[key] = held + 1
-        return True
-
-    async def unlease(self, key: str, member: str) -> None:
-        held = self._in_flight.get(key, 0) - 1
+    async def unlease(self, lease: Lease) -> None:
+        held = self._in_flight.get(lease.key, 0) - 1
         if held > 0:
-            self._in_flight[key] = held
+            self._in_flight[lease.key] = held
         else:
-            self._in_flight.pop(key, None)
+            self._in_flight.pop(lease.key, None)
 
     async def close(self) -> None:
         return None
@@ -219,20 +247,30 @@ class RedisCounters:
 
     def __init__(self, redis_url: str, prefix: str) -> None:
         import redis.asyncio as redis
+        from redis.exceptions import NoScriptError
 
         timeouts = {
             "socket_timeout": REDIS_TIMEOUT_SECONDS,
             "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
         }
+        self._prefix = f"{prefix}:limits"
         self._storage = RedisStorage(
             limits_storage_uri(redis_url),
             implementation="redispy",
-            key_prefix=f"{prefix}:limits",
+            key_prefix=self._prefix,
             **timeouts,  # type: ignore[arg-type]
         )
         self._redis = redis.from_url(redis_url, **timeouts)
-        self._lease = self._redis.register_script(_LEASE)
-        self._lease_prefix = f"{prefix}:limits:in-flight:"
+        self._no_script = NoScriptError  # redis is an optional dependency: imported here
+        self._scripts: dict[str, bytes] = {  # the library's own two, and the leases'
+            "acquire": RedisBridge.SCRIPT_ACQUIRE_SLIDING_WINDOW,
+            "window": RedisBridge.SCRIPT_SLIDING_WINDOW,
+            "lease": _LEASE.encode(),
+        }
+        self._sha = {name: _sha1(text) for name, text in self._scripts.items()}
+        self._loaded = False
+        self._pending: dict[str, tuple[Window, int]] = {}  # corrections not sent yet
+        self._flushing: asyncio.Task[None] | None = None
         self._down_until = 0.0
         self._logged_at = -math.inf
 
@@ -254,39 +292,116 @@ class RedisCounters:
                 )
             raise CountersDown from exc
 
-    async def acquire(self, window: Window, amount: int) -> tuple[bool, WindowState | None]:
-        taken = await self._guarded(
-            lambda: self._storage.acquire_sliding_window_entry(
-                window.key, window.limit, window.seconds, amount
+    def _window_keys(self, window: Window) -> tuple[str, str]:
+        """The previous and current period's keys, as `RedisStorage` names them (a hash tag
+        around the key keeps both on one cluster node)."""
+        current = f"{self._prefix}:{{{window.key}}}"
+        return f"{current}/-1", current
+
+    async def take(self, windows: list[tuple[Window, int]], lease: Lease | None) -> Taken:
+        return await self._guarded(lambda: self._take(windows, lease))
+
+    async def _take(self, windows: list[tuple[Window, int]], lease: Lease | None) -> Taken:
+        # The corrections waiting to be sent go first, in the same round trip.
+        pending, self._pending = self._pending, {}
+        calls = [
+            ("acquire", [*self._window_keys(window), _UNBOUNDED, window.seconds, amount])
+            for window, amount in pending.values()
+            if amount
+        ]
+        sent = len(calls)
+        for window, amount in windows:
+            keys = self._window_keys(window)
+            calls.append(("acquire", [*keys, window.limit, window.seconds, amount]))
+            calls.append(("window", [*keys, window.seconds]))
+        if lease is not None:
+            member = lease.member
+            calls.append(("lease", [self._lease_key(lease), lease.limit, LEASE_MS, member]))
+        try:
+            replies = (await self._scripts_run(calls))[sent:]
+        except BaseException:
+            for window, amount in pending.values():  # kept for the next round trip
+                self._queue(window, amount)
+            raise
+        counted = []
+        for i, (window, _) in enumerate(windows):
+            found = replies[2 * i + 1] or (0, 0, 0, 0)
+            state = WindowState(
+                window.limit,
+                window.seconds,
+                int(found[0] or 0),
+                max(0.0, float(found[1] or 0)) / 1000,  # milliseconds in the script
+                int(found[2] or 0),
+                max(0.0, float(found[3] or 0)) / 1000,
             )
-        )
-        return taken, None  # the state is read while the upstream answers
+            counted.append((bool(replies[2 * i]), state))
+        return Taken(counted, None if lease is None else bool(replies[-1]))
+
+    async def _scripts_run(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Run the scripts in one pipeline (one round trip). A script Redis does not know yet
+        (the first call, or after a flush or a restart) is loaded, and only the calls it failed
+        are run again: the others have already counted."""
+        if not self._loaded:
+            await self._load_scripts()
+        replies: list[Any] = await self._pipeline(calls)
+        failed = [i for i, reply in enumerate(replies) if isinstance(reply, self._no_script)]
+        if failed:
+            await self._load_scripts()
+            again = await self._pipeline([calls[i] for i in failed])
+            for i, reply in zip(failed, again, strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def _pipeline(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        pipe = self._redis.pipeline(transaction=False)
+        for name, args in calls:
+            keys = 1 if name == "lease" else 2
+            pipe.evalsha(self._sha[name], keys, *args)
+        return list(await pipe.execute(raise_on_error=False))
+
+    async def _load_scripts(self) -> None:
+        for script in self._scripts.values():
+            await self._redis.script_load(script)
+        self._loaded = True
+
+    def _lease_key(self, lease: Lease) -> str:
+        return f"{self._prefix}:in-flight:{lease.key}"
 
     async def add(self, window: Window, amount: int) -> None:
-        await self._guarded(
-            lambda: self._storage.acquire_sliding_window_entry(
-                window.key, _UNBOUNDED, window.seconds, amount
-            )
-        )
+        """Queued: sent with this replica's next round trip, or on its own after
+        `FLUSH_SECONDS` (a request then costs Redis one round trip, not two)."""
+        self._queue(window, amount)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush(FLUSH_SECONDS))
 
-    async def state(self, window: Window) -> WindowState:
-        found = await self._guarded(
-            lambda: self._storage.get_sliding_window(window.key, window.seconds)
-        )
-        return _state(window, found)
+    def _queue(self, window: Window, amount: int) -> None:
+        queued = self._pending.get(window.key)
+        self._pending[window.key] = (window, amount + (queued[1] if queued else 0))
 
-    async def lease(self, key: str, limit: int, member: str) -> bool:
-        keys = [self._lease_prefix + key]
-        held = await self._guarded(lambda: self._lease(keys, [limit, LEASE_SECONDS * 1000, member]))
-        return bool(held)
+    async def _flush(self, after: float) -> None:
+        await asyncio.sleep(after)
+        if not self._pending:
+            return
+        with contextlib.suppress(CountersDown):  # logged; the corrections are kept for later
+            await self.take([], None)
 
-    async def unlease(self, key: str, member: str) -> None:
-        await self._guarded(lambda: self._redis.zrem(self._lease_prefix + key, member))
+    async def unlease(self, lease: Lease) -> None:
+        await self._guarded(lambda: self._redis.zrem(self._lease_key(lease), lease.member))
 
     async def close(self) -> None:
+        if self._flushing is not None:
+            self._flushing.cancel()
+        await self._flush(0)
         await self._redis.aclose()
         # The library's own client (it has no close of its own).
         await self._storage.bridge.get_connection().aclose()  # type: ignore[attr-defined]
+
+
+def _sha1(script: bytes) -> str:
+    return hashlib.sha1(script).hexdigest()  # how Redis names a script
 
 
 def create_counters(redis_url: str, prefix: str) -> MemoryCounters | RedisCounters:
