@@ -101,6 +101,9 @@ def allow_model(model_id: str) -> None:
 
 
 class LimitExceeded(errors.TooManyRequests):
+    """A 429 an OpenAI client understands on any route: OpenAI's error object (its `type` the
+    code), when to retry, and for a spent budget that an immediate retry is pointless."""
+
     openai_body = True
 
     def __init__(self, message: str, retry_after: float, *, quota: bool = False) -> None:
@@ -128,9 +131,12 @@ def reset_text(seconds: float) -> str:
 
 
 async def prompt_estimate(request: Request) -> int:
+    """The tokens reserved before the call: a token per 4 bytes of the JSON body (OpenAI's rule of
+    thumb for English; the JSON around the text makes it an overestimate, given back when the
+    call's real usage is known). An upload's bytes (audio, images) count for nothing."""
     headers = request.headers
     if "json" not in headers.get("content-type", ""):
-        return 0  # an upload (audio, images): its bytes are not prompt text
+        return 0
     length = headers.get("content-length")
     size = int(length) if length is not None and length.isdigit() else len(await request.body())
     return -(-size // BYTES_PER_TOKEN)
