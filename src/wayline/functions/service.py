@@ -125,8 +125,10 @@ class FunctionService:
             updated_at=ts,
         )
         self.repo.add(row)
-        await history.record(self.session, row, None, user.id, form.commit_message)
         try:
+            # Recording the version flushes the row: a concurrent create of the same id can
+            # fail here on PostgreSQL, not only at the commit.
+            await history.record(self.session, row, None, user.id, form.commit_message)
             await self.session.commit()
         except IntegrityError:
             await self.session.rollback()
