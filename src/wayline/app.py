@@ -54,6 +54,8 @@ COMPONENTS = (
     "wayline.media.component",
     "wayline.configs.component",
     "wayline.apidocs.component",
+    # The web pages last: every API route is matched before them.
+    "wayline.web.component",
 )
 
 

@@ -1,0 +1,29 @@
+"""The web UI's pages and static files, mounted after every API route (none is shadowed)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from wayline.core.settings import Settings
+from wayline.web.pages import STATIC_DIR, STATIC_URL, render
+from wayline.web.playground_router import router as playground_router
+from wayline.web.router import router
+from wayline.web.session import NotAllowed, SignInRequired, page_user, redirect
+
+routers = [playground_router, router]  # the playground's `/` first
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="web-static")
+
+    async def sign_in(request: Request, exc: Exception) -> Response:
+        return redirect("/auth")
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        user = await page_user(request)
+        return render(request, "forbidden.html", user, status_code=403)
+
+    app.add_exception_handler(SignInRequired, sign_in)
+    app.add_exception_handler(NotAllowed, not_allowed)
