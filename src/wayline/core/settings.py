@@ -34,6 +34,8 @@ VectorDB = Literal["", "sqlite-vec", "sqlite", "sqlite_vec", "pgvector"]
 _SQLITE_VECTOR_DBS = ("sqlite-vec", "sqlite", "sqlite_vec")
 
 RoutingStrategy = Literal["simple-shuffle", "least-busy"]
+StorageProvider = Literal["local", "s3"]
+S3AddressingStyle = Literal["auto", "path", "virtual"]
 
 # `IMAGE_SIZE` and the generation form's `size`: WIDTHxHEIGHT, or `auto`.
 IMAGE_SIZE_PATTERN = re.compile(r"^(?:\d{1,5}x\d{1,5}|auto)$")
@@ -114,6 +116,19 @@ class Settings(BaseSettings):
     DATABASE_POOL_MAX_OVERFLOW: int = 20
     REDIS_URL: str = ""
     REDIS_KEY_PREFIX: str = "wayline"
+    # Uploaded bytes (files/blobs): `local` = DATA_DIR/uploads (one host), `s3` = a bucket every
+    # replica reaches. The S3_* names and defaults are Open WebUI's ("" = the client's default:
+    # AWS's endpoint for the region; credentials from the usual AWS sources).
+    STORAGE_PROVIDER: StorageProvider = "local"
+    S3_ENDPOINT_URL: str = ""
+    S3_REGION_NAME: str = ""
+    S3_BUCKET_NAME: str = ""
+    S3_KEY_PREFIX: str = ""
+    S3_ACCESS_KEY_ID: str = ""
+    S3_SECRET_ACCESS_KEY: str = ""
+    # Open WebUI leaves it unset (boto's `auto`: path style for a custom endpoint, virtual hosts
+    # on AWS); `path` for most self-hosted servers (MinIO, Ceph, …), `virtual` to force hosts.
+    S3_ADDRESSING_STYLE: S3AddressingStyle = "auto"
 
     # --- accounts and credentials ------------------------------------------
     WEBUI_SECRET_KEY: str = Field(
@@ -231,7 +246,7 @@ class Settings(BaseSettings):
     def _upper_case(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("VECTOR_DB", mode="before")
+    @field_validator("VECTOR_DB", "STORAGE_PROVIDER", "S3_ADDRESSING_STYLE", mode="before")
     @classmethod
     def _lower_case(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -270,11 +285,20 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _storage_complete(self) -> Settings:
+        if self.STORAGE_PROVIDER == "s3" and not self.S3_BUCKET_NAME.strip():
+            raise ValueError("STORAGE_PROVIDER='s3' needs S3_BUCKET_NAME (the bucket for uploads)")
+        if bool(self.S3_ACCESS_KEY_ID) != bool(self.S3_SECRET_ACCESS_KEY):
+            raise ValueError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together: set both")
+        return self
+
+    @model_validator(mode="after")
     def _extras_installed(self) -> Settings:
         """A setting whose code ships in an extra refuses to start without it, naming the extra."""
         for needed, module, extra, why in (
             (self.database_url.startswith("postgresql"), "asyncpg", "postgres", "DATABASE_URL"),
             (bool(self.REDIS_URL), "redis", "redis", "REDIS_URL"),
+            (self.STORAGE_PROVIDER == "s3", "obstore", "s3", "STORAGE_PROVIDER=s3"),
             (
                 # Other BERT folders run on ONNX Runtime too (a non-BERT one with safetensors
                 # weights is refused when first loaded, naming the same extra).

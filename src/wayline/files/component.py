@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from wayline.core.state import AppState
 from wayline.embeddings import create_embedder
-from wayline.files.blobstore import LocalBlobStore
+from wayline.files.blobs import create_blob_store
 from wayline.files.ingestion import IngestionRunner
 from wayline.files.router import router
 from wayline.files.service import FilesRuntime
@@ -29,7 +29,7 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
     index = create_vector_index(
         settings.VECTOR_DB, core.db.dialect, settings.VECTOR_MEMORY_MAX_CHUNKS
     )
-    blobs = LocalBlobStore(settings.DATA_DIR / "uploads")
+    blobs = create_blob_store(settings)
     runner = IngestionRunner(
         core.db, settings, embedder, index, blobs, workers=settings.INGEST_WORKERS
     )

@@ -52,7 +52,7 @@ from wayline.extraction.chunking import Piece, split_pieces
 from wayline.extraction.isolation import extract_isolated
 from wayline.extraction.limits import ExtractionLimits
 from wayline.files.batching import EmbeddingQueue
-from wayline.files.blobstore import BlobStore
+from wayline.files.blobs import BlobStore, StorageUnavailable
 from wayline.files.claims import claim_token, is_dead_local_claim
 from wayline.files.hooks import UploadHook
 from wayline.files.repository import FileRepository
@@ -367,6 +367,8 @@ class IngestionRunner:
             pass
         except ExtractionError as exc:
             await self._fail(file_id, exc.message, exc.status)
+        except StorageUnavailable as exc:  # the bucket is down: say so, not "embedding"
+            await self._fail(file_id, str(exc.detail), exc.status_code)
         except WaylineError as exc:  # e.g. the embedding upstream failed
             await self._fail(file_id, f"Embedding failed: {exc.detail}", 502)
         except Exception as exc:
@@ -397,20 +399,17 @@ class IngestionRunner:
     async def _index(self, row: File, signature: str) -> None:
         file_id = row.id
         async with self._extracting:
-            # A local blob is read by the extraction process itself: the server never holds its
-            # bytes.
+            # The extraction process reads a local file (the blob's own, or a temporary copy of
+            # a remote one): the server never holds the bytes.
             try:
-                source = await self.blobs.get_path(row.path) or await self.blobs.read(row.path)
+                async with self.blobs.materialized(row.path) as source:
+                    pieces = await extract_isolated(
+                        source, row.filename, (row.meta or {}).get("content_type"), self.limits
+                    )
             except FileNotFoundError:
                 if not await self._update(file_id, claimed_at=now()):
                     raise IngestionRunner._Lost() from None  # deleted while queued: nothing to do
                 raise
-            pieces = await extract_isolated(
-                source, row.filename, (row.meta or {}).get("content_type"), self.limits
-            )
-            del (
-                source
-            )  # bytes from a store without paths are not needed while chunks wait their turn
         prepared = await asyncio.to_thread(self.prepare, row, pieces)
         total = len(prepared.chunks)
         # A file embedded in one group shows no progress between 0 and done: its commit says

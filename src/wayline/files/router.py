@@ -19,7 +19,7 @@ from wayline.auth.deps import AdminUser, VerifiedUser
 from wayline.core import errors
 from wayline.core.deps import SessionDep
 from wayline.core.state import get_core, get_state
-from wayline.files.blobstore import too_large_detail
+from wayline.files.blobs import BlobStore, parse_range, too_large_detail
 from wayline.files.repository import FileRepository
 from wayline.files.schemas import (
     ContentForm,
@@ -233,52 +233,101 @@ async def update_data_content(
 
 @router.get("/{file_id}/content")
 async def get_file_content(
-    file_id: str, user: VerifiedUser, service: Service, attachment: bool = False
+    file_id: str, request: Request, user: VerifiedUser, service: Service, attachment: bool = False
 ) -> Any:
     row = await service.get_row(user, file_id)
-    path = await service.runtime.blobs.get_path(row.path)
     content_type = (
         (row.meta or {}).get("content_type")
         or mimetypes.guess_type(row.filename)[0]
         or "application/octet-stream"
     )
-    if path is None:
-        if row.content is None:
-            raise errors.NotFound()
-        return PlainTextResponse(row.content)
     inline = not attachment and (
         content_type == "application/pdf" or content_type.startswith("text/plain")
     )
-    return FileResponse(
-        path,
+    response = await _stored_bytes(
+        request,
+        service.runtime.blobs,
+        row.path,
         media_type=content_type,
-        filename=row.filename,
-        content_disposition_type="inline" if inline else "attachment",
+        disposition=_disposition("inline" if inline else "attachment", row.filename),
     )
+    if response is not None:
+        return response
+    if row.content is None:
+        raise errors.NotFound(f"The content of file {file_id} is not in storage")
+    return PlainTextResponse(row.content)
 
 
 @router.get("/{file_id}/content/html")
-async def get_html_content(file_id: str, user: VerifiedUser, service: Service) -> FileResponse:
+async def get_html_content(
+    file_id: str, request: Request, user: VerifiedUser, service: Service
+) -> Response:
     row = await service.html_row(user, file_id)
-    path = await service.runtime.blobs.get_path(row.path)
-    if path is None:
-        raise errors.NotFound()
-    return FileResponse(path)
+    media_type = mimetypes.guess_type(row.path)[0] or "text/plain"
+    response = await _stored_bytes(request, service.runtime.blobs, row.path, media_type=media_type)
+    if response is None:
+        raise errors.NotFound(f"The content of file {file_id} is not in storage")
+    return response
 
 
 @router.get("/{file_id}/content/{file_name}")
 async def download_file(
-    file_id: str, file_name: str, user: VerifiedUser, service: Service
+    file_id: str, file_name: str, request: Request, user: VerifiedUser, service: Service
 ) -> Response:
     """A download under any name in the URL (the stored name is the one sent); when the bytes
     are gone, the extracted text."""
     row = await service.get_row(user, file_id)
     name = (row.meta or {}).get("name") or row.filename
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-    path = await service.runtime.blobs.get_path(row.path)
-    if path is None:
-        return PlainTextResponse(row.content or "", headers=headers)
-    return FileResponse(path, headers=headers)
+    disposition = f"attachment; filename*=UTF-8''{quote(name)}"
+    media_type = mimetypes.guess_type(row.path)[0] or "text/plain"
+    response = await _stored_bytes(
+        request, service.runtime.blobs, row.path, media_type=media_type, disposition=disposition
+    )
+    if response is None:
+        return PlainTextResponse(row.content or "", headers={"Content-Disposition": disposition})
+    return response
+
+
+def _disposition(kind: str, filename: str) -> str:
+    """Starlette's `FileResponse` header, for the streamed responses too."""
+    quoted = quote(filename)
+    if quoted != filename:
+        return f"{kind}; filename*=utf-8''{quoted}"
+    return f'{kind}; filename="{filename}"'
+
+
+async def _stored_bytes(
+    request: Request,
+    blobs: BlobStore,
+    path: str,
+    *,
+    media_type: str,
+    disposition: str | None = None,
+) -> Response | None:
+    """The stored bytes of a file, None when they are gone. A local store's file is sent by
+    `FileResponse`; a remote store's blob is streamed through in blocks, with the length known
+    up front and one `Range` honoured (206), as `FileResponse` does."""
+    if not path:
+        return None
+    headers = {"Content-Disposition": disposition} if disposition else {}
+    local = blobs.local_path(path)
+    if local is not None:
+        if not local.is_file():
+            return None
+        return FileResponse(local, media_type=media_type, headers=headers)
+    byte_range = parse_range(request.headers.get("range"))
+    try:
+        blob = await blobs.open(path, byte_range)
+    except FileNotFoundError:
+        return None
+    headers.update({"Content-Length": str(blob.length), "Accept-Ranges": "bytes"})
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {blob.start}-{blob.end}/{blob.size}"
+    return StreamingResponse(
+        blob.chunks, status_code=status, media_type=media_type, headers=headers
+    )
 
 
 @router.post("/{file_id}/rename", response_model=FileModelResponse)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wayline.files.blobstore import MAX_NAME_CHARS
+from wayline.files.blobs import MAX_NAME_CHARS
 
 
 class FileMeta(BaseModel):

@@ -25,7 +25,7 @@ from wayline.core.limits import check_depth, depth_detail
 from wayline.core.settings import Settings
 from wayline.embeddings import Embedder
 from wayline.extraction import extension_of
-from wayline.files.blobstore import BlobStore, blob_key, safe_name
+from wayline.files.blobs import BlobStore, blob_key, safe_name
 from wayline.files.hooks import UploadHook
 from wayline.files.ingestion import IngestionRunner
 from wayline.files.repository import FileRepository

@@ -1,19 +1,18 @@
-"""Where uploaded bytes live: the `BlobStore` protocol and the local-directory store
-(`DATA_DIR/uploads`).
+"""Where uploaded bytes live: the `BlobStore` protocol, and how blobs are named.
 
-Blob names are `{file_id}_{original name}` like Open WebUI; the stored `path` is the
-store's own key, so another store (S3, …) can be one more module. File systems allow 255
+Blob names are `{file_id}_{original name}` like Open WebUI; the stored `path` is that key,
+relative to the store (a directory, or a bucket and `S3_KEY_PREFIX`). File systems allow 255
 *bytes* per name, and a name of 200 emoji is 800: the key keeps as many whole characters
 of the name as fit (and its extension), while the file row keeps the name as uploaded.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import os
 import re
-import shutil
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -23,6 +22,8 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 MAX_NAME_CHARS = 1024  # a display name beyond this is shortened (extension kept)
 MAX_KEY_BYTES = 255 - len(".part")  # NAME_MAX, less the suffix of the file being written
 MAX_EXTENSION_CHARS = 16
+BLOCK = 1 << 20  # bytes read or sent at a time, both ways
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def safe_name(filename: str) -> str:
@@ -53,75 +54,94 @@ def _split_extension(name: str) -> tuple[str, str]:
     return name, ""
 
 
+class StorageUnavailable(errors.ServiceUnavailable):
+    """The blob store cannot be reached or refuses us (bucket down, credentials refused): 503,
+    the detail naming the storage, so nothing is half written."""
+
+
+class RangeNotSatisfiable(errors.WaylineError):
+    status_code = 416
+
+
+@dataclass
+class Blob:
+    """A stored blob opened for reading: `size` is the whole blob's, `start`..`end` (inclusive)
+    the bytes `chunks` yields (all of them unless a range was asked for)."""
+
+    size: int
+    start: int
+    end: int
+    chunks: AsyncIterator[bytes]
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+# A byte range as HTTP asks for it: (first, last) with either side open, last inclusive.
+ByteRange = tuple[int | None, int | None]
+
+
 class BlobStore(Protocol):
+    """Where the bytes of uploads live. Paths are the store's own keys (`blob_key`); a missing
+    blob is `FileNotFoundError`, a store that fails is `StorageUnavailable`. Nothing here
+    holds a whole file in memory except `read`, which is for small blobs (images)."""
+
     async def put(self, key: str, source: BinaryIO, max_bytes: int | None) -> tuple[str, int, str]:
-        """Store `source` under `key`; returns (path, size, sha256). Over `max_bytes` → 413,
-        nothing kept."""
+        """Store `source` (read in blocks) under `key`; returns (path, size, sha256). Over
+        `max_bytes` → 413, nothing kept."""
         ...
 
-    async def get_path(self, path: str) -> Path | None: ...
+    def local_path(self, path: str) -> Path | None:
+        """The blob's file on this host when the store is a local directory (it may not exist);
+        None for a remote store."""
+        ...
+
+    async def open(self, path: str, byte_range: ByteRange | None = None) -> Blob:
+        """The blob (or `byte_range` of it) as a stream of blocks. A range that cannot be
+        satisfied is `RangeNotSatisfiable`."""
+        ...
+
+    def materialized(self, path: str) -> AbstractAsyncContextManager[Path]:
+        """A local file holding the blob while the context lasts (the blob's own file for a
+        local store, a temporary copy fetched in blocks and removed after for a remote one)."""
+        ...
 
     async def read(self, path: str) -> bytes: ...
 
     async def delete(self, path: str) -> None: ...
 
-    async def delete_all(self) -> None: ...
-
-
-class LocalBlobStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-
-    def _resolve(self, path: str) -> Path:
-        full = (self.root / os.path.basename(path)).resolve()
-        if full.parent != self.root:
-            raise errors.NotFound()
-        return full
-
-    def _put_sync(self, key: str, source: BinaryIO, max_bytes: int | None) -> tuple[str, int, str]:
-        target = self._resolve(key)
-        tmp = target.with_name(target.name + ".part")
-        digest, size = hashlib.sha256(), 0
-        try:
-            with open(tmp, "wb") as out:
-                while block := source.read(1 << 20):
-                    size += len(block)
-                    if max_bytes is not None and size > max_bytes:
-                        raise errors.PayloadTooLarge(too_large_detail(max_bytes))
-                    digest.update(block)
-                    out.write(block)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return target.name, size, digest.hexdigest()
-
-    async def put(self, key: str, source: BinaryIO, max_bytes: int | None) -> tuple[str, int, str]:
-        return await asyncio.to_thread(self._put_sync, key, source, max_bytes)
-
-    async def get_path(self, path: str) -> Path | None:
-        full = self._resolve(path)
-        return full if full.is_file() else None
-
-    async def read(self, path: str) -> bytes:
-        return await asyncio.to_thread(self._resolve(path).read_bytes)
-
-    async def delete(self, path: str) -> None:
-        if path:
-            self._resolve(path).unlink(missing_ok=True)
-
     async def delete_all(self) -> None:
-        def wipe() -> None:
-            # Uploads still being written (`.part`) are left to finish: their rows come after.
-            for entry in self.root.iterdir():
-                if entry.name.endswith(".part"):
-                    continue
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+        """Every blob of this store (under its prefix only)."""
+        ...
 
-        await asyncio.to_thread(wipe)
+
+def parse_range(header: str | None) -> ByteRange | None:
+    """An HTTP `Range: bytes=a-b` (one range; `a-` and `-n` too); None for no header or a form
+    we do not serve (several ranges), which is then answered whole, as HTTP allows."""
+    match = _RANGE.match((header or "").strip())
+    if match is None or match.group(0) == "bytes=-":
+        return None
+    first, last = (int(g) if g else None for g in match.groups())
+    return first, last
+
+
+def resolve_range(byte_range: ByteRange | None, size: int) -> tuple[int, int]:
+    """(start, end inclusive) of `byte_range` in a blob of `size` bytes; the whole blob for
+    None. `RangeNotSatisfiable` (416) when it starts past the end or is empty."""
+    if byte_range is None:
+        return 0, size - 1
+    first, last = byte_range
+    if first is None:  # the last `last` bytes
+        start, end = max(size - (last or 0), 0), size - 1
+    else:
+        start, end = first, size - 1 if last is None else min(last, size - 1)
+    if start >= size or start > end:
+        raise RangeNotSatisfiable(
+            f"Range not satisfiable: the file has {size} bytes",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    return start, end
 
 
 def too_large_detail(max_bytes: int) -> str:
