@@ -215,7 +215,16 @@ class Database:
                 return  # the usual restart: no need to load Alembic (~0.3 s of every start)
             await conn.rollback()
             if self.dialect == "postgresql":
-                await conn.execute(text("SELECT pg_advisory_lock(727274)"))
+                # Polled, and committed: no transaction (no snapshot) is held while waiting, as
+                # a CREATE INDEX CONCURRENTLY in the holder's migration waits for every older
+                # snapshot and would deadlock with a blocked pg_advisory_lock(). Alembic then
+                # owns its transaction (which `autocommit_block` needs).
+                while not (
+                    await conn.execute(text("SELECT pg_try_advisory_lock(727274)"))
+                ).scalar():
+                    await conn.rollback()
+                    await asyncio.sleep(0.1)
+                await conn.commit()
             try:
                 await conn.run_sync(_upgrade_to_head)
                 await conn.commit()

@@ -1,0 +1,299 @@
+"""Vector search in the database (the SQL path, the in-memory copy off), on SQLite and PostgreSQL.
+
+On every engine: the nearest chunks of a scope are the true nearest (NumPy brute force), and a
+chunk outside the scope is never returned, even when it is the nearest of all. On PostgreSQL
+the approximate path is forced (`exact_max_chunks=0`) and checked to have answered: HNSW
+(vectors/pgvector.py) with an iterative scan, whose results match exact search, and which keeps
+the collection filter even with the smallest candidate list. Vectors go in and come back
+bit-exact (pgvector's binary codec on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from wayline.core.db import Database
+from wayline.core.settings import Settings
+from wayline.vectors import NewChunk, create_vector_index
+from wayline.vectors.base import Candidate, VectorIndex
+from wayline.vectors.pgvector import PgVectorIndex, indexed_dimensions
+
+DIM = 384
+
+
+@pytest.fixture
+async def db(database_url: str, tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(
+        Settings(DATA_DIR=tmp_path / "data", DATABASE_URL=database_url, WEBUI_SECRET_KEY="x" * 40)
+    )
+    await database.migrate()
+    async with database.write() as s:
+        for user in ("alice", "bob"):
+            await s.execute(
+                text(
+                    'INSERT INTO "user" (id, email, name, role, profile_image_url, '
+                    "password_hash, token_epoch, created_at, updated_at, last_active_at) "
+                    "VALUES (:u, :email, :u, 'user', '', '', 0, 0, 0, 0)"
+                ),
+                {"u": user, "email": f"{user}@example.com"},
+            )
+    yield database
+    await database.dispose()
+
+
+def engine_index(db: Database, **pg: Any) -> VectorIndex:
+    """The database's own index (no in-memory copy); on PostgreSQL with `pg` options."""
+    if db.dialect == "postgresql":
+        return PgVectorIndex(**pg)
+    index: VectorIndex = create_vector_index("", db.dialect, 0).inner
+    return index
+
+
+def unit(rows: Any) -> Any:
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=-1, keepdims=True)
+
+
+async def add_file(db: Database, index: VectorIndex, owner: str, vectors: Any) -> str:
+    file_id = str(uuid.uuid4())
+    async with db.write() as s:
+        await s.execute(
+            text(
+                "INSERT INTO file (id, user_id, file_hash, filename, path, meta, data, status, "
+                "progress_done, progress_total, created_at, updated_at) VALUES "
+                "(:id, :u, '', 'f.txt', 'f', '{}', '{}', 'completed', 0, 0, 0, 0)"
+            ),
+            {"id": file_id, "u": owner},
+        )
+        await index.add_chunks(
+            s, file_id, [NewChunk(i, f"chunk {i}", {}, v) for i, v in enumerate(vectors)]
+        )
+    return file_id
+
+
+class Spy:
+    """Wraps PgVectorIndex._search_hnsw: what the approximate path itself returned."""
+
+    def __init__(self, index: PgVectorIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.answers: list[list[Candidate]] = []
+        real = index._search_hnsw
+
+        async def spy(*args: Any) -> list[Candidate]:
+            found = await real(*args)
+            self.answers.append(found)
+            return found
+
+        monkeypatch.setattr(index, "_search_hnsw", spy)
+
+
+def exact_top(vectors: dict[int, Any], query: Any, k: int) -> list[int]:
+    ids = list(vectors)
+    scores = np.stack([vectors[i] for i in ids]) @ query
+    return [ids[i] for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+async def chunk_vectors(db: Database, file_ids: list[str]) -> dict[int, Any]:
+    index = engine_index(db)
+    async with db.sessionmaker() as s:
+        return {
+            row.chunk_id: row.vector
+            for batch in [b async for b in index.scan(s, file_ids)]
+            for row in batch
+        }
+
+
+async def test_a_large_scope_answers_as_exact_search(db: Database, monkeypatch) -> None:
+    rng = np.random.default_rng(1)
+    centres = unit(rng.standard_normal((4, DIM)))
+    index = engine_index(db, exact_max_chunks=0, ef_search=200)  # PostgreSQL: HNSW forced
+    scope = [
+        await add_file(db, index, "alice", unit(c + 0.3 * rng.standard_normal((60, DIM))))
+        for c in centres
+    ]
+    vectors = await chunk_vectors(db, scope)
+    spy = Spy(index, monkeypatch) if isinstance(index, PgVectorIndex) else None
+    async with db.sessionmaker() as s:
+        for c in centres:
+            query = unit(c + 0.3 * rng.standard_normal(DIM))
+            found = await index.search(s, scope, list(query), 10)
+            assert [f.chunk_id for f in found] == exact_top(vectors, query, 10)
+            assert found[0].score == pytest.approx(float(vectors[found[0].chunk_id] @ query), 1e-5)
+    if spy is not None:  # PostgreSQL: each answer came from the index, none from the fallback
+        assert len(spy.answers) == 4 and all(len(a) == 10 for a in spy.answers)
+
+
+async def test_a_chunk_outside_the_scope_is_never_returned(db: Database, monkeypatch) -> None:
+    """Bob's chunks are the nearest of all to the query; Alice's collection must not see them,
+    even with the smallest HNSW candidate list (the iterative scan walks on past them)."""
+    rng = np.random.default_rng(2)
+    query = unit(rng.standard_normal(DIM))
+    index = engine_index(db, exact_max_chunks=0, ef_search=1)
+    for _ in range(3):  # 150 chunks right at the query, outside the scope
+        await add_file(db, index, "bob", unit(query + 0.01 * rng.standard_normal((50, DIM))))
+    scope = [
+        await add_file(db, index, "alice", unit(rng.standard_normal((40, DIM)))) for _ in range(2)
+    ]
+    vectors = await chunk_vectors(db, scope)
+    spy = Spy(index, monkeypatch) if isinstance(index, PgVectorIndex) else None
+    async with db.sessionmaker() as s:
+        found = await index.search(s, scope, list(query), 10)
+    assert {f.file_id for f in found} <= set(scope)
+    assert len(found) == 10
+    assert set(f.chunk_id for f in found) == set(exact_top(vectors, query, 10))
+    if spy is not None:
+        (answer,) = spy.answers
+        assert answer and {c.file_id for c in answer} <= set(scope)
+
+
+async def test_small_scopes_are_searched_exactly(db: Database, monkeypatch) -> None:
+    """At or under `exact_max_chunks` the approximate path is not taken (PostgreSQL); the answer
+    is exact on every engine."""
+    rng = np.random.default_rng(3)
+    index = engine_index(db, exact_max_chunks=100)
+    scope = [await add_file(db, index, "alice", unit(rng.standard_normal((50, DIM))))]
+    vectors = await chunk_vectors(db, scope)
+    spy = Spy(index, monkeypatch) if isinstance(index, PgVectorIndex) else None
+    query = unit(rng.standard_normal(DIM))
+    async with db.sessionmaker() as s:
+        found = await index.search(s, scope, list(query), 5)
+    assert [f.chunk_id for f in found] == exact_top(vectors, query, 5)
+    if spy is not None:
+        assert spy.answers == []
+
+
+async def test_vectors_round_trip_bit_exact(db: Database) -> None:
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((3, DIM)).astype(np.float32) * np.float32(1e-3)
+    vectors[0, :3] = [np.float32(0.1), np.float32(1 / 3), np.finfo(np.float32).tiny]
+    index = engine_index(db)
+    file_id = await add_file(db, index, "alice", vectors)
+    stored = await chunk_vectors(db, [file_id])
+    assert len(stored) == 3
+    for got, sent in zip(stored.values(), vectors, strict=True):
+        assert np.array_equal(np.asarray(got, dtype=np.float32), sent)
+    if db.dialect == "postgresql":  # read back through the binary codec too
+        from pgvector import Vector
+
+        async with db.sessionmaker() as s:
+            await index.search(s, [file_id], list(vectors[0]), 1)  # registers the codec
+            values = (
+                await s.execute(
+                    text("SELECT embedding FROM chunk WHERE file_id = :f ORDER BY idx"),
+                    {"f": file_id},
+                )
+            ).scalars()
+            decoded = list(values)
+        assert all(isinstance(v, Vector) for v in decoded)
+        assert np.array_equal(np.stack([v.to_numpy() for v in decoded]), vectors)
+
+
+async def test_a_new_dimension_gets_its_index_and_is_exact_until_then(
+    db: Database, monkeypatch
+) -> None:
+    """An embedder of another dimension (here 16): searched exactly at once; on PostgreSQL its
+    HNSW index is built in the background and used from then on."""
+    rng = np.random.default_rng(5)
+    index = engine_index(db, exact_max_chunks=0, ef_search=100)
+    scope = [await add_file(db, index, "alice", unit(rng.standard_normal((80, 16))))]
+    vectors = await chunk_vectors(db, scope)
+    query = unit(rng.standard_normal(16))
+    spy = Spy(index, monkeypatch) if isinstance(index, PgVectorIndex) else None
+    async with db.sessionmaker() as s:
+        found = await index.search(s, scope, list(query), 5)
+    assert [f.chunk_id for f in found] == exact_top(vectors, query, 5)
+    if isinstance(index, PgVectorIndex) and spy is not None:
+        assert spy.answers == []  # no index yet: exact
+        await index._building[16]
+        async with db.sessionmaker() as s:
+            assert 16 in await indexed_dimensions(s)
+            again = await index.search(s, scope, list(query), 5)
+        assert [f.chunk_id for f in again] == [f.chunk_id for f in found]
+        assert len(spy.answers) == 1 and len(spy.answers[0]) == 5
+
+
+def _alembic(connection: Any, command: str, revision: str) -> None:
+    from alembic import command as commands
+    from alembic.config import Config
+
+    from wayline.core.db import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    getattr(commands, command)(cfg, revision)
+
+
+async def alembic(db: Database, command: str, revision: str) -> None:
+    async with db.engine.connect() as conn:  # no transaction open: Alembic owns its own
+        await conn.run_sync(_alembic, command, revision)
+        await conn.commit()
+
+
+async def hnsw_state(db: Database) -> tuple[str, set[int], str]:
+    """(revision, dimensions with a valid HNSW index, the embedding column's storage)."""
+    async with db.engine.connect() as conn:
+        revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        if db.dialect != "postgresql":
+            return str(revision), set(), ""
+        dimensions = await indexed_dimensions(conn)
+        storage = (
+            await conn.execute(
+                text(
+                    "SELECT CAST(attstorage AS text) FROM pg_attribute "
+                    "WHERE attrelid = 'chunk'::regclass AND attname = 'embedding'"
+                )
+            )
+        ).scalar()
+    return str(revision), dimensions, str(storage)
+
+
+async def test_the_hnsw_migration_downgrades_and_upgrades_again(db: Database) -> None:
+    """0011 on a table holding chunks of two dimensions: an index for each (and the bundled
+    384), made concurrently; the downgrade removes them; the upgrade makes them again."""
+    rng = np.random.default_rng(6)
+    index = engine_index(db)
+    file_id = await add_file(db, index, "alice", unit(rng.standard_normal((5, 24))))
+    assert (await hnsw_state(db))[0] == "0011_hnsw"
+
+    pg = db.dialect == "postgresql"
+    await alembic(db, "downgrade", "0010_key_limits")
+    assert await hnsw_state(db) == ("0010_key_limits", set(), "e" if pg else "")
+    await alembic(db, "upgrade", "head")
+    assert await hnsw_state(db) == ("0011_hnsw", {24, 384} if pg else set(), "m" if pg else "")
+
+    async with db.sessionmaker() as s:  # the data survived both ways
+        assert await index.count(s, file_id) == 5
+
+
+async def test_replicas_starting_together_migrate_once(database_url: str, tmp_path: Path) -> None:
+    """Four replicas on one empty database: one migrates (0011 builds its index CONCURRENTLY,
+    which waits for every older snapshot, so the others must wait for the lock without holding
+    one), the others find it done. On SQLite (one host) they start one after another."""
+    replicas = [
+        Database(
+            Settings(
+                DATA_DIR=tmp_path / f"data{n}", DATABASE_URL=database_url, WEBUI_SECRET_KEY="x" * 40
+            )
+        )
+        for n in range(4)
+    ]
+    try:
+        if replicas[0].dialect == "postgresql":
+            await asyncio.wait_for(asyncio.gather(*(r.migrate() for r in replicas)), 120)
+        else:
+            for replica in replicas:
+                await replica.migrate()
+        revision, dimensions, _ = await hnsw_state(replicas[0])
+        assert revision == "0011_hnsw"
+        assert dimensions == ({384} if replicas[0].dialect == "postgresql" else set())
+    finally:
+        for replica in replicas:
+            await replica.dispose()
