@@ -297,6 +297,7 @@ class Settings(BaseSettings):
         """A setting whose code ships in an extra refuses to start without it, naming the extra."""
         for needed, module, extra, why in (
             (self.database_url.startswith("postgresql"), "asyncpg", "postgres", "DATABASE_URL"),
+            (self.database_url.startswith("postgresql"), "pgvector", "postgres", "DATABASE_URL"),
             (bool(self.REDIS_URL), "redis", "redis", "REDIS_URL"),
             (self.STORAGE_PROVIDER == "s3", "obstore", "s3", "STORAGE_PROVIDER=s3"),
             (
