@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -35,3 +36,104 @@ def test_first_sign_up_becomes_admin(page: Any, web_server: LiveServer) -> None:
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "token")
     me = httpx.get(f"{web_server.url}/api/v1/auths/", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["role"] == "admin"
+
+
+def sign_up_admin(page: Any) -> None:
+    sign_up(page, "Ada", "ada@example.com", "pw-ada-123")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def test_create_key_use_it_then_revoke(page: Any, web_server: LiveServer) -> None:
+    sign_up_admin(page)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    page.get_by_label("Key name").fill("laptop scripts")
+    page.get_by_label("Expires in (days)").fill("30")
+    page.get_by_role("button", name="Create key").click()
+    new_key = page.get_by_role("region", name="New key")
+    expect(new_key).to_be_visible()
+    key = page.locator("#new-key").inner_text()
+    assert key.startswith("sk-")
+    expect(page.locator("#snippet-curl")).to_contain_text(key)
+    expect(page.locator("#snippet-python")).to_contain_text(f'api_key="{key}"')
+    # The list (reloaded by htmx) shows the key masked, never whole.
+    row = page.get_by_role("row", name=re.compile("laptop scripts"))
+    expect(row).to_be_visible()
+    expect(row).not_to_contain_text(key)
+    screenshot(page, "api-keys")
+
+    # The key works from outside the browser, as the curl snippet uses it.
+    headers = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{web_server.url}/api/models", headers=headers).status_code == 200
+
+    row.get_by_role("button", name="Revoke laptop scripts").click()
+    expect(row).to_contain_text("Programs using it stop working")
+    row.get_by_role("button", name="Yes, revoke").click()
+    expect(page.get_by_role("row", name=re.compile("laptop scripts"))).to_have_count(0)
+    assert httpx.get(f"{web_server.url}/api/models", headers=headers).status_code == 401
+
+
+def test_a_rate_limited_key_is_refused_in_words(page: Any) -> None:
+    sign_up_admin(page)
+    page.goto("/settings/account")
+    page.get_by_label("Key name").fill("one a minute")
+    page.get_by_label("Requests per minute").fill("1")
+    page.get_by_role("button", name="Create key").click()
+    try_it = page.get_by_role("button", name="Send a test request")
+    try_it.click()
+    expect(page.get_by_role("status").filter(has_text="answered")).to_be_visible()
+    try_it.click()
+    alert = page.get_by_role("alert").filter(has_text="Too many requests")
+    expect(alert).to_contain_text("allows 1 per minute")
+    expect(alert).not_to_contain_text("{")  # words, not the JSON body
+    screenshot(page, "rate-limited-key")
+
+
+def chat_three_times(page: Any, server: LiveServer) -> None:
+    """Three chat calls with the page's session, once the usage ledger has them."""
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "token")
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello there"}]}
+    for _ in range(3):
+        resp = httpx.post(f"{server.url}/api/chat/completions", json=body, headers=headers)
+        assert resp.status_code == 200, resp.text
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        usage = httpx.get(f"{server.url}/api/v1/usage/all", headers=headers).json()
+        if usage["totals"]["requests"] == 3:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the usage ledger did not record the calls: {usage}")
+
+
+def test_admin_approves_a_pending_user(new_page: Any, web_server: LiveServer) -> None:
+    admin = new_page()
+    sign_up_admin(admin)
+
+    grace = new_page()  # another browser context: another person
+    sign_up(grace, "Grace", "grace@example.com", "pw-grace-123")
+    expect(grace.get_by_role("heading", name="Waiting for approval")).to_be_visible()
+    screenshot(grace, "waiting-for-approval")
+    grace.goto("/settings/account")  # not before an admin says so
+    expect(grace).to_have_url(re.compile(r"/auth$"))
+
+    chat_three_times(admin, web_server)  # something for the usage chart to show
+    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Admin").click()
+    expect(admin.get_by_role("img", name=re.compile("Tokens per day"))).to_be_visible()
+    by_model = admin.get_by_role("table", name="Usage by model")
+    expect(by_model.get_by_role("row", name=re.compile(r"^gpt-4o-mini 3 "))).to_be_visible()
+    expect(admin.get_by_text("1 waiting for approval")).to_be_visible()
+    expect(admin.get_by_role("combobox", name="Role of Grace")).to_have_value("pending")
+    screenshot(admin, "admin")
+    admin.get_by_role("button", name="Approve Grace").click()
+    expect(admin.get_by_role("combobox", name="Role of Grace")).to_have_value("user")
+    expect(admin.get_by_text("waiting for approval")).to_have_count(0)
+
+    grace.get_by_role("link", name="Check again").click()
+    expect(grace).not_to_have_url(re.compile(r"/auth$"))
+    grace.goto("/settings/account")
+    expect(grace.get_by_role("heading", name="Settings › Account")).to_be_visible()
+    # Not an admin: the admin page is refused, and not linked.
+    expect(
+        grace.get_by_role("navigation", name="Main").get_by_role("link", name="Admin")
+    ).to_have_count(0)
+    assert grace.goto("/admin").status == 403

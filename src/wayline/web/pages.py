@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,34 @@ templates = Jinja2Templates(
     )
 )
 templates.env.globals.update(static=STATIC_URL, version=__version__)
+
+
+def when(epoch: int | None, missing: str = "") -> str:
+    """A Unix time as the pages show it (UTC, to the minute)."""
+    if epoch is None:
+        return missing
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def limits_text(limits: Any) -> str:
+    """A key's own limits in a few words (`LimitsInfo`'s fields)."""
+    parts = []
+    if limits.rpm_limit:
+        parts.append(f"{limits.rpm_limit} requests/min")
+    if limits.tpm_limit:
+        parts.append(f"{limits.tpm_limit} tokens/min")
+    if limits.max_parallel_requests:
+        parts.append(f"{limits.max_parallel_requests} at once")
+    if limits.token_budget:
+        parts.append(f"{limits.token_budget} tokens per {limits.budget_duration or 'key'}")
+    if limits.models:
+        parts.append("models: " + ", ".join(limits.models))
+    if limits.scopes:
+        parts.append("scopes: " + ", ".join(limits.scopes))
+    return "; ".join(parts) or "none of its own"
+
+
+templates.env.filters.update(when=when, limits_text=limits_text)
 
 
 def render(

@@ -21,6 +21,8 @@
     if (resp.status === 429) {
       const wait = resp.headers.get("Retry-After");
       const again = wait ? " Try again in " + wait + " s." : " Try again in a moment.";
+      // The limits' own message already says when to retry ("… Retry in 58s.").
+      if (/retry/i.test(text)) return "Too many requests. " + text;
       return "Too many requests: " + (text || "a rate limit was reached.") + again;
     }
     return text || "The server answered " + resp.status + (resp.statusText ? " " + resp.statusText : "") + ".";
@@ -116,6 +118,51 @@
       };
     });
 
+    // One button, one API call: <div x-data="apiAction" data-url data-method? data-body?
+    // data-changed> (data-body: the JSON to send).
+    Alpine.data("apiAction", function () {
+      return {
+        error: "",
+        busy: false,
+        async run() {
+          const el = this.$root;
+          this.error = "";
+          this.busy = true;
+          try {
+            const body = el.dataset.body ? JSON.parse(el.dataset.body) : undefined;
+            await api(el.dataset.method || "POST", el.dataset.url, body);
+            changed(el.dataset.changed);
+          } catch (e) {
+            this.error = e.message;
+          } finally {
+            this.busy = false;
+          }
+        },
+      };
+    });
+
+    // Admin › Users: a role <select> that saves on change (and shows the API's refusal).
+    Alpine.data("roleSelect", function () {
+      return {
+        error: "",
+        busy: false,
+        async change(event) {
+          const select = event.target;
+          this.error = "";
+          this.busy = true;
+          try {
+            await api("POST", "/api/v1/users/update/role", { id: this.$root.dataset.id, role: select.value });
+            changed("users-changed");
+          } catch (e) {
+            this.error = e.message;
+            select.value = select.querySelector("option[selected]").value;
+          } finally {
+            this.busy = false;
+          }
+        },
+      };
+    });
+
     // A destructive action behind a second click: <div x-data="confirmAction" data-url
     // data-method data-changed>, with buttons calling ask / cancel / confirm.
     Alpine.data("confirmAction", function () {
@@ -136,6 +183,89 @@
             this.error = e.message;
           } finally {
             this.busy = false;
+          }
+        },
+      };
+    });
+
+    // Settings › Account › API keys: create a key (shown once, with ready-to-paste snippets),
+    // try it with one chat request, and reload the list.
+    Alpine.data("keyForm", function () {
+      return {
+        error: "",
+        busy: false,
+        key: "",
+        curl: "",
+        python: "",
+        tryAnswer: "",
+        tryError: "",
+        trying: false,
+        async submit(event) {
+          const form = event.target;
+          this.error = "";
+          this.busy = true;
+          try {
+            const body = formBody(form);
+            const created = await api("POST", "/api/v1/auths/api_keys", body);
+            this.key = created.api_key;
+            this.tryAnswer = "";
+            this.tryError = "";
+            this.snippets("MODEL");
+            form.reset();
+            changed("keys-changed");
+            this.snippets(await this.firstModel());
+          } catch (e) {
+            this.error = e.message;
+          } finally {
+            this.busy = false;
+          }
+        },
+        snippets(model) {
+          const base = window.location.origin + "/api";
+          this.curl =
+            "curl " + base + "/chat/completions \\\n" +
+            "  -H \"Authorization: Bearer " + this.key + "\" \\\n" +
+            "  -H \"Content-Type: application/json\" \\\n" +
+            "  -d '{\"model\": \"" + model + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'";
+          this.python =
+            "from openai import OpenAI\n\n" +
+            "client = OpenAI(base_url=\"" + base + "\", api_key=\"" + this.key + "\")\n" +
+            "reply = client.chat.completions.create(\n" +
+            "    model=\"" + model + "\",\n" +
+            "    messages=[{\"role\": \"user\", \"content\": \"Hello\"}],\n" +
+            ")\n" +
+            "print(reply.choices[0].message.content)";
+        },
+        // The first model the key may use (the list is not counted against its limits).
+        async firstModel() {
+          try {
+            const listed = await api("GET", "/api/models", undefined, this.key);
+            const data = listed && listed.data ? listed.data : [];
+            return data.length ? data[0].id : "MODEL";
+          } catch (e) {
+            return "MODEL";
+          }
+        },
+        // One chat request with the key alone (no cookie), to see it work, or be refused.
+        async tryKey() {
+          this.trying = true;
+          this.tryAnswer = "";
+          this.tryError = "";
+          try {
+            const model = await this.firstModel();
+            if (model === "MODEL") throw new Error("This key may use no model: an administrator has to add a connection first.");
+            const reply = await api("POST", "/api/chat/completions", {
+              model: model,
+              messages: [{ role: "user", content: "Say hello in five words." }],
+              max_tokens: 32,
+            }, this.key);
+            const text = reply && reply.choices && reply.choices[0] && reply.choices[0].message
+              ? reply.choices[0].message.content : "";
+            this.tryAnswer = model + " answered: " + (text || "(an empty answer)");
+          } catch (e) {
+            this.tryError = e.message;
+          } finally {
+            this.trying = false;
           }
         },
       };
