@@ -21,6 +21,8 @@ To make the conftest's own `client`, `admin`, `alice`, `bob` talk to the fake, o
     def settings(gateway_settings):
         return gateway_settings
 
+`s3_server` / `s3_bucket` (tests/fakes/s3.py): moto_server on loopback, a fresh bucket.
+
 Other route sets (images, audio) live in `tests/fakes/media.py`, registered with
 `tests.fakes.upstream.route_builder`; this module imports it when it exists.
 """
@@ -34,6 +36,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.fakes.s3 import s3_bucket, s3_server  # noqa: F401 (fixtures: an S3 server, a bucket)
 from tests.fakes.upstream import FakeUpstream
 from wayline.core.settings import Settings
 

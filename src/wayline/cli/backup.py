@@ -6,6 +6,10 @@ consistent copy made with SQLite's online backup API, so the server may keep ser
 The database is copied first: a file uploaded during the copy is an extra blob nobody
 references, never a row without its bytes.
 
+With `STORAGE_PROVIDER=s3` the uploads live in the bucket: they are not copied (the bucket is
+backed up with its own tools, e.g. versioning or replication) and the manifest names where they
+are (`uploads_in`).
+
 `restore` refuses while a server has the database open, and refuses a non-empty DATA_DIR
 unless `--force`; then what was there is moved aside into `DATA_DIR/pre-restore-<time>/`,
 not deleted.
@@ -38,6 +42,7 @@ DATABASE = "wayline.db"
 UPLOADS = "uploads"
 SECRET = ".webui_secret_key"
 PARTIAL = ".part"  # a blob still being written by the server (`LocalBlobStore`)
+S3 = "s3"
 
 
 def register(sub: Any) -> None:
@@ -126,6 +131,13 @@ def run_backup(args: argparse.Namespace) -> None:
         with contextlib.suppress(OSError):
             dest.with_name(dest.name + PARTIAL).unlink()
     secret = ", the secret key" if manifest["secret_key"] else ""
+    if manifest["uploads_in"]:
+        print(
+            f"backed up the database ({manifest['database_bytes']} bytes){secret} to {dest}; "
+            f"the uploaded files are in the bucket {manifest['uploads_in']} "
+            "(STORAGE_PROVIDER=s3) and were not copied: back the bucket up with its own tools"
+        )
+        return
     print(
         f"backed up the database ({manifest['database_bytes']} bytes), "
         f"{manifest['uploads']} uploaded files{secret} to {dest}"
@@ -135,7 +147,13 @@ def run_backup(args: argparse.Namespace) -> None:
 def _stage(settings: Settings, db_path: Path, staging: Path) -> dict[str, Any]:
     copy = staging / DATABASE
     _copy_database(db_path, copy)
-    uploads = _copy_uploads(settings.DATA_DIR / UPLOADS, staging / UPLOADS)
+    if settings.STORAGE_PROVIDER == S3:
+        uploads_in: str | None = _bucket_url(settings)
+        uploads = 0
+        (staging / UPLOADS).mkdir()
+    else:
+        uploads_in = None
+        uploads = _copy_uploads(settings.DATA_DIR / UPLOADS, staging / UPLOADS)
     secret = settings.DATA_DIR / SECRET
     has_secret = secret.is_file()
     if has_secret:
@@ -149,10 +167,16 @@ def _stage(settings: Settings, db_path: Path, staging: Path) -> dict[str, Any]:
         "database_bytes": copy.stat().st_size,
         "revision": _revision(copy),
         "uploads": uploads,
+        "uploads_in": uploads_in,
         "secret_key": has_secret,
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _bucket_url(settings: Settings) -> str:
+    prefix = settings.S3_KEY_PREFIX.strip("/")
+    return f"s3://{settings.S3_BUCKET_NAME}/{prefix + '/' if prefix else ''}"
 
 
 def _copy_database(source: Path, target: Path) -> None:
@@ -240,6 +264,11 @@ def run_restore(args: argparse.Namespace) -> None:
         f"restored the database to {db_path} and {manifest.get('uploads', 0)} uploaded files "
         f"to {data_dir / UPLOADS}{moved}"
     )
+    if manifest.get("uploads_in"):
+        note(
+            f"note: the uploaded files were not in the backup: they are in the bucket "
+            f"{manifest['uploads_in']}; serve with STORAGE_PROVIDER=s3 and that bucket"
+        )
     if manifest.get("secret_key") and settings.WEBUI_SECRET_KEY:
         note(
             f"note: WEBUI_SECRET_KEY is set, so the restored {SECRET} is not used: "
