@@ -215,6 +215,24 @@ def test_storage_down_upload_is_503_and_keeps_no_row(
     assert client.get(f"{F}/", headers=alice.headers).json()["total"] == 0
 
 
+def test_bucket_down_after_upload_download_is_503_and_delete_still_deletes(
+    make_settings: Callable[..., Settings], make_client: Callable[[Settings], TestClient]
+) -> None:
+    own = MotoS3().start()  # a server of its own, to stop
+    try:
+        bucket = own.create_bucket()
+        client = make_client(make_settings(**own.env(bucket, PREFIX)))
+        alice = signup(client, "Alice")
+        file_id = upload(client, alice, "a.txt", b"stored", process=False).json()["id"]
+    finally:
+        own.stop()
+    down = client.get(f"{F}/{file_id}/content", headers=alice.headers)
+    assert down.status_code == 503 and "Object storage" in down.json()["detail"]
+    # The row goes (its bytes cannot, and are logged): the user's delete is not refused.
+    assert client.delete(f"{F}/{file_id}", headers=alice.headers).status_code == 200
+    assert client.get(f"{F}/{file_id}", headers=alice.headers).status_code == 404
+
+
 def test_s3_without_a_bucket_is_a_configuration_error(
     make_settings: Callable[..., Settings],
 ) -> None:

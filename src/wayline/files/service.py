@@ -9,9 +9,11 @@ access check and its write see one state and, on SQLite, it queues for the write
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -25,7 +27,7 @@ from wayline.core.limits import check_depth, depth_detail
 from wayline.core.settings import Settings
 from wayline.embeddings import Embedder
 from wayline.extraction import extension_of
-from wayline.files.blobs import BlobStore, blob_key, safe_name
+from wayline.files.blobs import BlobStore, StorageUnavailable, blob_key, safe_name
 from wayline.files.hooks import UploadHook
 from wayline.files.ingestion import IngestionRunner
 from wayline.files.repository import FileRepository
@@ -33,6 +35,8 @@ from wayline.files.status import COMPLETED, FAILED, PENDING, STORED, UNPROCESSED
 from wayline.files.tables import File
 from wayline.users.schemas import UserInfo
 from wayline.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 MAX_METADATA_BYTES = 64 * 1024
@@ -119,7 +123,10 @@ class FilesRuntime:
             await repo.delete(row.id)
         await session.commit()
         for row in rows:
-            await self.blobs.delete(row.path)
+            try:
+                await self.blobs.delete(row.path)
+            except StorageUnavailable as exc:  # the file is gone already; its bytes wait
+                log.warning("file %s deleted, but not its stored bytes: %s", row.id, exc.detail)
 
 
 def to_wire(row: File, *, content: bool = True) -> dict[str, Any]:
@@ -256,7 +263,8 @@ async def create_file(
         await session.commit()
     except BaseException:
         await session.rollback()
-        await runtime.blobs.delete(path)
+        with contextlib.suppress(StorageUnavailable):  # the first failure is the one to report
+            await runtime.blobs.delete(path)
         raise
     return row
 
