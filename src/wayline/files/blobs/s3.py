@@ -2,13 +2,15 @@
 `S3_KEY_PREFIX`, through `obstore` (the `s3` extra).
 
 Why obstore: `bench/blobstore.py` put and got 100 × 64 KiB and 3 × 50 MiB on moto_server with
-obstore, aioboto3 and boto3 in a thread. On the small blobs (the usual upload) obstore took
-about half the latency (p50 3–5 ms against 8–10 ms) and a third of the client CPU (1.2–1.4 ms
-against 3–4.5 ms per operation); on 50 MiB blobs the three were within the noise of a loaded
-two-core machine (puts 36–116 MB/s, gets 250–880 MB/s, moto being the limit). obstore is one
-Rust wheel without Python dependencies and async without a thread pool; boto3 brings botocore
-(28 MB) and runs in threads; aioboto3 pins botocore to its own release (it downgraded the
-machine's awscli here).
+obstore, aioboto3 and boto3 in a thread (three runs on a shared, loaded two-core machine). On
+small blobs, the usual upload, obstore had the lowest latency (p50 3–5 ms per put or get against
+7–22 ms for boto3 and 7–41 ms for aioboto3) and the least client CPU (1.0–1.4 ms per operation
+against 3–5.5 ms). On 50 MiB blobs boto3's threaded transfers put faster (24–116 MB/s against
+17–66 MB/s) and the gets were all in the noise (114–880 MB/s), moto itself being the limit.
+Uploads are mostly small and the CPU is shared with the gateway, so obstore: one Rust wheel
+without Python dependencies, async without a thread pool. boto3 brings botocore (28 MB) and runs
+in threads; aioboto3 pins botocore to its own release (installing it downgraded boto3 here).
+This store on top of obstore (sha256 and size check included) measured like obstore itself.
 
 Streaming: an upload is read from the spooled request body in 1 MiB blocks; one that fits in a
 part is one PUT, a larger one a multipart upload of 5 MiB parts (at most 4 in flight), which
