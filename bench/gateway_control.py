@@ -186,6 +186,21 @@ def report(figures: dict[str, Figures], model: str) -> None:
             f"  adds {added * 1000:.3f} ms at c=1 (median of paired differences); "
             f"keeps {kept:.0%} of the direct c=32 throughput (median of burst ratios)"
         )
+    compare_to_plain(figures)
+
+
+def compare_to_plain(figures: dict[str, Figures]) -> None:
+    """The issue's goal: what a key's controls cost against the key without any (same run)."""
+    plain = figures[KEYS[0].label]
+    for config in KEYS[1:]:
+        keyed = figures[config.label]
+        added = statistics.median(k - p for k, p in zip(keyed.single, plain.single, strict=True))
+        kept = statistics.median(k / p for k, p in zip(keyed.bursts, plain.bursts, strict=True))
+        print(
+            f"\n{config.label} against the {KEYS[0].label}: {added * 1000:+.3f} ms p50 at c=1 "
+            f"(median of paired differences), {kept:.1%} of its c=32 throughput (median of "
+            "burst ratios; goal: at most +0.3 ms and at least 90 % in memory)"
+        )
 
 
 def overhead_from_metrics(url: str, admin: str) -> tuple[float, float, float, float]:

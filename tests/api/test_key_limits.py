@@ -342,6 +342,16 @@ def test_model_allow_list_refuses_every_credential_form_and_route(
     listed = client.get("/api/models", headers=bearer(key)).json()["data"]
     assert [m["id"] for m in listed] == ["gpt-4o-mini"]
     assert len(client.get("/api/models", headers=alice.jwt_headers).json()["data"]) > 1
+    # So do the pass-throughs' lists.
+    openai_ids = [m["id"] for m in client.get("/openai/models", headers=bearer(key)).json()["data"]]
+    assert openai_ids == ["gpt-4o-mini"]
+    assert client.get("/ollama/api/tags", headers=bearer(key)).json()["models"] == []
+    assert client.get("/ollama/v1/models", headers=bearer(key)).json()["data"] == []
+    llama = create_key(client, alice, models=["llama3*"])
+    tags = client.get("/ollama/api/tags", headers=bearer(llama)).json()["models"]
+    assert tags and all(t["name"].startswith("llama3") for t in tags)
+    everything = client.get("/ollama/api/tags", headers=alice.jwt_headers).json()["models"]
+    assert len(everything) > len(tags)
 
 
 # --- counters and refusals ---------------------------------------------------------------------

@@ -237,6 +237,58 @@ def test_embeddings_are_retried_too(
     assert (calls(a, "/v1/embeddings"), calls(b, "/v1/embeddings")) == (1, 1)
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_pass_throughs_are_routed_too(
+    routed: Callable[..., tuple[TestClient, Account]],
+    two: tuple[FakeUpstream, FakeUpstream],
+    stream: bool,
+) -> None:
+    """`/openai/...` and `/ollama/...` calls, in their own wire formats, go over the model's
+    deployments like `/api/chat/completions`: A fails first (B's weight is 0), B answers."""
+    a, b = two
+    weights = json.dumps({"1": {"weight": 0}})  # A first
+    client, admin = routed(OPENAI_API_CONFIGS=weights, OLLAMA_API_CONFIGS=weights)
+    a.fail(status=503, times=4)
+    body = {"messages": QUESTION, "stream": stream}
+    openai = client.post(
+        "/openai/chat/completions", headers=admin.headers, json={**body, "model": "gpt-4o-mini"}
+    )
+    assert answered_in_full(openai, stream), openai.text
+    ollama = client.post(
+        "/ollama/api/chat", headers=admin.headers, json={**body, "model": "llama3.1:latest"}
+    )
+    assert ollama.status_code == 200, ollama.text
+    lines = [json.loads(line) for line in ollama.text.splitlines() if line.strip()]
+    said = "".join(line["message"]["content"] for line in lines)
+    assert said == "Echo: Why is the sky blue?" and lines[-1]["done"] is True
+    embed = client.post(
+        "/openai/embeddings",
+        headers=admin.headers,
+        json={"model": "text-embedding-3-small", "input": "a b"},
+    )
+    assert embed.status_code == 200, embed.text
+    generate = client.post(
+        "/ollama/api/generate",
+        headers=admin.headers,
+        json={"model": "llama3.1:latest", "prompt": "hi", "stream": stream},
+    )
+    assert generate.status_code == 200, generate.text
+    # Each call went to A once (failing), then to B.
+    assert (calls(a), calls(b)) == (1, 1)
+    assert (calls(a, "/api/chat"), calls(b, "/api/chat")) == (1, 1)
+    assert (calls(a, "/v1/embeddings"), calls(b, "/v1/embeddings")) == (1, 1)
+    assert (calls(a, "/api/generate"), calls(b, "/api/generate")) == (1, 1)
+    # A named connection (`url_idx`) is the caller's choice: its failure is the answer.
+    a.fail(status=503, times=1)
+    pinned = client.post(
+        "/ollama/api/chat/0",
+        headers=admin.headers,
+        json={"model": "llama3.1:latest", "messages": QUESTION, "stream": False},
+    )
+    assert pinned.status_code == 503, pinned.text
+    assert calls(b, "/api/chat") == 1
+
+
 def test_weights_share_the_traffic(
     routed: Callable[..., tuple[TestClient, Account]], two: tuple[FakeUpstream, FakeUpstream]
 ) -> None:

@@ -167,3 +167,34 @@ def test_the_announced_wait_is_when_the_request_would_fit() -> None:
         assert admits(state, amount, wait + 1e-6), (state, amount, wait)
         if wait > 0.01:
             assert not admits(state, amount, wait - 0.01), (state, amount, wait)
+
+
+async def test_memory_windows_admit_exactly_as_the_limits_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`MemoryCounters` keeps its own integers: on a random run of hits and corrections across
+    periods, it admits exactly what `limits`' own sliding window does."""
+    import time
+
+    from limits import RateLimitItemPerSecond
+    from limits.aio.storage import MemoryStorage
+    from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+    from wayline.auth.limits.windows import MemoryCounters, Window
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    rng = random.Random(12)
+    ours = MemoryCounters()
+    window = Window("rpm/k:test", 20, 10)
+    reference = SlidingWindowCounterRateLimiter(MemoryStorage())
+    item = RateLimitItemPerSecond(20, 10)
+    admitted = 0
+    for _ in range(600):
+        clock[0] += rng.choice([0.0, 0.05, 0.3, 1.1, 4.0])
+        amount = rng.randint(1, 4)
+        taken = (await ours.take([(window, amount)], None)).windows[0]
+        expected = await reference.hit(item, "k", cost=amount)
+        assert taken[0] == expected, f"at {clock[0]}: ours {taken[0]}, limits {expected}"
+        admitted += expected
+    assert 0 < admitted < 600  # the run exercised both answers

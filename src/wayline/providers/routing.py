@@ -172,6 +172,13 @@ class Router:
                 raise
             return answer
 
+    async def call(self, entry: ModelEntry, run: Call) -> Response:
+        """Any request for `entry` on its deployments (the Ollama and OpenAI pass-throughs' own
+        wire format): `run` sends it to the deployment it is given, with the same choice,
+        retries and cooldowns as a chat completion (no fallbacks: their dialect is fixed)."""
+        deadline = time.monotonic() + self._settings.UPSTREAM_RETRY_DEADLINE
+        return await self._route(entry, run, deadline)
+
     async def embeddings(self, entry: ModelEntry, body: dict[str, Any]) -> Response:
         provider = self._registry.providers.of(entry.kind)
         deadline = time.monotonic() + self._settings.UPSTREAM_RETRY_DEADLINE

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from wayline.core.state import AppState
 from wayline.providers.registry import ModelRegistry
+from wayline.providers.routing import Router
 from wayline.proxies.messages.router import router as messages_router
 from wayline.proxies.models_router import router as models_router
 from wayline.proxies.native import NativeRoutes
@@ -26,7 +27,7 @@ routers = [ollama_router, openai_router, messages_router, models_router]
 @asynccontextmanager
 async def lifespan(state: AppState) -> AsyncIterator[None]:
     core = state.core
-    upstreams = Upstreams(state.get(ModelRegistry))
+    upstreams = Upstreams(state.get(ModelRegistry), state.find(Router))
     # Which connections lack `/responses` or `/v1/messages`, learnt per worker (`native.py`).
     state.provide(NativeRoutes, NativeRoutes())
 

@@ -19,12 +19,14 @@ from wayline.core.state import get_state
 from wayline.providers.connections import Connection
 from wayline.providers.entries import ModelEntry
 from wayline.providers.registry import ModelRegistry
+from wayline.providers.routing import Router
 from wayline.users.schemas import UserInfo
 
 
 class Upstreams:
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, router: Router | None = None) -> None:
         self.registry = registry
+        self.router = router  # over a model's deployments: retries and cooldowns
 
     def connections(self, kind: str) -> list[Connection]:
         return [c for c in self.registry.connections if c.kind == kind]
@@ -45,6 +47,13 @@ class Upstreams:
 
     async def resolve(self, model: Any, user: UserInfo, kind: str) -> ModelEntry:
         return (await self.pick(model, user, kind))[0]
+
+    def routed(self, entry: ModelEntry, kind: str) -> Router | None:
+        """The router when `entry` is the registry's own entry for a model of `kind` (its
+        deployments known, so a failed call can move to another), else None."""
+        if entry.kind == kind and entry.connection is not None:
+            return self.router
+        return None
 
     async def pick(self, model: Any, user: UserInfo, kind: str) -> tuple[ModelEntry, Connection]:
         """The model's entry and a connection of `kind` serving it (rotating among them)."""
@@ -92,4 +101,5 @@ class Upstreams:
 
 
 def get_upstreams(request: Request) -> Upstreams:
-    return Upstreams(get_state(request).get(ModelRegistry))
+    state = get_state(request)
+    return Upstreams(state.get(ModelRegistry), state.find(Router))

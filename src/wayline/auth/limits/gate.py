@@ -87,6 +87,12 @@ def current_limits() -> Limits | None:
     return slot.limits if slot is not None else None
 
 
+def model_listed(model_id: str) -> bool:
+    """Whether a model list shows `model_id` to the request's credential (its allow-list)."""
+    limits = current_limits()
+    return limits is None or limits.allows_model(model_id)
+
+
 def allow_model(model_id: str) -> None:
     """403 naming `model_id` when the request's credential has an allow-list without it."""
     limits = current_limits()

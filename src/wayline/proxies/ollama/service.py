@@ -10,14 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any
 
 from fastapi.responses import Response
 
+from wayline.auth.limits.gate import model_listed
 from wayline.core import errors
 from wayline.core.http import UpstreamClient, UpstreamResponse, upstream_error
 from wayline.providers.connections import Connection
+from wayline.providers.entries import ModelEntry
 from wayline.providers.registry import alias_ids
+from wayline.providers.routing import aimed
 from wayline.proxies.ollama.metering import metering_of
 from wayline.proxies.relay import check_connection, relay
 from wayline.proxies.upstreams import Upstreams
@@ -90,8 +95,10 @@ class OllamaProxy:
         for conn, entries in await self._up.per_connection("ollama"):
             for entry in entries:
                 visible = snapshot.find(entry.id, user, bypass)
-                if visible is None or not visible.readable_by(
-                    user.id, user.is_admin, bypass, user.group_ids
+                if (
+                    visible is None
+                    or not visible.readable_by(user.id, user.is_admin, bypass, user.group_ids)
+                    or not model_listed(entry.id)
                 ):
                     continue
                 tag = merged.get(entry.id)
@@ -148,16 +155,6 @@ class OllamaProxy:
         }
 
     # --- model calls --------------------------------------------------------------------
-    async def _target(
-        self, model: str, user: UserInfo, index: int | None
-    ) -> tuple[Connection, str]:
-        if index is None:
-            entry, conn = await self._up.pick(model, user, "ollama")
-            return conn, entry.upstream_id
-        conn = self._up.connection("ollama", index)
-        await self._up.resolve(model, user, "ollama")  # the caller must be allowed to use it
-        return conn, conn.upstream_id(model)
-
     async def call(
         self,
         path: str,
@@ -170,16 +167,39 @@ class OllamaProxy:
     ) -> Response:
         """Forward `body` to `path` on a connection serving `body[key]`; stream when asked."""
         model = str(body.get(key))
-        conn, upstream_model = await self._target(model, user, index)
-        body = {**body, key: upstream_model}
         stream = _wants_stream(body, stream_default)
         metering = metering_of(path, body, stream)  # may ask an OpenAI-style stream for its usage
-        answer = relay(
-            self._http, "POST", f"{conn.url}{path}", headers=conn.headers, json=body, stream=stream
-        )
-        if metering is None:
+        meter = None
+
+        def send(target: ModelEntry) -> Awaitable[Response]:
+            conn = target.connection
+            assert conn is not None
+            if meter is not None:
+                meter.served(model, conn.name)
+            sent = {**body, key: target.upstream_id}
+            return relay(
+                self._http,
+                "POST",
+                f"{conn.url}{path}",
+                headers=conn.headers,
+                json=sent,
+                stream=stream,
+            )
+
+        if index is None:
+            entry, conn = await self._up.pick(model, user, "ollama")
+            router = self._up.routed(entry, "ollama")
+            target = aimed(entry, conn)
+        else:  # the connection the caller named: no choice to make
+            conn = self._up.connection("ollama", index)
+            entry = await self._up.resolve(model, user, "ollama")  # the caller may use it
+            router = None
+            target = replace(entry, connection=conn, upstream_id=conn.upstream_id(model))
+        if metering is not None:
+            meter = self._usage.start(metering.kind, user.id, model, conn.name)
+        answer = router.call(entry, send) if router is not None else send(target)
+        if meter is None or metering is None:
             return await answer
-        meter = self._usage.start(metering.kind, user.id, model, conn.name)
         return await metered_answer(
             meter,
             answer,

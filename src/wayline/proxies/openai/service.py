@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
 from fastapi.responses import Response
 
-from wayline.auth.limits.gate import allow_model
+from wayline.auth.limits.gate import allow_model, model_listed
 from wayline.chat.metering import answer_metered
 from wayline.core import errors
 from wayline.core.http import UpstreamClient
@@ -18,6 +19,8 @@ from wayline.media.audio.base import Audio
 from wayline.media.audio.cache import SpeechCache
 from wayline.media.audio.openai import OpenAISynthesizer
 from wayline.providers.base import ChatCall
+from wayline.providers.entries import ModelEntry
+from wayline.providers.routing import aimed
 from wayline.proxies.relay import check_connection, relay
 from wayline.proxies.upstreams import Upstreams
 from wayline.usage.estimate import input_tokens
@@ -58,7 +61,9 @@ class OpenAIProxy:
                 continue
             shown = snapshot.entries.get(model_id)
             guard = shown if shown is not None and not shown.preset else base
-            if guard.readable_by(user.id, user.is_admin, bypass, user.group_ids):
+            if guard.readable_by(user.id, user.is_admin, bypass, user.group_ids) and model_listed(
+                model_id
+            ):
                 data.append(_listed(base.public))
         return {"object": "list", "data": data}
 
@@ -74,26 +79,36 @@ class OpenAIProxy:
         except orjson.JSONEncodeError as exc:  # integers beyond 64 bits, lone surrogates
             raise errors.BadRequest(f"The request cannot be forwarded as JSON: {exc}") from exc
         # The OpenAI provider relays JSON and SSE (errors mid-stream included).
+        router = self._up.routed(entry, "openai")
         call = ChatCall(
-            entry=dataclasses.replace(entry, connection=conn),
+            # Routed: the entry with all its deployments, the router aims it at one per attempt.
+            entry=entry if router is not None else dataclasses.replace(entry, connection=conn),
             body=body,
             stream=bool(body.get("stream")),
             user=user,
             raw=data,
         )
         meter = self._usage.start(CHAT, user.id, entry.id, conn.name)
-        return await answer_metered(self._up.registry.providers.of("openai"), call, meter)
+        provider = self._up.registry.providers.of("openai")
+        return await answer_metered(provider, call, meter, router.chat if router else None)
 
     async def embeddings(self, body: dict[str, Any], user: UserInfo) -> Response:
         entry, conn = await self._up.pick(body.get("model"), user, "openai")
         meter = self._usage.start(EMBEDDING, user.id, entry.id, conn.name)
-        answer = relay(
-            self._http,
-            "POST",
-            f"{conn.url}/embeddings",
-            headers=conn.headers,
-            json={**body, "model": entry.upstream_id},
-        )
+
+        def send(target: ModelEntry) -> Awaitable[Response]:
+            served = target.connection or conn
+            meter.served(entry.id, served.name)
+            return relay(
+                self._http,
+                "POST",
+                f"{served.url}/embeddings",
+                headers=served.headers,
+                json={**body, "model": target.upstream_id},
+            )
+
+        router = self._up.routed(entry, "openai")
+        answer = router.call(entry, send) if router is not None else send(aimed(entry, conn))
         return await metered_answer(
             meter, answer, wire=OPENAI, prompt_tokens=lambda: input_tokens(body.get("input"))
         )
