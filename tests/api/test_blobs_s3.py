@@ -12,12 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from tests.conftest import SECRET, Account, free_port, signup
-from tests.e2e.cli import cli_env, ok, wayline
+from tests.conftest import SECRET, Account, LiveServer, free_port, signup
+from tests.e2e.cli import cli_env, ok, one_line_failure, wayline
 from tests.fakes import documents
 from tests.fakes.s3 import MotoS3
 from wayline.core import errors
@@ -262,3 +263,27 @@ def test_backup_says_the_uploads_are_in_the_bucket(
     assert f"in the bucket s3://{s3_bucket}/{PREFIX}/" in out and "not copied" in out
     assert list((dest / "uploads").iterdir()) == []
     assert len(s3_server.keys(s3_bucket)) == 1
+
+
+def test_a_served_process_configured_by_environment_uses_the_bucket(
+    live_server_factory: Callable[..., LiveServer],
+    s3_server: MotoS3,
+    s3_bucket: str,
+    tmp_path: Path,
+) -> None:
+    server = live_server_factory(**s3_server.env(s3_bucket, PREFIX))
+    with httpx.Client(base_url=server.url) as http:
+        alice = signup(http, "Alice")
+        body = {"file": ("a.txt", b"from a process")}
+        up = http.post(f"{F}/?process=false", files=body, headers=alice.headers)
+        assert up.status_code == 200, up.text
+        assert s3_server.keys(s3_bucket) == [f"{PREFIX}/{up.json()['path']}"]
+        got = http.get(f"{F}/{up.json()['id']}/content", headers=alice.headers)
+        assert got.status_code == 200 and got.content == b"from a process"
+    assert not any((Path(server.env["DATA_DIR"]) / "uploads").glob("*"))
+
+
+def test_serve_refuses_s3_without_a_bucket_in_one_line(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "data", STORAGE_PROVIDER="s3")
+    line = one_line_failure(wayline("serve", "--port", str(free_port()), env=env), code=2)
+    assert "S3_BUCKET_NAME" in line
