@@ -30,12 +30,28 @@ def test_first_sign_up_becomes_admin(page: Any, web_server: LiveServer) -> None:
     expect(page.get_by_role("heading", name="Create the administrator account")).to_be_visible()
     screenshot(page, "sign-up")
     sign_up(page, "Ada", "ada@example.com", "pw-ada-123")
-    expect(
-        page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin")
-    ).to_be_visible()
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Admin")).to_be_visible()
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "token")
     me = httpx.get(f"{web_server.url}/api/v1/auths/", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["role"] == "admin"
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert httpx.get(f"{web_server.url}/api/v1/auths/", cookies={"token": token}).status_code == 401
+
+    # Keyboard only: the labelled fields in order, Enter submits; a refusal is told in words.
+    page.get_by_label("Email").first.focus()
+    page.keyboard.type("ada@example.com")
+    page.keyboard.press("Tab")
+    page.keyboard.type("not-the-password")
+    page.keyboard.press("Enter")
+    alert = page.get_by_role("alert").filter(has_text="incorrect")
+    expect(alert).to_be_visible()
+    expect(alert).not_to_contain_text("detail")
+    page.get_by_label("Password").first.fill("pw-ada-123")
+    page.keyboard.press("Enter")
+    expect(nav.get_by_role("link", name="Admin")).to_be_visible()
 
 
 def sign_up_admin(page: Any) -> None:
@@ -137,3 +153,17 @@ def test_admin_approves_a_pending_user(new_page: Any, web_server: LiveServer) ->
         grace.get_by_role("navigation", name="Main").get_by_role("link", name="Admin")
     ).to_have_count(0)
     assert grace.goto("/admin").status == 403
+
+
+def test_pages_read_at_phone_width_and_in_the_dark(page: Any) -> None:
+    sign_up_admin(page)
+    page.set_viewport_size({"width": 380, "height": 800})
+    page.emulate_media(color_scheme="dark")
+    for path in ("/settings/account", "/admin"):
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        # Nothing wider than the screen: wide tables scroll inside their own box.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(20, 21, 24)", background  # the dark theme's --bg
+    screenshot(page, "admin-phone-dark")

@@ -76,6 +76,19 @@ def test_strangers_go_to_sign_in(client: TestClient, admin: Account, path: str) 
         assert resp.headers["location"] == "/auth"
 
 
+def test_a_fragment_asked_for_after_the_session_ended_sends_the_page_to_sign_in(
+    client: TestClient, alice: Account
+) -> None:
+    client.post("/api/v1/auths/signout", headers=alice.jwt_headers)
+    resp = client.get(
+        "/settings/account/keys",
+        headers={**as_user(alice), "HX-Request": "true"},
+        follow_redirects=False,
+    )
+    assert resp.status_code == 200 and resp.text == ""
+    assert resp.headers["hx-redirect"] == "/auth"
+
+
 def test_a_pending_user_sees_the_waiting_page_and_nothing_else(
     client: TestClient, admin: Account
 ) -> None:

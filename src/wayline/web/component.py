@@ -19,6 +19,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="web-static")
 
     async def sign_in(request: Request, exc: Exception) -> Response:
+        if request.headers.get("hx-request"):  # a fragment: the whole page goes, not the box
+            return Response(headers={"HX-Redirect": "/auth"})
         return redirect("/auth")
 
     async def not_allowed(request: Request, exc: Exception) -> Response:

@@ -52,9 +52,9 @@ def limits_text(limits: Any) -> str:
     """A key's own limits in a few words (`LimitsInfo`'s fields)."""
     parts = []
     if limits.rpm_limit:
-        parts.append(f"{limits.rpm_limit} requests/min")
+        parts.append(f"{limits.rpm_limit} request{'s' if limits.rpm_limit != 1 else ''}/min")
     if limits.tpm_limit:
-        parts.append(f"{limits.tpm_limit} tokens/min")
+        parts.append(f"{limits.tpm_limit} token{'s' if limits.tpm_limit != 1 else ''}/min")
     if limits.max_parallel_requests:
         parts.append(f"{limits.max_parallel_requests} at once")
     if limits.token_budget:
