@@ -260,7 +260,9 @@ def ids_of(candidates: list[Candidate]) -> list[int]:
     return [c.chunk_id for c in candidates]
 
 
-async def measure(url: str, size: int, per_file: int, corpus: Corpus, n_queries: int) -> None:
+async def measure(
+    url: str, size: int, per_file: int, corpus: Corpus, n_queries: int, efs: list[int]
+) -> None:
     name = f"wl_scale_{size}"
     queries = corpus.queries(n_queries)
     embedder = VectorsOf(queries)
@@ -293,7 +295,7 @@ async def measure(url: str, size: int, per_file: int, corpus: Corpus, n_queries:
                 f"  dense  exact       p50 {pct(t_exact, 0.5):7.1f} ms  "
                 f"p95 {pct(t_exact, 0.95):7.1f} ms"
             )
-            for ef in (40, 100, 200):
+            for ef in efs:
                 hnsw = PgVectorIndex(exact_max_chunks=0, ef_search=ef)
 
                 async def dense_hnsw(
@@ -487,6 +489,7 @@ async def run(args: argparse.Namespace) -> None:
     corpus = Corpus()
     url = args.database_url
     sizes = [int(s) for s in args.sizes.split(",")]
+    efs = [int(s) for s in args.ef.split(",")]
     if args.insert:
         print("insert throughput (add_chunks, files of 100 chunks, 384-d):")
         await insert_throughput(url, corpus)
@@ -500,7 +503,7 @@ async def run(args: argparse.Namespace) -> None:
             f"= {times['copy_s'] + times['index_s']:.0f} s"
         )
         if not args.build_only:
-            await measure(url, size, args.per_file, corpus, args.queries)
+            await measure(url, size, args.per_file, corpus, args.queries, efs)
     if not args.skip_sqlite:
         await embedded(100_000, args.per_file, corpus, args.queries)
 
@@ -511,6 +514,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--per-file", type=int, default=100)
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--ef", default="40,100,200,400", help="hnsw.ef_search values to try")
     parser.add_argument("--reuse", action="store_true", help="keep databases already built")
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -54,6 +56,12 @@ EXACT_MAX_CHUNKS = 20_000
 EF_SEARCH = 100
 HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on `vector`
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # pgvector's defaults
+K1, B = 1.2, 0.75  # BM25 as SQLite FTS5 and the in-memory index rank
+TEXT_STATS_TTL = 300.0  # seconds a process keeps chunk counts and term frequencies
+SAMPLE_FROM = 200_000  # chunks from which the mean length is sampled, not computed
+COMMON_SHARE = 0.05  # a term in more of the chunks selects no candidates on its own...
+PRUNE_FROM = 50_000  # ...in a table of this many chunks or more (below, every term does)
+TERMS_KEPT = 20_000
 
 
 def hnsw_index_name(dimensions: int) -> str:
@@ -93,6 +101,122 @@ async def register_codec(session: AsyncSession) -> None:
     _CODEC_READY.add(raw)
 
 
+class TextStats:
+    """What BM25 needs beyond a chunk's own tsvector, cached for `TEXT_STATS_TTL` seconds: the
+    number of chunks, their mean length (distinct lexemes), and each query term's lexeme and
+    document frequency (whole table, as FTS5 and the in-memory index count them)."""
+
+    def __init__(self) -> None:
+        self.chunks = 0.0
+        self.average_length = 1.0
+        self._fresh_until = 0.0
+        self._terms: dict[str, tuple[str | None, float]] = {}  # term -> (lexeme, df)
+
+    async def get(
+        self, session: AsyncSession, terms: list[str]
+    ) -> tuple[list[str], list[float], list[str]] | None:
+        """(lexemes, their idf, the terms that select candidates); None: no term is indexed."""
+        now = time.monotonic()
+        if now >= self._fresh_until:
+            await self._refresh(session)
+            self._fresh_until = now + TEXT_STATS_TTL
+        missing = [t for t in terms if t not in self._terms]
+        if missing:
+            await self._look_up(session, missing)
+        n = max(self.chunks, 1.0)
+        weights: dict[str, float] = {}
+        frequency: dict[str, float] = {}
+        for term in terms:
+            lexeme, df = self._terms.get(term, (None, 0.0))
+            if lexeme is not None and df > 0:
+                weights[lexeme] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                frequency[term] = df
+        if not frequency:
+            return None
+        # Candidates come from the terms not in most chunks: one that matches only a very common
+        # term scores little (low idf), and ranking every chunk that has it would cost a scan.
+        essential = [t for t, df in frequency.items() if n < PRUNE_FROM or df <= COMMON_SHARE * n]
+        return (
+            list(weights),
+            list(weights.values()),
+            essential or [min(frequency, key=lambda t: frequency[t])],
+        )
+
+    async def _refresh(self, session: AsyncSession) -> None:
+        self._terms.clear()
+        estimate = (
+            await session.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = 'chunk'::regclass")
+            )
+        ).scalar_one()
+        if estimate < SAMPLE_FROM:  # small (or never analysed): counted exactly
+            row = (
+                await session.execute(text("SELECT count(*), avg(length(tsv)) FROM chunk"))
+            ).one()
+        else:  # a sample of pages for the mean length
+            percent = min(100.0, 100.0 * SAMPLE_FROM / float(estimate))
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT CAST(:n AS float8), avg(length(tsv)) FROM chunk "
+                        "TABLESAMPLE SYSTEM (:p)"
+                    ),
+                    {"n": float(estimate), "p": percent},
+                )
+            ).one()
+        self.chunks = float(row[0] or 0)
+        self.average_length = float(row[1] or 1.0) or 1.0
+
+    async def _look_up(self, session: AsyncSession, terms: list[str]) -> None:
+        """Each term's lexeme (PostgreSQL's `english` stemming; None for a stop word) and how
+        many chunks hold it, counted through the GIN index (frequent terms: ANALYZE's estimate,
+        as counting them would read most of the table)."""
+        found = await session.execute(
+            text(
+                "SELECT e, f FROM pg_stats, unnest(CAST(CAST(most_common_elems AS text) "
+                "AS text[]), most_common_elem_freqs) AS m(e, f) "
+                "WHERE tablename = 'chunk' AND attname = 'tsv' "
+                "AND schemaname = current_schema()"
+            )
+        )
+        common: dict[str, float] = {str(e): float(f) for e, f in found.all()}
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT t, (SELECT min(lexeme) FROM unnest(to_tsvector('english', t))) AS l "
+                    "FROM unnest(CAST(:terms AS text[])) AS t"
+                ),
+                {"terms": terms},
+            )
+        ).all()
+        counted: list[str] = []
+        for term, lexeme in rows:
+            if lexeme is None:
+                self._terms[term] = (None, 0.0)
+            elif lexeme in common:
+                self._terms[term] = (lexeme, float(common[lexeme]) * self.chunks)
+            else:
+                counted.append(term)
+        if counted:
+            counts = (
+                await session.execute(
+                    text(
+                        "SELECT t, (SELECT min(lexeme) FROM unnest(to_tsvector('english', t))), "
+                        "(SELECT count(*) FROM chunk WHERE tsv @@ to_tsquery('english', t)) "
+                        "FROM unnest(CAST(:terms AS text[])) AS t"
+                    ),
+                    {"terms": counted},
+                )
+            ).all()
+            for term, lexeme, df in counts:
+                self._terms[term] = (lexeme, float(df))
+                if not df:  # not kept: a chunk added in a moment may hold it
+                    del self._terms[term]
+                self.chunks = max(self.chunks, float(df))
+        while len(self._terms) > TERMS_KEPT:
+            self._terms.pop(next(iter(self._terms)))
+
+
 class PgVectorIndex:
     engine = "pgvector"
 
@@ -103,6 +227,7 @@ class PgVectorIndex:
         self.ef_search = ef_search
         self._indexed: set[int] | None = None  # dimensions with an HNSW index
         self._building: dict[int, asyncio.Task[None]] = {}
+        self.text_stats = TextStats()
 
     async def add_chunks(
         self, session: AsyncSession, file_id: str, chunks: Sequence[NewChunk]
@@ -265,14 +390,34 @@ class PgVectorIndex:
         terms = query_terms(query)
         if not file_ids or not terms or k <= 0:
             return []
+        stats = await self.text_stats.get(session, terms)
+        if stats is None:
+            return []
+        lexemes, idf, essential = stats
         rows = (
             await session.execute(
                 text(
-                    "SELECT id, file_id, ts_rank(tsv, q) AS s "
-                    "FROM chunk, to_tsquery('english', :q) AS q "
-                    "WHERE tsv @@ q AND file_id = ANY(:ids) ORDER BY s DESC, id LIMIT :k"
+                    "WITH q AS (SELECT * FROM unnest(CAST(:lexemes AS text[]), "
+                    "CAST(:idf AS float8[])) AS q(lexeme, idf)), "
+                    "hits AS MATERIALIZED (SELECT id, file_id, tsv FROM chunk "
+                    "WHERE tsv @@ to_tsquery('english', :essential) AND file_id = ANY(:ids)) "
+                    "SELECT h.id, h.file_id, sum(q.idf * cardinality(t.positions) * :k1p1 / "
+                    "(cardinality(t.positions) + :k1 * (1 - :b + :b * length(h.tsv) / :avg))) AS s "
+                    "FROM hits h CROSS JOIN LATERAL unnest(h.tsv) AS t "
+                    "JOIN q ON q.lexeme = t.lexeme "
+                    "GROUP BY h.id, h.file_id ORDER BY s DESC, h.id LIMIT :k"
                 ),
-                {"q": " | ".join(terms), "ids": list(file_ids), "k": k},
+                {
+                    "lexemes": lexemes,
+                    "idf": idf,
+                    "essential": " | ".join(essential),
+                    "ids": list(file_ids),
+                    "k": k,
+                    "k1": K1,
+                    "k1p1": K1 + 1,
+                    "b": B,
+                    "avg": self.text_stats.average_length,
+                },
             )
         ).all()
         return [Candidate(r.id, r.file_id, float(r.s)) for r in rows]
