@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 REDACTED = "<redacted>"
 _SECRET_NAME = re.compile(r"KEY|SECRET|PASSWORD|TOKEN", re.IGNORECASE)
 # Named like secrets, but they only name things: shown as they are.
-_NOT_SECRET = frozenset({"CUSTOM_API_KEY_HEADER", "REDIS_KEY_PREFIX"})
+_NOT_SECRET = frozenset({"CUSTOM_API_KEY_HEADER", "REDIS_KEY_PREFIX", "S3_KEY_PREFIX"})
 # `scheme://user:password@host` (the password goes) and `scheme://token@host` (all of it goes).
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<info>[^/@\s;,?#]+)@")
 _SECRET_QUERY = re.compile(
