@@ -11,6 +11,7 @@ bit-exact (pgvector's binary codec on PostgreSQL).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -297,3 +298,47 @@ async def test_replicas_starting_together_migrate_once(database_url: str, tmp_pa
     finally:
         for replica in replicas:
             await replica.dispose()
+
+
+async def test_full_text_ranks_by_bm25_within_the_scope(db: Database) -> None:
+    """Term frequency and rarity decide (BM25 on both engines; PostgreSQL computes it in SQL):
+    the chunk with both query terms, the rare one twice, comes first; a chunk that has only the
+    common term comes after one that has the rare term; Bob's chunk is never seen."""
+    index = engine_index(db)
+    vectors = unit(np.eye(8, DIM) + 0.1)  # (the vectors play no part here)
+    common = "convoy " * 3
+
+    async def add(owner: str, texts: list[str]) -> str:
+        file_id = await add_file(db, index, owner, vectors[: len(texts)])
+        async with db.write() as s:
+            await index.delete_file(s, file_id)
+            await index.add_chunks(
+                s, file_id, [NewChunk(i, t, {}, vectors[i]) for i, t in enumerate(texts)]
+            )
+        return file_id
+
+    scope = [
+        await add(
+            "alice",
+            [
+                f"{common} harbour lighthouse",  # the common term only
+                "zebra zebra convoy",  # both, the rare one twice
+                "the zebra crossed the harbour at noon",  # the rare term once
+                f"{common} pier",
+                f"{common} dock",
+            ],
+        )
+    ]
+    await add("bob", ["zebra zebra zebra zebra convoy convoy"])
+    for n in range(8):  # "convoy" in most chunks of the database: a common term, a low idf
+        await add("bob", [f"convoy number {n}{i}" for i in range(5)])
+    async with db.sessionmaker() as s:
+        found = await index.search_text(s, scope, "zebra convoy", 10)
+        texts = await index.fetch(s, [f.chunk_id for f in found])
+    ranked = [texts[f.chunk_id][0] for f in found]
+    assert {f.file_id for f in found} == set(scope)
+    assert ranked[0] == "zebra zebra convoy"
+    assert ranked.index("the zebra crossed the harbour at noon") < ranked.index(
+        f"{common} harbour lighthouse"
+    )
+    assert len(ranked) == 5 and all(a.score >= b.score > 0 for a, b in itertools.pairwise(found))
