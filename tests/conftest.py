@@ -234,7 +234,7 @@ def start_server(
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"wayline serve exited with {proc.returncode}; see {log.name}")
@@ -245,7 +245,7 @@ def start_server(
             pass
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("wayline serve did not become ready in 60 s")
+    raise RuntimeError("wayline serve did not become ready in 120 s")
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ import os
 import sys
 
 from wayline import __version__
-from wayline.cli import backup, config, ingest, keys, migrate, serve, users
+from wayline.cli import backup, config, ingest, keys, migrate, serve, users, worker
 from wayline.cli.common import CliError, describe, load_settings
 
 __all__ = ["describe", "load_settings", "main"]
 
-GROUPS = (serve, migrate, users, keys, config, ingest, backup)
+GROUPS = (serve, worker, migrate, users, keys, config, ingest, backup)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -290,17 +290,36 @@ def _release_at_transaction_end(
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def newest_revision() -> str:
-    """The head migration, by the file naming convention (`NNNN_name.py` with revision id
+def known_revisions() -> set[str]:
+    """This release's migrations, by the file naming convention (`NNNN_name.py` with revision id
     `NNNN_name`; a test holds the convention to Alembic's own view of the head)."""
-    return max(p.stem for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return {p.stem for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")}
+
+
+def newest_revision() -> str:
+    return max(known_revisions())
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer release: this one must not read or write it."""
 
 
 def _at_newest_revision(connection: Connection) -> bool:
+    """True when the schema is this release's; raises `SchemaTooNew` for a later one (a replica
+    left on an older release during a rolling upgrade), which would otherwise fail in Alembic
+    ("Can't locate revision") or, worse, write rows the newer schema does not expect."""
     if not inspect(connection).has_table("alembic_version"):
         return False
     current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-    return current == [newest_revision()]
+    newest = newest_revision()
+    unknown = [rev for rev in current if rev not in known_revisions()]
+    if unknown:
+        raise SchemaTooNew(
+            f"the database schema is at revision {unknown[0]}, which this release of Wayline "
+            f"does not know (its newest is {newest}): it was upgraded by a newer release. "
+            "Run that release here too; this one refuses to serve rather than misread the data"
+        )
+    return current == [newest]
 
 
 def _upgrade_to_head(connection: Connection) -> None:

@@ -210,7 +210,7 @@ class Settings(BaseSettings):
     RAG_FILE_MAX_SIZE: int | None = 100  # megabytes; unset/empty = unlimited
     RAG_ALLOWED_FILE_EXTENSIONS: str = ""
     KNOWLEDGE_ADD_WAIT_SECONDS: float = 120.0
-    INGEST_WORKERS: int = 1
+    INGEST_WORKERS: int = Field(default=1, ge=0)  # 0: this replica leaves jobs to `wayline worker`
     PDF_MAX_PAGES: int = 2000  # pages extracted from one PDF (a longer one fails with the reason)
     FILE_EXTRACTION_TIMEOUT: float = 300.0  # seconds to extract one file's text
     FILE_EXTRACTION_MAX_SIZE: int = 256  # MB of bytes decompressed from one docx/xlsx/pptx

@@ -31,7 +31,7 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
     )
     blobs = create_blob_store(settings)
     runner = IngestionRunner(
-        core.db, settings, embedder, index, blobs, workers=settings.INGEST_WORKERS
+        core.db, settings, embedder, index, blobs, workers=settings.INGEST_WORKERS, bus=core.bus
     )
     state.provide(
         FilesRuntime,

@@ -25,6 +25,11 @@ is embedded in full batches rather than ~3 chunks per call. Extraction runs in
 a child process under FILE_EXTRACTION_TIMEOUT (`extraction.isolation`), `INGEST_WORKERS + 1`
 at a time, so one slow file cannot hold the others' extraction either.
 
+Where jobs run: in every replica by default; with `INGEST_WORKERS=0` a replica runs none (not
+even a synchronous upload's: it waits for the row instead) and `wayline worker` processes
+take them. A new job is announced on the bus (`JOBS_TOPIC`), so with `REDIS_URL` a worker on
+another host starts it at once rather than at its next poll.
+
 Writes open their transaction with `Database.write()` (BEGIN IMMEDIATE on SQLite: the
 check and the write see one state, and writers queue for the lock instead of failing).
 """
@@ -41,6 +46,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
 
+from wayline.core.bus import Bus
 from wayline.core.clock import now
 from wayline.core.db import Database
 from wayline.core.errors import WaylineError
@@ -67,6 +73,7 @@ JOBS_PER_WORKER = 64  # enough small files waiting to fill the next embedding ca
 BIG_JOBS_PER_WORKER = 4
 BIG_FILE_BYTES = 64 * 1024
 MIN_EMBED_GROUP = 64  # chunks per turn: ~2 s of the local model on 2 cores
+JOBS_TOPIC = "ingestion.pending"
 
 
 @dataclass
@@ -88,6 +95,7 @@ class IngestionRunner:
         workers: int = 1,
         stale_seconds: int = 15,
         poll_seconds: float = 2.0,
+        bus: Bus | None = None,
     ) -> None:
         self.db, self.settings, self.embedder, self.index, self.blobs = (
             db,
@@ -100,6 +108,8 @@ class IngestionRunner:
         self.worker_id = claim_token()
         self.stale_seconds = stale_seconds
         self.poll_seconds = poll_seconds
+        self.runs_jobs = workers > 0  # INGEST_WORKERS=0: `wayline worker` processes run them
+        self._bus = bus
         workers = max(1, workers)
         self._extracting = asyncio.Semaphore(workers + 1)
         self._max_jobs = JOBS_PER_WORKER * workers
@@ -118,6 +128,10 @@ class IngestionRunner:
 
     # --- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
+        if not self.runs_jobs:
+            return
+        if self._bus is not None:
+            self._bus.subscribe(JOBS_TOPIC, lambda _: self._wake.set())
         self._dispatcher = asyncio.create_task(self._dispatch(), name="ingest-dispatch")
 
     async def stop(self) -> None:
@@ -167,12 +181,19 @@ class IngestionRunner:
 
     # --- public API ----------------------------------------------------------------
     async def submit(self, file_id: str) -> None:
-        """Ask the dispatcher to look for work now (the row, already `pending`, is the job)."""
+        """Ask the dispatchers to look for work now (the row, already `pending`, is the job):
+        this process's, and through a shared bus every other's."""
         self._wake.set()
+        if self._bus is not None and self._bus.shared:
+            await self._bus.publish(JOBS_TOPIC, {})
 
     async def run_now(self, file_id: str) -> None:
-        """Process one file in the caller's task (synchronous uploads); waits if a worker has it."""
-        if await self._claim(file_id):
+        """Process one file in the caller's task (synchronous uploads); waits if a worker has it,
+        or if this replica runs no jobs."""
+        if not self.runs_jobs:
+            await self.submit(file_id)
+            await self.wait_until_done(file_id, timeout=None)
+        elif await self._claim(file_id):
             await self._process(file_id)
         else:
             await self.wait_until_done(file_id, timeout=None)
