@@ -71,6 +71,11 @@ def test_create_key_use_it_then_revoke(page: Any, web_server: LiveServer) -> Non
     assert key.startswith("sk-")
     expect(page.locator("#snippet-curl")).to_contain_text(key)
     expect(page.locator("#snippet-python")).to_contain_text(f'api_key="{key}"')
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web_server.url)
+    copy = page.get_by_role("button", name="Copy the key")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == key
     # The list (reloaded by htmx) shows the key masked, never whole.
     row = page.get_by_role("row", name=re.compile("laptop scripts"))
     expect(row).to_be_visible()
