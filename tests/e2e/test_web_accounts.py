@@ -18,10 +18,12 @@ pytestmark = pytest.mark.e2e
 
 def sign_up(page: Any, name: str, email: str, password: str) -> None:
     page.goto("/auth")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Email").last.fill(email)
-    page.get_by_label("Password").last.fill(password)
-    page.get_by_role("button", name="Create account").click()
+    # The first account's form is titled for the administrator; later ones, "Create an account".
+    form = page.get_by_role("form", name=re.compile("Create (the administrator|an) account"))
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Create account").click()
 
 
 def test_first_sign_up_becomes_admin(page: Any, web_server: LiveServer) -> None:
@@ -41,7 +43,8 @@ def test_first_sign_up_becomes_admin(page: Any, web_server: LiveServer) -> None:
     assert httpx.get(f"{web_server.url}/api/v1/auths/", cookies={"token": token}).status_code == 401
 
     # Keyboard only: the labelled fields in order, Enter submits; a refusal is told in words.
-    page.get_by_label("Email").first.focus()
+    sign_in = page.get_by_role("form", name="Sign in")
+    sign_in.get_by_label("Email").focus()
     page.keyboard.type("ada@example.com")
     page.keyboard.press("Tab")
     page.keyboard.type("not-the-password")
@@ -49,7 +52,7 @@ def test_first_sign_up_becomes_admin(page: Any, web_server: LiveServer) -> None:
     alert = page.get_by_role("alert").filter(has_text="incorrect")
     expect(alert).to_be_visible()
     expect(alert).not_to_contain_text("detail")
-    page.get_by_label("Password").first.fill("pw-ada-123")
+    sign_in.get_by_label("Password").fill("pw-ada-123")
     page.keyboard.press("Enter")
     expect(nav.get_by_role("link", name="Admin")).to_be_visible()
 
