@@ -162,6 +162,13 @@ def test_admin_approves_a_pending_user(new_page: Any, web_server: LiveServer) ->
     ).to_have_count(0)
     assert grace.goto("/admin").status == 403
 
+    # Deleting asks first, then the account is gone, and so is its session.
+    admin.get_by_role("button", name="Delete Grace").click()
+    admin.get_by_role("button", name="Yes, delete").click()
+    expect(admin.get_by_role("combobox", name="Role of Grace")).to_have_count(0)
+    grace.goto("/settings/account")
+    expect(grace).to_have_url(re.compile(r"/auth$"))
+
 
 def test_pages_read_at_phone_width_and_in_the_dark(page: Any) -> None:
     sign_up_admin(page)
