@@ -145,7 +145,7 @@
       view.name.replaceChildren(link);
       show(view, { status: "pending" });
       const last = await follow(uploaded.id, (status) => show(view, status));
-      if (last.status === "completed") refreshFiles();
+      refreshFiles(); // done or failed: it joins the table, or leaves its waiting rows
     }
 
     async function pump() {

@@ -24,10 +24,10 @@
 
   function inline(parent, text) {
     let last = 0;
-    INLINE.lastIndex = 0;
-    for (let m = INLINE.exec(text); m; m = INLINE.exec(text)) {
+    // matchAll iterates over its own copy of the pattern: the nested calls keep their place.
+    for (const m of text.matchAll(INLINE)) {
       if (m.index > last) parent.append(text.slice(last, m.index));
-      last = INLINE.lastIndex;
+      last = m.index + m[0].length;
       if (m[2] !== undefined) {
         const code = el("code");
         code.textContent = m[2].replace(/^ (.*) $/s, "$1");
