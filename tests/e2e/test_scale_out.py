@@ -316,3 +316,69 @@ def test_a_replica_on_an_older_release_refuses_a_newer_schema(
         start_server({}, data_dir, database, port)
     log = (tmp_path / f"server-{port}.log").read_text()
     assert "0999_from_the_future, which this release of Wayline does not know" in log
+
+
+def redis_server(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    client.close()
+    return proc
+
+
+def test_a_redis_outage_loses_no_change_and_the_replicas_catch_up_when_it_is_back(
+    tmp_path: Path, database: str
+) -> None:
+    port = free_port()
+    outage = redis_server(port, tmp_path)
+    cluster = Cluster(database, {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}, tmp_path)
+    try:
+        a, b = cluster.replica("a"), cluster.replica("b")
+        admin = signup_admin(a.url)
+        created = httpx.post(f"{a.url}/api/v1/auths/api_keys", headers=admin, json={"name": "k"})
+        key = {"Authorization": f"Bearer {created.json()['api_key']}"}
+        assert httpx.get(f"{b.url}/api/models", headers=key).status_code == 200  # B caches it
+
+        outage.kill()
+        outage.wait(10)
+        # Changes made meanwhile are written and answered, not lost behind a 500.
+        revoked = httpx.delete(
+            f"{a.url}/api/v1/auths/api_keys/{created.json()['id']}", headers=admin, timeout=30
+        )
+        assert revoked.status_code == 200, revoked.text
+        assert httpx.get(f"{a.url}/api/models", headers=key).status_code == 401  # A knows
+
+        back = redis_server(port, tmp_path)
+        try:
+            # B's subscription comes back and drops what it cached: the key is refused there
+            # too, long before its cache entry would have expired (AUTH_CACHE_TTL, 60 s).
+            deadline = time.monotonic() + 20
+            while httpx.get(f"{b.url}/api/models", headers=key).status_code != 401:
+                assert time.monotonic() < deadline, "B still accepts a key revoked on A"
+                time.sleep(0.2)
+            # And the bus carries changes again: a second key revoked on A is refused on B
+            # at once.
+            second = httpx.post(
+                f"{a.url}/api/v1/auths/api_keys", headers=admin, json={"name": "k2"}
+            ).json()
+            key2 = {"Authorization": f"Bearer {second['api_key']}"}
+            assert httpx.get(f"{b.url}/api/models", headers=key2).status_code == 200
+            httpx.delete(f"{a.url}/api/v1/auths/api_keys/{second['id']}", headers=admin)
+            assert httpx.get(f"{b.url}/api/models", headers=key2).status_code == 401
+        finally:
+            back.kill()
+            back.wait(10)
+    finally:
+        cluster.stop()

@@ -28,7 +28,7 @@ from wayline.auth.limits.policy import Limits, LimitValues, effective
 from wayline.auth.limits.repository import user_limit_values
 from wayline.auth.repository import is_revoked, key_with_owner, touch_key
 from wayline.core import errors
-from wayline.core.bus import Bus
+from wayline.core.bus import RECONNECTED, Bus
 from wayline.core.db import Database
 from wayline.core.security import API_KEY_PREFIX, decode_jwt, hash_api_key
 from wayline.core.settings import Settings
@@ -87,6 +87,7 @@ class Authenticator:
         self._generation = 0
         bus.subscribe(INVALIDATE_TOPIC, self._on_invalidate)
         bus.subscribe(ACCOUNTS_CHANGED, self._on_invalidate)
+        bus.subscribe(RECONNECTED, self._on_invalidate)  # messages may have been missed
 
     def _on_invalidate(self, _: dict[str, Any]) -> None:
         self._generation += 1

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -61,42 +63,87 @@ class LocalBus:
         return None
 
 
+RECONNECTED = "bus.reconnected"
+"""Dispatched in this process when the Redis subscription comes back after a loss: messages
+may have been missed meanwhile, so caches that follow the bus drop what they hold."""
+
+
 class RedisBus(LocalBus):
-    """Publishes to Redis; every process (this one included) dispatches what it receives."""
+    """Publishes to Redis; every process (this one included) dispatches what it receives.
+
+    Redis unreachable: a change is still applied in this process (the database holds it) and
+    its message is dropped with a warning (at most once a minute), so other processes see it
+    when their caches expire; the subscription is retried every `RETRY_SECONDS` and, once
+    back, `RECONNECTED` is dispatched here for the caches to start afresh."""
 
     shared = True
+    RETRY_SECONDS = 1.0
+    LOG_EVERY_SECONDS = 60.0
 
     def __init__(self, url: str, prefix: str) -> None:
         super().__init__()
         import redis.asyncio as redis
 
-        self._redis = redis.from_url(url)
+        self._redis = redis.from_url(url, socket_connect_timeout=2, health_check_interval=10)
         self._channel = f"{prefix}:bus"
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._warned_at = -math.inf
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen())
         await asyncio.wait_for(self._ready.wait(), timeout=10)
 
     async def _listen(self) -> None:
-        pubsub = self._redis.pubsub()
-        await pubsub.subscribe(self._channel)
-        self._ready.set()
-        try:
-            async for raw in pubsub.listen():
-                if raw.get("type") != "message":
-                    continue
-                envelope = orjson.loads(raw["data"])
-                await self._dispatch(envelope["topic"], envelope["message"])
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
+        lost = False
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self._channel)
+                self._ready.set()
+                if lost:
+                    log.warning("Redis is back: the bus is shared again")
+                    await self._dispatch(RECONNECTED, {})
+                    lost = False
+                async for raw in pubsub.listen():
+                    if raw.get("type") != "message":
+                        continue
+                    envelope = orjson.loads(raw["data"])
+                    await self._dispatch(envelope["topic"], envelope["message"])
+                lost = True  # the server closed the subscription
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self._ready.is_set():
+                    raise  # at start-up: Redis must be there (the replica refuses to start)
+                lost = True
+                self._warn("subscription lost", exc)
+                await asyncio.sleep(self.RETRY_SECONDS)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         # Apply locally at once (the next request in this worker must see it), then fan out.
         await self._dispatch(topic, message)
-        await self._redis.publish(self._channel, orjson.dumps({"topic": topic, "message": message}))
+        try:
+            await self._redis.publish(
+                self._channel, orjson.dumps({"topic": topic, "message": message})
+            )
+        except Exception as exc:
+            self._warn(f"'{topic}' not sent to other processes", exc)
+
+    def _warn(self, what: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= self.LOG_EVERY_SECONDS:
+            self._warned_at = now
+            log.warning(
+                "Redis unreachable (%s: %s): %s; other processes catch up as their caches "
+                "expire, and at once when Redis is back",
+                type(exc).__name__,
+                exc,
+                what,
+            )
 
     async def close(self) -> None:
         if self._task:

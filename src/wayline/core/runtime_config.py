@@ -20,7 +20,7 @@ from sqlalchemy import JSON, BigInteger, Integer, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wayline.core.bus import Bus
+from wayline.core.bus import RECONNECTED, Bus
 from wayline.core.clock import now
 from wayline.core.db import Base, Database
 
@@ -43,6 +43,7 @@ class RuntimeConfig:
         self._bus = bus
         self._cache: dict[str, BaseModel] = {}
         bus.subscribe(_TOPIC, self._on_changed)
+        bus.subscribe(RECONNECTED, lambda _: self._cache.clear())  # messages may be missed
 
     def _on_changed(self, message: dict[str, Any]) -> None:
         self._cache.pop(message["section"], None)

@@ -29,6 +29,7 @@ import orjson
 
 from wayline.auth.limits.gate import allow_model, current_limits
 from wayline.core import errors
+from wayline.core.bus import RECONNECTED
 from wayline.core.state import Core
 from wayline.functions.service import FUNCTIONS_CHANGED
 from wayline.models.repository import MODELS_CHANGED, Overlay, load_overlay
@@ -151,6 +152,7 @@ class ModelRegistry:
         # Who is an admin decides whose base-model overrides apply: a role change or a deleted
         # account changes the list.
         core.bus.subscribe(ACCOUNTS_CHANGED, self._on_changed)
+        core.bus.subscribe(RECONNECTED, self._on_changed)  # messages may have been missed
 
     # --- invalidation -----------------------------------------------------------------
     def _on_changed(self, message: dict[str, Any]) -> None:

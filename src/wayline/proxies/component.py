@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from wayline.core.bus import RECONNECTED
 from wayline.core.state import AppState
 from wayline.providers.registry import ModelRegistry
 from wayline.providers.routing import Router
@@ -39,7 +40,12 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
         if section is not None:
             section.apply(core, upstreams, await section.load(core))
 
+    async def on_reconnect(_: dict) -> None:  # changes may have been missed: read them all
+        for section in sections.values():
+            section.apply(core, upstreams, await section.load(core))
+
     core.bus.subscribe("runtime_config.changed", on_change)
+    core.bus.subscribe(RECONNECTED, on_reconnect)
     for section in sections.values():
         section.apply(core, upstreams, await section.load(core))
     yield
