@@ -204,9 +204,8 @@
           .filter((l) => l.startsWith("data:"))
           .map((l) => l.slice(5).trimStart())
           .join("\n");
-        if (!data) continue;
-        if (data === "[DONE]") return;
-        onEvent(JSON.parse(data));
+        // After [DONE] the body is still read to its end: the connection is then reused.
+        if (data && data !== "[DONE]") onEvent(JSON.parse(data));
       }
     }
   }
@@ -219,6 +218,15 @@
     }
     performance.mark("wayline:send");
     const userTurn = { role: "user", content: text };
+    controller = new AbortController();
+    // The request first, the page's own work while it travels.
+    const sent = fetch("/api/chat/completions", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify(requestBody([...history, userTurn])),
+      signal: controller.signal,
+    });
     bubble("user").content.textContent = text;
     const { article, content } = bubble("assistant");
     article.setAttribute("aria-busy", "true");
@@ -229,16 +237,9 @@
       pending = false;
       render(content, answer);
     };
-    controller = new AbortController();
     setBusy(true);
     try {
-      const resp = await fetch("/api/chat/completions", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify(requestBody([...history, userTurn])),
-        signal: controller.signal,
-      });
+      const resp = await sent;
       if (!resp.ok) throw new ApiError(await errorText(resp));
       await readEvents(resp, (event) => {
         if (event.error) throw new ApiError(fromBody(resp.status, { detail: event.error.message ?? event.error }));
@@ -266,9 +267,9 @@
       } else {
         const text = exc instanceof ApiError ? exc.message : "The answer was cut off: the connection failed.";
         note(article, text, "error");
+        controller.abort(); // an error event: stop reading the rest
       }
     } finally {
-      controller.abort(); // the request ends with the answer, however it ended
       article.removeAttribute("aria-busy");
       controller = null;
       setBusy(false);
