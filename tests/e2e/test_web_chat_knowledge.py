@@ -135,6 +135,23 @@ def test_stop_cancels_a_slow_answer(
     assert "story about the sea" not in answer.locator(".content").inner_text()
     screenshot(page, "web-chat-stopped")
 
+    # An upstream's refusal is said in words under the answer, never shown as JSON.
+    fake_upstream.reset()
+    fake_upstream.fail(path=CHAT, status=400, message="context length exceeded", times=1)
+    page.get_by_label("Message").fill("one more")
+    page.get_by_role("button", name="Send").click()
+    refusal = page.locator("#chat-log article.assistant").last.get_by_role("alert")
+    expect(refusal).to_contain_text("context length exceeded")
+    assert "{" not in refusal.inner_text()
+
+    # A phone in the dark: nothing wider than the screen, the dark palette applied.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(20, 21, 24)", background
+    screenshot(page, "web-chat-phone-dark")
+
 
 def test_upload_shows_progress_then_completed_or_failed(
     page: Any, web_server: LiveServer, tmp_path: Path
