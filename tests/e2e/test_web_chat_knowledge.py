@@ -211,3 +211,41 @@ def test_upload_shows_progress_then_completed_or_failed(
     expect(page.get_by_role("heading", name="noise.bin", level=1)).to_be_visible()
     expect(page.get_by_role("alert")).to_have_text(f"Failed: {reason}")
     screenshot(page, "web-file-failed")
+
+
+def test_markdown_renders_as_elements_and_never_as_markup(page: Any) -> None:
+    """The playground's renderer (static/markdown.js), fed what a model might write."""
+    sign_in(page)
+    page.goto("/")
+
+    def html(source: str) -> str:
+        return page.evaluate(
+            "src => { const d = document.createElement('div');"
+            " window.WaylineMarkdown.render(d, src); return d.innerHTML; }",
+            source,
+        )
+
+    assert html("```py\nprint('<b>hi</b>')\n```") == (
+        '<pre><code class="language-py" data-lang="py">'
+        "print('&lt;b&gt;hi&lt;/b&gt;')</code></pre>"
+    )
+    # A fence still streaming (not closed yet) is code to the end.
+    assert html("Look:\n```\nx = 1") == "<p>Look:</p><pre><code>x = 1</code></pre>"
+    assert html("**bold _and italic_** and `a<b`") == (
+        "<p><strong>bold <em>and italic</em></strong> and <code>a&lt;b</code></p>"
+    )
+    assert html("- one\n- two\n\n1. first\n2. second") == (
+        "<ul><li>one</li><li>two</li></ul><ol><li>first</li><li>second</li></ol>"
+    )
+    assert html("# Title\n> quoted") == "<h3>Title</h3><blockquote><p>quoted</p></blockquote>"
+    link = html("[docs](https://example.com/a?b=1)")
+    assert link == (
+        '<p><a href="https://example.com/a?b=1" rel="noopener noreferrer nofollow"'
+        ' target="_blank">docs</a></p>'
+    )
+    # Only http(s) links: any other scheme stays text, and raw HTML is only ever text.
+    for evil in ("[x](javascript:alert(1))", "[x](data:text/html,<script>alert(1)</script>)"):
+        assert "<a" not in html(evil)
+    assert html('<img src=x onerror="alert(1)"><script>alert(2)</script>') == (
+        '<p>&lt;img src=x onerror="alert(1)"&gt;&lt;script&gt;alert(2)&lt;/script&gt;</p>'
+    )
