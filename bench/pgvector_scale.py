@@ -371,7 +371,7 @@ async def insert_throughput(url: str, corpus: Corpus, chunks: int = 20_000) -> N
             await s.execute(
                 text(
                     "INSERT INTO chunk (file_id, idx, text, meta, embedding) "
-                    "VALUES (:f, :i, :t, CAST(:m AS json), CAST(:e AS vector))"
+                    "VALUES (:f, :i, :t, CAST(:m AS json), CAST(CAST(:e AS text) AS vector))"
                 ),
                 [
                     {
@@ -488,7 +488,7 @@ async def _ids(found: Awaitable[list[Candidate]]) -> list[int]:
 async def run(args: argparse.Namespace) -> None:
     corpus = Corpus()
     url = args.database_url
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s]
     efs = [int(s) for s in args.ef.split(",")]
     if args.insert:
         print("insert throughput (add_chunks, files of 100 chunks, 384-d):")
