@@ -18,6 +18,14 @@ uses by ordering on the same expression under the same predicate; chunks of anot
 bundled model's 384 and every dimension already stored; a dimension seen later gets its index
 built concurrently in the background on first search, and is searched exactly until then.
 
+Full text is ranked by BM25 (k1 1.2, b 0.75, as SQLite FTS5 and the in-memory index), computed in
+SQL from each candidate's tsvector (term frequencies from its positions, length in distinct
+lexemes) and cached table statistics (`TextStats`); `ts_rank` has no document frequencies and
+lost on Cranfield (hybrid nDCG@10 0.374 vs 0.389 now, SQLite 0.390; bench/retrieval_quality.py
+with the in-memory copy off). Candidates come through the GIN index; in a large table a term
+found in more than 1% of the chunks only adds to their scores (ranking all of its chunks would
+cost seconds at a million).
+
 Vectors travel in pgvector's binary format (its asyncpg codec, registered on each connection
 before its first vector statement), not as text literals.
 """
@@ -67,7 +75,7 @@ SCOPE_FILTER = f"({SCOPE} OR :unscoped)"
 K1, B = 1.2, 0.75  # BM25 as SQLite FTS5 and the in-memory index rank
 TEXT_STATS_TTL = 300.0  # seconds a process keeps chunk counts and term frequencies
 SAMPLE_FROM = 200_000  # chunks from which the mean length is sampled, not computed
-COMMON_SHARE = 0.05  # a term in more of the chunks selects no candidates on its own...
+COMMON_SHARE = 0.01  # a term in more of the chunks selects no candidates on its own...
 PRUNE_FROM = 50_000  # ...in a table of this many chunks or more (below, every term does)
 TERMS_KEPT = 20_000
 
@@ -405,7 +413,7 @@ class PgVectorIndex:
                     "WITH q AS (SELECT * FROM unnest(CAST(:lexemes AS text[]), "
                     "CAST(:idf AS float8[])) AS q(lexeme, idf)), "
                     "hits AS MATERIALIZED (SELECT id, file_id, tsv FROM chunk "
-                    f"WHERE tsv @@ to_tsquery('english', :essential) AND {SCOPE}) "
+                    f"WHERE tsv @@ to_tsquery('english', :essential) AND {SCOPE_FILTER}) "
                     "SELECT h.id, h.file_id, sum(q.idf * cardinality(t.positions) * :k1p1 / "
                     "(cardinality(t.positions) + :k1 * (1 - :b + :b * length(h.tsv) / :avg))) AS s "
                     "FROM hits h CROSS JOIN LATERAL unnest(h.tsv) AS t "
@@ -417,6 +425,7 @@ class PgVectorIndex:
                     "idf": idf,
                     "essential": " | ".join(essential),
                     "ids": list(file_ids),
+                    "unscoped": False,
                     "k": k,
                     "k1": K1,
                     "k1p1": K1 + 1,
