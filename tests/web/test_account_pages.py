@@ -268,6 +268,8 @@ def test_vendored_files_are_served_as_pinned(client: TestClient) -> None:
         resp = client.get(f"/static/{name}")
         assert resp.status_code == 200
         assert hashlib.sha256(resp.content).hexdigest() == digest
+        assert resp.headers["content-encoding"] == "gzip"  # httpx asks for it, and unpacks it
+        assert resp.num_bytes_downloaded < len(resp.content) / 2
         assert f'src="/static/{name}"' in base
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/static/../pages.py").status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
@@ -16,7 +17,10 @@ routers = [playground_router, router]  # the playground's `/` first
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="web-static")
+    # Compressed on the way out (the chat page's scripts are 161 KB as files, 54 KB gzipped); the
+    # API's responses are not touched, so streams are never buffered by a compressor.
+    static = GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024)
+    app.mount(STATIC_URL, static, name="web-static")
 
     async def sign_in(request: Request, exc: Exception) -> Response:
         if request.headers.get("hx-request"):  # a fragment: the whole page goes, not the box
