@@ -342,3 +342,21 @@ async def test_full_text_ranks_by_bm25_within_the_scope(db: Database) -> None:
         f"{common} harbour lighthouse"
     )
     assert len(ranked) == 5 and all(a.score >= b.score > 0 for a, b in itertools.pairwise(found))
+
+
+async def test_a_small_share_of_the_files_is_searched_exactly(db: Database, monkeypatch) -> None:
+    """A scope over the size threshold but a small share of all files (1 of 6 here, under 20%):
+    a filtered graph walk would mostly meet chunks outside it, so PostgreSQL searches exactly."""
+    rng = np.random.default_rng(7)
+    index = engine_index(db, exact_max_chunks=0, min_share=0.2)
+    for _ in range(5):
+        await add_file(db, index, "bob", unit(rng.standard_normal((20, DIM))))
+    scope = [await add_file(db, index, "alice", unit(rng.standard_normal((20, DIM))))]
+    vectors = await chunk_vectors(db, scope)
+    spy = Spy(index, monkeypatch) if isinstance(index, PgVectorIndex) else None
+    query = unit(rng.standard_normal(DIM))
+    async with db.sessionmaker() as s:
+        found = await index.search(s, scope, list(query), 5)
+    assert [f.chunk_id for f in found] == exact_top(vectors, query, 5)
+    if spy is not None:
+        assert spy.answers == []

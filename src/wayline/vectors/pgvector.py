@@ -63,6 +63,11 @@ EXACT_MAX_CHUNKS = 10_000
 # The HNSW candidate list: recall@10 >= 0.95 against exact at 1M chunks (bench/pgvector_scale.py;
 # 200 gave 0.950, 400 0.977 on its clustered synthetic vectors).
 EF_SEARCH = 300
+# ...for a scope of at least this share of the files: a filtered walk of the graph loses recall
+# when most of what it meets is outside the scope (1M chunks, ef_search 300: a 20% scope 0.95
+# in 16 ms, a 5% scope 0.58; exact search takes 63 ms there). Smaller shares are searched
+# exactly: always right, slower for a mid-sized scope of a very large table.
+MIN_SHARE = 0.2
 HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on `vector`
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # pgvector's defaults
 # A scope is a list of file ids, bound as one array. Written `= ANY(:ids)`, the planner would
@@ -124,6 +129,7 @@ class TextStats:
 
     def __init__(self) -> None:
         self.chunks = 0.0
+        self.files = 0.0  # every file row (some without chunks): scope shares come out low
         self.average_length = 1.0
         self._fresh_until = 0.0
         self._terms: dict[str, tuple[str | None, float]] = {}  # term -> (lexeme, df)
@@ -132,10 +138,7 @@ class TextStats:
         self, session: AsyncSession, terms: list[str]
     ) -> tuple[list[str], list[float], list[str]] | None:
         """(lexemes, their idf, the terms that select candidates); None: no term is indexed."""
-        now = time.monotonic()
-        if now >= self._fresh_until:
-            await self._refresh(session)
-            self._fresh_until = now + TEXT_STATS_TTL
+        await self.fresh(session)
         missing = [t for t in terms if t not in self._terms]
         if missing:
             await self._look_up(session, missing)
@@ -158,8 +161,16 @@ class TextStats:
             essential or [min(frequency, key=lambda t: frequency[t])],
         )
 
+    async def fresh(self, session: AsyncSession) -> None:
+        now = time.monotonic()
+        if now >= self._fresh_until:
+            await self._refresh(session)
+            self._fresh_until = now + TEXT_STATS_TTL
+
     async def _refresh(self, session: AsyncSession) -> None:
         self._terms.clear()
+        count = await session.execute(text("SELECT count(*) FROM file"))
+        self.files = float(count.scalar_one())
         estimate = (
             await session.execute(
                 text("SELECT reltuples FROM pg_class WHERE oid = 'chunk'::regclass")
@@ -237,9 +248,13 @@ class PgVectorIndex:
     engine = "pgvector"
 
     def __init__(
-        self, exact_max_chunks: int = EXACT_MAX_CHUNKS, ef_search: int = EF_SEARCH
+        self,
+        exact_max_chunks: int = EXACT_MAX_CHUNKS,
+        ef_search: int = EF_SEARCH,
+        min_share: float = MIN_SHARE,
     ) -> None:
         self.exact_max_chunks = exact_max_chunks
+        self.min_share = min_share
         self.ef_search = ef_search
         self._indexed: set[int] | None = None  # dimensions with an HNSW index
         self._building: dict[int, asyncio.Task[None]] = {}
@@ -307,9 +322,13 @@ class PgVectorIndex:
         await register_codec(session)
         query, ids = _vector(embedding), list(file_ids)
         dimensions = len(query)
-        if await self._scope_exceeds(
-            session, ids, max(self.exact_max_chunks, k)
-        ) and await self._has_index(session, dimensions):
+        await self.text_stats.fresh(session)
+        share = len(ids) / max(1.0, self.text_stats.files)
+        if (
+            share >= self.min_share
+            and await self._scope_exceeds(session, ids, max(self.exact_max_chunks, k))
+            and await self._has_index(session, dimensions)
+        ):
             found = await self._search_hnsw(session, ids, query, k)
             if len(found) >= k:
                 return found
