@@ -2,7 +2,8 @@
 tests/e2e/conftest.py.
 
 - `chromium`: Debian's `/usr/bin/chromium` driven by Playwright (its own browser download does not
-  work on these machines), headless, one per test session.
+  work on these machines), headless, one per test module: Playwright's sync API keeps an event
+  loop running in the main thread while it is open, and every later `asyncio.run()` would fail.
 - `web_server`: a live `wayline serve` whose models come from the fake upstream (OpenAI wire:
   `gpt-4-turbo`, `gpt-4o-mini`, ...).
 - `new_page()`: a page in a fresh browser context (its own cookies: one person), `base_url` set to
@@ -27,7 +28,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
