@@ -13,6 +13,35 @@ from tests.conftest import SECRET
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+def start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """A Redis server of the test's own on `port` (nothing saved), once it answers: a test may
+    stop it to play an outage, and start it again on the same port."""
+    import time
+
+    import redis
+
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            try:
+                client.ping()
+                return proc
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    raise
+                time.sleep(0.05)
+    finally:
+        client.close()
+
+
 def cli_env(
     data_dir: Path, database_url: str | None = None, *, secret: str | None = SECRET, **extra: str
 ) -> dict[str, str]:

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from tests.conftest import LiveServer, free_port
-from tests.e2e.cli import REDIS_URL
+from tests.e2e.cli import REDIS_URL, start_redis
 from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
@@ -133,24 +133,8 @@ def test_parallel_limit_is_held_until_the_stream_ends_or_its_client_leaves(
 def private_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A Redis server of the test's own, which the test may stop."""
     port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_redis(port, tmp_path)
     url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    client.close()
     yield url, proc
     if proc.poll() is None:
         proc.kill()

@@ -29,7 +29,7 @@ import pytest
 import redis
 
 from tests.conftest import PG_URL, SECRET, LiveServer, free_port, start_server
-from tests.e2e.cli import REDIS_URL
+from tests.e2e.cli import REDIS_URL, start_redis
 from tests.fakes.s3 import MotoS3
 from tests.fakes.upstream import FakeUpstream
 
@@ -318,31 +318,11 @@ def test_a_replica_on_an_older_release_refuses_a_newer_schema(
     assert "0999_from_the_future, which this release of Wayline does not know" in log
 
 
-def redis_server(port: int, folder: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    client.close()
-    return proc
-
-
 def test_a_redis_outage_loses_no_change_and_the_replicas_catch_up_when_it_is_back(
     tmp_path: Path, database: str
 ) -> None:
     port = free_port()
-    outage = redis_server(port, tmp_path)
+    outage = start_redis(port, tmp_path)
     cluster = Cluster(database, {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}, tmp_path)
     try:
         a, b = cluster.replica("a"), cluster.replica("b")
@@ -360,7 +340,7 @@ def test_a_redis_outage_loses_no_change_and_the_replicas_catch_up_when_it_is_bac
         assert revoked.status_code == 200, revoked.text
         assert httpx.get(f"{a.url}/api/models", headers=key).status_code == 401  # A knows
 
-        back = redis_server(port, tmp_path)
+        back = start_redis(port, tmp_path)
         try:
             # B's subscription comes back and drops what it cached: the key is refused there
             # too, long before its cache entry would have expired (AUTH_CACHE_TTL, 60 s).
