@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from wayline.core.db import Database
 from wayline.core.settings import Settings
@@ -239,7 +239,8 @@ async def alembic(db: Database, command: str, revision: str) -> None:
 
 
 async def hnsw_state(db: Database) -> tuple[str, set[int], str]:
-    """(revision, dimensions with a valid HNSW index, the embedding column's storage)."""
+    """(revision, dimensions with a valid HNSW index, the storage of the embedding and tsv
+    columns: 'm' main, 'e' external, 'x' extended)."""
     async with db.engine.connect() as conn:
         revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
         if db.dialect != "postgresql":
@@ -248,8 +249,9 @@ async def hnsw_state(db: Database) -> tuple[str, set[int], str]:
         storage = (
             await conn.execute(
                 text(
-                    "SELECT CAST(attstorage AS text) FROM pg_attribute "
-                    "WHERE attrelid = 'chunk'::regclass AND attname = 'embedding'"
+                    "SELECT string_agg(CAST(attstorage AS text), '' ORDER BY attname) "
+                    "FROM pg_attribute WHERE attrelid = 'chunk'::regclass "
+                    "AND attname IN ('embedding', 'tsv')"
                 )
             )
         ).scalar()
@@ -258,17 +260,22 @@ async def hnsw_state(db: Database) -> tuple[str, set[int], str]:
 
 async def test_the_hnsw_migration_downgrades_and_upgrades_again(db: Database) -> None:
     """0011 on a table holding chunks of two dimensions: an index for each (and the bundled
-    384), made concurrently; the downgrade removes them; the upgrade makes them again."""
+    384), made concurrently; the downgrade removes them; the upgrade makes them again. 0012
+    keeps tsvectors in the row, and gives them back to TOAST on the way down."""
     rng = np.random.default_rng(6)
     index = engine_index(db)
     file_id = await add_file(db, index, "alice", unit(rng.standard_normal((5, 24))))
-    assert (await hnsw_state(db))[0] == "0011_hnsw"
-
     pg = db.dialect == "postgresql"
+    assert await hnsw_state(db) == ("0012_tsv_inline", {384} if pg else set(), "mm" if pg else "")
+
     await alembic(db, "downgrade", "0010_key_limits")
-    assert await hnsw_state(db) == ("0010_key_limits", set(), "e" if pg else "")
+    assert await hnsw_state(db) == ("0010_key_limits", set(), "ex" if pg else "")
     await alembic(db, "upgrade", "head")
-    assert await hnsw_state(db) == ("0011_hnsw", {24, 384} if pg else set(), "m" if pg else "")
+    assert await hnsw_state(db) == (
+        "0012_tsv_inline",
+        {24, 384} if pg else set(),
+        "mm" if pg else "",
+    )
 
     async with db.sessionmaker() as s:  # the data survived both ways
         assert await index.count(s, file_id) == 5
@@ -293,7 +300,7 @@ async def test_replicas_starting_together_migrate_once(database_url: str, tmp_pa
             for replica in replicas:
                 await replica.migrate()
         revision, dimensions, _ = await hnsw_state(replicas[0])
-        assert revision == "0011_hnsw"
+        assert revision == "0012_tsv_inline"
         assert dimensions == ({384} if replicas[0].dialect == "postgresql" else set())
     finally:
         for replica in replicas:
@@ -360,3 +367,74 @@ async def test_a_small_share_of_the_files_is_searched_exactly(db: Database, monk
     assert [f.chunk_id for f in found] == exact_top(vectors, query, 5)
     if spy is not None:
         assert spy.answers == []
+
+
+async def test_a_large_table_ranks_the_chunks_of_the_rarest_terms(db: Database) -> None:
+    """In a large table PostgreSQL reads only a budget of candidates (here: from the first chunk,
+    6 of them): the chunks of the query's rarest terms; when every term is common, the chunks
+    holding all of them, then the rarest one's. SQLite (FTS5) ranks every chunk. On both, the
+    best chunks come first and Bob's are never seen."""
+    index = engine_index(db, prune_from=0, candidate_budget=6)
+    vectors = unit(np.eye(8, DIM) + 0.1)  # (the vectors play no part here)
+    texts = [
+        "convoy harbour pier",  # every common term
+        "convoy dock",
+        "harbour lighthouse",
+        "zebra crossing",
+        "zebra zebra convoy",  # the rare term twice, and a common one
+    ]
+    scope = [await add_file(db, index, "alice", vectors[:1])]
+    bob = await add_file(db, index, "bob", vectors[:1])
+    async with db.write() as s:
+        await index.delete_file(s, scope[0])
+        await index.add_chunks(
+            s, scope[0], [NewChunk(i, t, {}, vectors[0]) for i, t in enumerate(texts)]
+        )
+        await index.delete_file(s, bob)
+        await index.add_chunks(
+            s, bob, [NewChunk(i, f"convoy harbour zebra{i}", {}, vectors[0]) for i in range(10)]
+        )
+
+    async def ranked(query: str) -> list[str]:
+        async with db.sessionmaker() as s:
+            found = await index.search_text(s, scope, query, 10)
+            chunks = await index.fetch(s, [f.chunk_id for f in found])
+        assert {f.file_id for f in found} == set(scope)
+        return [chunks[f.chunk_id][0] for f in found]
+
+    assert (await ranked("zebra convoy"))[:2] == ["zebra zebra convoy", "zebra crossing"]
+    common = await ranked("convoy harbour")
+    assert common[0] == "convoy harbour pier" and "harbour lighthouse" in common
+    if isinstance(index, PgVectorIndex):  # what was read: the rare term; all common terms
+        async with db.sessionmaker() as s:
+            rare = await index.text_stats.plan(s, ["zebra", "convoy"])
+            both = await index.text_stats.plan(s, ["convoy", "harbour"])
+        assert rare is not None and rare.select == "zebra"
+        assert both is not None and both.select == "harbour & convoy"
+        assert await ranked("zebra convoy") == ["zebra zebra convoy", "zebra crossing"]
+
+
+async def test_a_scope_far_over_the_threshold_is_not_counted(db: Database, monkeypatch) -> None:
+    """PostgreSQL: a scope whose share of the files makes it several times the exact-search
+    threshold goes to the index without counting its chunks first, and answers as exact."""
+    rng = np.random.default_rng(11)
+    index = engine_index(db, exact_max_chunks=4, ef_search=200)
+    scope = [await add_file(db, index, "alice", unit(rng.standard_normal((40, DIM))))]
+    vectors = await chunk_vectors(db, scope)
+    spy = Spy(index, monkeypatch) if isinstance(index, PgVectorIndex) else None
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        query = unit(rng.standard_normal(DIM))
+        async with db.sessionmaker() as s:
+            found = await index.search(s, scope, list(query), 5)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert [f.chunk_id for f in found] == exact_top(vectors, query, 5)
+    if spy is not None:
+        assert len(spy.answers) == 1 and len(spy.answers[0]) == 5
+        assert not [s for s in statements if "count(*) FROM (SELECT 1 FROM chunk" in s]

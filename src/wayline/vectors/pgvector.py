@@ -22,9 +22,10 @@ Full text is ranked by BM25 (k1 1.2, b 0.75, as SQLite FTS5 and the in-memory in
 SQL from each candidate's tsvector (term frequencies from its positions, length in distinct
 lexemes) and cached table statistics (`TextStats`); `ts_rank` has no document frequencies and
 lost on Cranfield (hybrid nDCG@10 0.374 vs 0.389 now, SQLite 0.390; bench/retrieval_quality.py
-with the in-memory copy off). Candidates come through the GIN index; in a large table a term
-found in more than 1% of the chunks only adds to their scores (ranking all of its chunks would
-cost seconds at a million).
+with the in-memory copy off). Candidates come through the GIN index. In a large table only
+about `CANDIDATE_BUDGET` of them are read: the chunks of the query's rarest terms (the others only
+add to their scores), or, when every term is common, the chunks holding all of them, then the
+rarest one's. Ranking every chunk of a common word cost seconds at a million chunks.
 
 Vectors travel in pgvector's binary format (its asyncpg codec, registered on each connection
 before its first vector statement), not as text literals.
@@ -38,6 +39,7 @@ import math
 import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -68,6 +70,7 @@ EF_SEARCH = 300
 # in 16 ms, a 5% scope 0.58; exact search takes 63 ms there). Smaller shares are searched
 # exactly: always right, slower for a mid-sized scope of a very large table.
 MIN_SHARE = 0.2
+SURELY_LARGE = 4  # a scope estimated at this many times EXACT_MAX_CHUNKS is not counted
 HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on `vector`
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # pgvector's defaults
 # A scope is a list of file ids, bound as one array. Written `= ANY(:ids)`, the planner would
@@ -80,8 +83,12 @@ SCOPE_FILTER = f"({SCOPE} OR :unscoped)"
 K1, B = 1.2, 0.75  # BM25 as SQLite FTS5 and the in-memory index rank
 TEXT_STATS_TTL = 300.0  # seconds a process keeps chunk counts and term frequencies
 SAMPLE_FROM = 200_000  # chunks from which the mean length is sampled, not computed
-COMMON_SHARE = 0.01  # a term in more of the chunks selects no candidates on its own...
-PRUNE_FROM = 50_000  # ...in a table of this many chunks or more (below, every term does)
+# In a table of PRUNE_FROM chunks or more, a full-text query reads and ranks at most about
+# CANDIDATE_BUDGET chunks (the rarest terms' chunks; below, every chunk with any term). Reading a
+# candidate's tsvector costs ~10 µs (it is TOASTed beside the vector): 2,000 keep the full-text
+# side near 20 ms at a million chunks (bench/pgvector_scale.py).
+PRUNE_FROM = 50_000
+CANDIDATE_BUDGET = 2_000
 TERMS_KEPT = 20_000
 
 
@@ -122,22 +129,36 @@ async def register_codec(session: AsyncSession) -> None:
     _CODEC_READY.add(raw)
 
 
+@dataclass(frozen=True)
+class TextQuery:
+    """How one full-text query is answered: the BM25 weights of its lexemes, and which chunks
+    are read and ranked (`select`, a tsquery over the terms, at most `cap` rows)."""
+
+    lexemes: list[str]
+    idf: list[float]
+    select: str
+    cap: int | None
+    rarest: str  # the least frequent term: candidates when `select` (an AND) finds too few
+
+
 class TextStats:
     """What BM25 needs beyond a chunk's own tsvector, cached for `TEXT_STATS_TTL` seconds: the
-    number of chunks, their mean length (distinct lexemes), and each query term's lexeme and
-    document frequency (whole table, as FTS5 and the in-memory index count them)."""
+    number of chunks, their mean length (distinct lexemes), ANALYZE's most common lexemes, and
+    each query term's lexeme and document frequency (whole table, as FTS5 and the in-memory
+    index count them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: int = CANDIDATE_BUDGET, prune_from: int = PRUNE_FROM) -> None:
+        self.budget = budget
+        self.prune_from = prune_from
         self.chunks = 0.0
         self.files = 0.0  # every file row (some without chunks): scope shares come out low
         self.average_length = 1.0
         self._fresh_until = 0.0
+        self._common: dict[str, float] = {}  # lexeme -> share of the chunks holding it
         self._terms: dict[str, tuple[str | None, float]] = {}  # term -> (lexeme, df)
 
-    async def get(
-        self, session: AsyncSession, terms: list[str]
-    ) -> tuple[list[str], list[float], list[str]] | None:
-        """(lexemes, their idf, the terms that select candidates); None: no term is indexed."""
+    async def plan(self, session: AsyncSession, terms: list[str]) -> TextQuery | None:
+        """The query's plan; None when no term is in any chunk."""
         await self.fresh(session)
         missing = [t for t in terms if t not in self._terms]
         if missing:
@@ -152,14 +173,22 @@ class TextStats:
                 frequency[term] = df
         if not frequency:
             return None
-        # Candidates come from the terms not in most chunks: one that matches only a very common
-        # term scores little (low idf), and ranking every chunk that has it would cost a scan.
-        essential = [t for t, df in frequency.items() if n < PRUNE_FROM or df <= COMMON_SHARE * n]
-        return (
-            list(weights),
-            list(weights.values()),
-            essential or [min(frequency, key=lambda t: frequency[t])],
-        )
+        ordered = sorted(frequency, key=lambda t: frequency[t])
+        if n < self.prune_from:  # every chunk with any term is ranked
+            return TextQuery(list(weights), list(weights.values()), " | ".join(ordered), None, "")
+        # In a large table, the candidates are the chunks of the rarest terms, up to `budget`
+        # of them (by document frequency); the other terms only add to their scores. A chunk
+        # that has none of those rare terms could only rank on terms of low idf.
+        chosen: list[str] = []
+        total = 0.0
+        for term in ordered:
+            if total + frequency[term] > self.budget:
+                break
+            chosen.append(term)
+            total += frequency[term]
+        # When every term is common, the chunks with all of them score best.
+        select = " | ".join(chosen) if chosen else " & ".join(ordered)
+        return TextQuery(list(weights), list(weights.values()), select, self.budget, ordered[0])
 
     async def fresh(self, session: AsyncSession) -> None:
         now = time.monotonic()
@@ -193,11 +222,6 @@ class TextStats:
             ).one()
         self.chunks = float(row[0] or 0)
         self.average_length = float(row[1] or 1.0) or 1.0
-
-    async def _look_up(self, session: AsyncSession, terms: list[str]) -> None:
-        """Each term's lexeme (PostgreSQL's `english` stemming; None for a stop word) and how
-        many chunks hold it, counted through the GIN index (frequent terms: ANALYZE's estimate,
-        as counting them would read most of the table)."""
         found = await session.execute(
             text(
                 "SELECT e, f FROM pg_stats, unnest(CAST(CAST(most_common_elems AS text) "
@@ -206,40 +230,33 @@ class TextStats:
                 "AND schemaname = current_schema()"
             )
         )
-        common: dict[str, float] = {str(e): float(f) for e, f in found.all()}
+        self._common = {str(e): float(f) for e, f in found.all()}
+
+    async def _look_up(self, session: AsyncSession, terms: list[str]) -> None:
+        """Each term's lexeme (PostgreSQL's `english` stemming; None for a stop word) and how
+        many chunks hold it, counted through the GIN index (frequent terms: ANALYZE's estimate,
+        as counting them would read most of the table). One round trip."""
         rows = (
             await session.execute(
                 text(
-                    "SELECT t, (SELECT min(lexeme) FROM unnest(to_tsvector('english', t))) AS l "
-                    "FROM unnest(CAST(:terms AS text[])) AS t"
+                    "SELECT t, l, CASE WHEN l IS NULL OR l = ANY(CAST(:common AS text[])) "
+                    "THEN NULL ELSE (SELECT count(*) FROM chunk "
+                    "WHERE tsv @@ to_tsquery('english', t)) END AS df "
+                    "FROM (SELECT t, (SELECT min(lexeme) FROM unnest(to_tsvector('english', t))) "
+                    "AS l FROM unnest(CAST(:terms AS text[])) AS t) AS terms"
                 ),
-                {"terms": terms},
+                {"terms": terms, "common": list(self._common)},
             )
         ).all()
-        counted: list[str] = []
-        for term, lexeme in rows:
+        for term, lexeme, df in rows:
             if lexeme is None:
                 self._terms[term] = (None, 0.0)
-            elif lexeme in common:
-                self._terms[term] = (lexeme, float(common[lexeme]) * self.chunks)
-            else:
-                counted.append(term)
-        if counted:
-            counts = (
-                await session.execute(
-                    text(
-                        "SELECT t, (SELECT min(lexeme) FROM unnest(to_tsvector('english', t))), "
-                        "(SELECT count(*) FROM chunk WHERE tsv @@ to_tsquery('english', t)) "
-                        "FROM unnest(CAST(:terms AS text[])) AS t"
-                    ),
-                    {"terms": counted},
-                )
-            ).all()
-            for term, lexeme, df in counts:
+            elif df is None:
+                self._terms[term] = (lexeme, self._common[lexeme] * self.chunks)
+            elif df:
                 self._terms[term] = (lexeme, float(df))
-                if not df:  # not kept: a chunk added in a moment may hold it
-                    del self._terms[term]
                 self.chunks = max(self.chunks, float(df))
+            # (a term in no chunk is not kept: a chunk added in a moment may hold it)
         while len(self._terms) > TERMS_KEPT:
             self._terms.pop(next(iter(self._terms)))
 
@@ -252,13 +269,15 @@ class PgVectorIndex:
         exact_max_chunks: int = EXACT_MAX_CHUNKS,
         ef_search: int = EF_SEARCH,
         min_share: float = MIN_SHARE,
+        candidate_budget: int = CANDIDATE_BUDGET,
+        prune_from: int = PRUNE_FROM,
     ) -> None:
         self.exact_max_chunks = exact_max_chunks
         self.min_share = min_share
         self.ef_search = ef_search
         self._indexed: set[int] | None = None  # dimensions with an HNSW index
         self._building: dict[int, asyncio.Task[None]] = {}
-        self.text_stats = TextStats()
+        self.text_stats = TextStats(candidate_budget, prune_from)
 
     async def add_chunks(
         self, session: AsyncSession, file_id: str, chunks: Sequence[NewChunk]
@@ -326,7 +345,7 @@ class PgVectorIndex:
         share = len(ids) / max(1.0, self.text_stats.files)
         if (
             share >= self.min_share
-            and await self._scope_exceeds(session, ids, max(self.exact_max_chunks, k))
+            and await self._scope_exceeds(session, ids, share, max(self.exact_max_chunks, k))
             and await self._has_index(session, dimensions)
         ):
             found = await self._search_hnsw(session, ids, query, k)
@@ -377,9 +396,16 @@ class PgVectorIndex:
         ).all()
         return [Candidate(r.id, r.file_id, 1.0 - float(r.d)) for r in rows]
 
-    async def _scope_exceeds(self, session: AsyncSession, ids: list[str], limit: int) -> bool:
-        """More than `limit` chunks in the scope? Counted through the file_id index, stopping at
-        limit + 1, so the check costs at most that many index entries."""
+    async def _scope_exceeds(
+        self, session: AsyncSession, ids: list[str], share: float, limit: int
+    ) -> bool:
+        """More than `limit` chunks in the scope? When its share of the files would make it
+        several times `limit` at the table's mean chunks per file, yes (counting 10k index
+        entries costs ~6 ms, a third of an HNSW search; a scope of tiny files misjudged so
+        falls back to exact search when the walk finds too few). Otherwise counted through the
+        file_id index, stopping at limit + 1."""
+        if share * self.text_stats.chunks > SURELY_LARGE * limit:
+            return True
         found = (
             await session.execute(
                 text(f"SELECT count(*) FROM (SELECT 1 FROM chunk WHERE {SCOPE} LIMIT :n) AS scope"),
@@ -422,27 +448,44 @@ class PgVectorIndex:
         terms = query_terms(query)
         if not file_ids or not terms or k <= 0:
             return []
-        stats = await self.text_stats.get(session, terms)
-        if stats is None:
+        plan = await self.text_stats.plan(session, terms)
+        if plan is None:
             return []
-        lexemes, idf, essential = stats
+        found = await self._rank_text(session, file_ids, plan, plan.select, k)
+        if len(found) < k and plan.cap is not None and " & " in plan.select:
+            # Too few chunks hold every common term: add the rarest one's (at most `cap`).
+            seen = {c.chunk_id for c in found}
+            more = await self._rank_text(session, file_ids, plan, plan.rarest, k)
+            found += [c for c in more if c.chunk_id not in seen]
+            found.sort(key=lambda c: (-c.score, c.chunk_id))
+        return found[:k]
+
+    async def _rank_text(
+        self, session: AsyncSession, file_ids: Sequence[str], plan: TextQuery, select: str, k: int
+    ) -> list[Candidate]:
+        """BM25 of the chunks of the scope that `select` matches (at most `plan.cap` of them).
+        Each candidate's tsvector is cut down to the query's lexemes (setweight + ts_filter, in
+        C) before its positions are counted, rather than unnesting every lexeme it has."""
         rows = (
             await session.execute(
                 text(
                     "WITH q AS (SELECT * FROM unnest(CAST(:lexemes AS text[]), "
                     "CAST(:idf AS float8[])) AS q(lexeme, idf)), "
-                    "hits AS MATERIALIZED (SELECT id, file_id, tsv FROM chunk "
-                    f"WHERE tsv @@ to_tsquery('english', :essential) AND {SCOPE_FILTER}) "
+                    "hits AS MATERIALIZED (SELECT id, file_id, length(tsv) AS n, "
+                    "ts_filter(setweight(tsv, 'A', CAST(:lexemes AS text[])), '{a}') AS m "
+                    f"FROM chunk WHERE tsv @@ to_tsquery('english', :select) AND {SCOPE_FILTER} "
+                    "LIMIT :cap) "
                     "SELECT h.id, h.file_id, sum(q.idf * cardinality(t.positions) * :k1p1 / "
-                    "(cardinality(t.positions) + :k1 * (1 - :b + :b * length(h.tsv) / :avg))) AS s "
-                    "FROM hits h CROSS JOIN LATERAL unnest(h.tsv) AS t "
+                    "(cardinality(t.positions) + :k1 * (1 - :b + :b * h.n / :avg))) AS s "
+                    "FROM hits h CROSS JOIN LATERAL unnest(h.m) AS t "
                     "JOIN q ON q.lexeme = t.lexeme "
                     "GROUP BY h.id, h.file_id ORDER BY s DESC, h.id LIMIT :k"
                 ),
                 {
-                    "lexemes": lexemes,
-                    "idf": idf,
-                    "essential": " | ".join(essential),
+                    "lexemes": plan.lexemes,
+                    "idf": plan.idf,
+                    "select": select,
+                    "cap": plan.cap,
                     "ids": list(file_ids),
                     "unscoped": False,
                     "k": k,
