@@ -309,9 +309,24 @@ async def measure(
                     f"{pct(t_hnsw, 0.95):7.1f} ms  recall@10 {recall(found, truth):.3f}"
                 )
 
+            bm25 = PgVectorIndex()
+
+            async def text_only(query: str, vector: Any) -> list[int]:
+                return ids_of(await bm25.search_text(s, scope, query, 50))
+
+            t_text, _ = await timed(s, queries, text_only)
+            print(
+                f"  full text (k=50)  p50 {pct(t_text, 0.5):7.1f} ms  "
+                f"p95 {pct(t_text, 0.95):7.1f} ms"
+            )
+
             hybrid: dict[str, tuple[list[float], list[list[int]]]] = {}
             for label, index in (("exact", exact), ("default", PgVectorIndex())):
-                search = HybridSearch(create_vector_index("", "postgresql", 0), embedder)  # type: ignore[arg-type]
+                search = HybridSearch(
+                    create_vector_index("", "postgresql", 0),
+                    embedder,  # type: ignore[arg-type]
+                    db.sessionmaker,
+                )
                 search.index.inner = index  # type: ignore[attr-defined]
                 params = SearchParams(k=K)
 

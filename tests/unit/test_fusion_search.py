@@ -188,3 +188,56 @@ def test_only_the_returned_chunks_are_read() -> None:
     index = Index(DENSE, SPARSE)
     run(HybridSearch(index, Embedder()).search(None, ["f"], "q", SearchParams(k=1, fusion="chunk")))
     assert index.calls[-1] == ("fetch", 4)  # 2k + 8 at most, and only as many as ranked
+
+
+class Meeting(Index):
+    """Each list waits until the other has started: they finish only when run at once."""
+
+    def __init__(self, dense: list[Hit], sparse: list[Hit]) -> None:
+        super().__init__(dense, sparse)
+        self.sessions: dict[str, object] = {}
+
+    async def _meet(self, mine: str, other: str, session: object) -> None:
+        self.sessions[mine] = session
+        self.started[mine].set()
+        await asyncio.wait_for(self.started[other].wait(), 2)
+
+    async def search(self, session, file_ids, embedding, k):
+        await self._meet("dense", "bm25", session)
+        return await super().search(session, file_ids, embedding, k)
+
+    async def search_text(self, session, file_ids, query, k):
+        await self._meet("bm25", "dense", session)
+        return await super().search_text(session, file_ids, query, k)
+
+
+def test_with_a_session_factory_the_two_lists_run_at_once() -> None:
+    """In the database (no in-memory scores), the keyword list runs on a session of its own
+    while the vector list runs on the request's; without a factory, one after the other on the
+    request's session (the waits time out)."""
+
+    class Own:
+        async def __aenter__(self) -> str:
+            return "own session"
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    async def search(factory: object) -> tuple[list[Result], Meeting]:
+        index = Meeting([A, B, C], [D, B, A])
+        index.started = {"dense": asyncio.Event(), "bm25": asyncio.Event()}
+        found = await HybridSearch(index, Embedder(), factory).search(  # type: ignore[arg-type]
+            "request session", ["f"], "q", SearchParams(k=3)
+        )
+        return found, index
+
+    found, index = run(search(Own))
+    assert index.sessions == {"dense": "request session", "bm25": "own session"}
+    alone = run(
+        HybridSearch(Index([A, B, C], [D, B, A]), Embedder()).search(
+            None, ["f"], "q", SearchParams(k=3)
+        )
+    )
+    assert found == alone and len(found) == 3  # the same fusion as one after the other
+    with pytest.raises(TimeoutError):
+        run(search(None))

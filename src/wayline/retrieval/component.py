@@ -22,7 +22,9 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
     core, files = state.core, state.get(FilesRuntime)
     retrieval = state.provide(
         RetrievalService,
-        RetrievalService(core, files.embedder, HybridSearch(files.index, files.embedder)),
+        RetrievalService(
+            core, files.embedder, HybridSearch(files.index, files.embedder, core.db.sessionmaker)
+        ),
     )
     state.provide(CHAT_AUGMENTER, RagAugmenter(core.db, core.settings, retrieval, files.ingestion))
     yield
