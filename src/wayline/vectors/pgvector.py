@@ -62,9 +62,10 @@ log = logging.getLogger("wayline.vectors")
 # Measured in bench/pgvector_scale.py (384 dimensions, 2 busy cores): exact search beats the
 # index up to ~10k chunks in scope (a 10k-chunk scope: ~45 ms either way).
 EXACT_MAX_CHUNKS = 10_000
-# The HNSW candidate list: recall@10 >= 0.95 against exact at 1M chunks (bench/pgvector_scale.py;
-# 200 gave 0.950, 400 0.977 on its clustered synthetic vectors).
-EF_SEARCH = 300
+# The HNSW candidate list: recall@10 >= 0.95 against exact at 1M chunks (bench/pgvector_scale.py,
+# its clustered synthetic vectors, a 95% scope): dense 0.918 at 300, 0.962 at 800 (37 ms p50);
+# hybrid 0.930 at 300, 0.965 at 800 (41 ms p50).
+EF_SEARCH = 800
 # ...for a scope of at least this share of the files: a filtered walk of the graph loses recall
 # when most of what it meets is outside the scope (1M chunks, ef_search 300: a 20% scope 0.95
 # in 16 ms, a 5% scope 0.58; exact search takes 63 ms there). Smaller shares are searched
