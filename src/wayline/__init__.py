@@ -1,3 +1,3 @@
 """Wayline: a self-hosted LLM gateway, wire-compatible with Open WebUI's API."""
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
