@@ -372,8 +372,9 @@ async def test_a_small_share_of_the_files_is_searched_exactly(db: Database, monk
 async def test_a_large_table_ranks_the_chunks_of_the_rarest_terms(db: Database) -> None:
     """In a large table PostgreSQL reads only a budget of candidates (here: from the first chunk,
     6 of them): the chunks of the query's rarest terms; when every term is common, the chunks
-    holding all of them, then the rarest one's. SQLite (FTS5) ranks every chunk. On both, the
-    best chunks come first and Bob's are never seen."""
+    holding all of them; then, when too few are in the scope, up to 6 of the scope's chunks
+    with any term. SQLite (FTS5) ranks every chunk. On both, the best chunks come first and
+    Bob's are never seen."""
     index = engine_index(db, prune_from=0, candidate_budget=6)
     vectors = unit(np.eye(8, DIM) + 0.1)  # (the vectors play no part here)
     texts = [
@@ -402,16 +403,17 @@ async def test_a_large_table_ranks_the_chunks_of_the_rarest_terms(db: Database) 
         assert {f.file_id for f in found} == set(scope)
         return [chunks[f.chunk_id][0] for f in found]
 
-    assert (await ranked("zebra convoy"))[:2] == ["zebra zebra convoy", "zebra crossing"]
+    rare = await ranked("zebra convoy")
+    # ...then, as too few of Alice's chunks were candidates, hers with the common term only.
+    assert rare[:2] == ["zebra zebra convoy", "zebra crossing"] and "convoy dock" in rare
     common = await ranked("convoy harbour")
     assert common[0] == "convoy harbour pier" and "harbour lighthouse" in common
     if isinstance(index, PgVectorIndex):  # what was read: the rare term; all common terms
         async with db.sessionmaker() as s:
-            rare = await index.text_stats.plan(s, ["zebra", "convoy"])
-            both = await index.text_stats.plan(s, ["convoy", "harbour"])
+            rare = await index.text_stats.plan(s, ["zebra", "convoy"], len(scope))
+            both = await index.text_stats.plan(s, ["convoy", "harbour"], len(scope))
         assert rare is not None and rare.select == "zebra"
         assert both is not None and both.select == "harbour & convoy"
-        assert await ranked("zebra convoy") == ["zebra zebra convoy", "zebra crossing"]
 
 
 async def test_a_scope_far_over_the_threshold_is_not_counted(db: Database, monkeypatch) -> None:
@@ -438,3 +440,35 @@ async def test_a_scope_far_over_the_threshold_is_not_counted(db: Database, monke
     if spy is not None:
         assert len(spy.answers) == 1 and len(spy.answers[0]) == 5
         assert not [s for s in statements if "count(*) FROM (SELECT 1 FROM chunk" in s]
+
+
+async def test_a_small_scope_of_a_large_table_matches_all_its_chunks(db: Database) -> None:
+    """The table's rarest term is in none of Alice's chunks: her one file (of six, an estimated
+    9 chunks, within the budget of 10 candidates) is searched for every term through its own
+    chunks, so her chunks with the common term are found."""
+    index = engine_index(db, prune_from=20, candidate_budget=10)
+    vectors = unit(np.eye(8, DIM) + 0.1)
+    bobs = [await add_file(db, index, "bob", vectors[:1]) for _ in range(5)]
+    scope = [await add_file(db, index, "alice", vectors[:1])]
+    async with db.write() as s:
+        for n, file_id in enumerate(bobs):
+            await index.delete_file(s, file_id)
+            texts = [f"convoy {n} {i}" for i in range(10)] + (["zebra"] if n == 0 else [])
+            await index.add_chunks(
+                s, file_id, [NewChunk(i, t, {}, vectors[0]) for i, t in enumerate(texts)]
+            )
+        await index.delete_file(s, scope[0])
+        mine = ["convoy at dawn", "a quiet harbour", "convoy convoy"]
+        await index.add_chunks(
+            s, scope[0], [NewChunk(i, t, {}, vectors[0]) for i, t in enumerate(mine)]
+        )
+    async with db.sessionmaker() as s:
+        found = await index.search_text(s, scope, "zebra convoy", 10)
+        texts = await index.fetch(s, [f.chunk_id for f in found])
+    assert [texts[f.chunk_id][0] for f in found] == ["convoy convoy", "convoy at dawn"]
+    if isinstance(index, PgVectorIndex):  # the same query over every file is pruned
+        async with db.sessionmaker() as s:
+            wide = await index.text_stats.plan(s, ["zebra", "convoy"], 6)
+            narrow = await index.text_stats.plan(s, ["zebra", "convoy"], 1)
+        assert wide is not None and wide.select == "zebra" and not wide.scope_first
+        assert narrow is not None and narrow.scope_first and narrow.cap is None

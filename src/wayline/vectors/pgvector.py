@@ -81,6 +81,9 @@ HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # pgvector's defaults
 # HNSW scan, which must walk the graph in distance order and drop rows outside the scope.
 SCOPE = "file_id IN (SELECT unnest(CAST(:ids AS text[])))"
 SCOPE_FILTER = f"({SCOPE} OR :unscoped)"
+# The scope's chunks first, through the file_id index (OFFSET 0 keeps the planner from folding
+# the subquery into a GIN scan of the whole table): for full text over a small scope.
+SCOPE_ROWS = f"(SELECT id, file_id, tsv FROM chunk WHERE {SCOPE} OFFSET 0) AS chunk"
 K1, B = 1.2, 0.75  # BM25 as SQLite FTS5 and the in-memory index rank
 TEXT_STATS_TTL = 300.0  # seconds a process keeps chunk counts and term frequencies
 SAMPLE_FROM = 200_000  # chunks from which the mean length is sampled, not computed
@@ -133,13 +136,19 @@ async def register_codec(session: AsyncSession) -> None:
 @dataclass(frozen=True)
 class TextQuery:
     """How one full-text query is answered: the BM25 weights of its lexemes, and which chunks
-    are read and ranked (`select`, a tsquery over the terms, at most `cap` rows)."""
+    are read and ranked: those that `select` (a tsquery over the terms) matches, at most `cap`
+    of them, found through the GIN index or, `scope_first`, among the scope's own chunks."""
 
     lexemes: list[str]
     idf: list[float]
     select: str
-    cap: int | None
-    rarest: str  # the least frequent term: candidates when `select` (an AND) finds too few
+    cap: int | None = None
+    scope_first: bool = False
+    any_term: str = ""  # every term OR-ed: what a pruned query falls back to when it finds < k
+
+    @property
+    def pruned(self) -> bool:
+        return self.cap is not None and not self.scope_first
 
 
 class TextStats:
@@ -158,8 +167,11 @@ class TextStats:
         self._common: dict[str, float] = {}  # lexeme -> share of the chunks holding it
         self._terms: dict[str, tuple[str | None, float]] = {}  # term -> (lexeme, df)
 
-    async def plan(self, session: AsyncSession, terms: list[str]) -> TextQuery | None:
-        """The query's plan; None when no term is in any chunk."""
+    async def plan(
+        self, session: AsyncSession, terms: list[str], scope_files: int
+    ) -> TextQuery | None:
+        """The query's plan over a scope of `scope_files` files; None when no term is in any
+        chunk."""
         await self.fresh(session)
         missing = [t for t in terms if t not in self._terms]
         if missing:
@@ -175,8 +187,13 @@ class TextStats:
         if not frequency:
             return None
         ordered = sorted(frequency, key=lambda t: frequency[t])
+        lexemes, idf, any_term = list(weights), list(weights.values()), " | ".join(ordered)
         if n < self.prune_from:  # every chunk with any term is ranked
-            return TextQuery(list(weights), list(weights.values()), " | ".join(ordered), None, "")
+            return TextQuery(lexemes, idf, any_term)
+        if scope_files / max(self.files, 1.0) * n <= self.budget:
+            # A small scope of a large table: its own chunks are few, all of them are matched
+            # (the rarest terms of the table may well be in none of them).
+            return TextQuery(lexemes, idf, any_term, scope_first=True)
         # In a large table, the candidates are the chunks of the rarest terms, up to `budget`
         # of them (by document frequency); the other terms only add to their scores. A chunk
         # that has none of those rare terms could only rank on terms of low idf.
@@ -189,7 +206,7 @@ class TextStats:
             total += frequency[term]
         # When every term is common, the chunks with all of them score best.
         select = " | ".join(chosen) if chosen else " & ".join(ordered)
-        return TextQuery(list(weights), list(weights.values()), select, self.budget, ordered[0])
+        return TextQuery(lexemes, idf, select, self.budget, any_term=any_term)
 
     async def fresh(self, session: AsyncSession) -> None:
         now = time.monotonic()
@@ -449,20 +466,27 @@ class PgVectorIndex:
         terms = query_terms(query)
         if not file_ids or not terms or k <= 0:
             return []
-        plan = await self.text_stats.plan(session, terms)
+        plan = await self.text_stats.plan(session, terms, len(file_ids))
         if plan is None:
             return []
-        found = await self._rank_text(session, file_ids, plan, plan.select, k)
-        if len(found) < k and plan.cap is not None and " & " in plan.select:
-            # Too few chunks hold every common term: add the rarest one's (at most `cap`).
+        found = await self._rank_text(session, file_ids, plan, plan.select, plan.scope_first, k)
+        if len(found) < k and plan.pruned:
+            # Too few of the scope's chunks were among the candidates (its own chunks may hold
+            # only the table's common terms): add up to `cap` of them that hold any term.
             seen = {c.chunk_id for c in found}
-            more = await self._rank_text(session, file_ids, plan, plan.rarest, k)
+            more = await self._rank_text(session, file_ids, plan, plan.any_term, True, k)
             found += [c for c in more if c.chunk_id not in seen]
             found.sort(key=lambda c: (-c.score, c.chunk_id))
         return found[:k]
 
     async def _rank_text(
-        self, session: AsyncSession, file_ids: Sequence[str], plan: TextQuery, select: str, k: int
+        self,
+        session: AsyncSession,
+        file_ids: Sequence[str],
+        plan: TextQuery,
+        select: str,
+        scope_first: bool,
+        k: int,
     ) -> list[Candidate]:
         """BM25 of the chunks of the scope that `select` matches (at most `plan.cap` of them).
         Each candidate's tsvector is cut down to the query's lexemes (setweight + ts_filter, in
@@ -474,7 +498,8 @@ class PgVectorIndex:
                     "CAST(:idf AS float8[])) AS q(lexeme, idf)), "
                     "hits AS MATERIALIZED (SELECT id, file_id, length(tsv) AS n, "
                     "ts_filter(setweight(tsv, 'A', CAST(:lexemes AS text[])), '{a}') AS m "
-                    f"FROM chunk WHERE tsv @@ to_tsquery('english', :select) AND {SCOPE_FILTER} "
+                    f"FROM {SCOPE_ROWS if scope_first else 'chunk'} "
+                    f"WHERE tsv @@ to_tsquery('english', :select) AND {SCOPE_FILTER} "
                     "LIMIT :cap) "
                     "SELECT h.id, h.file_id, sum(q.idf * cardinality(t.positions) * :k1p1 / "
                     "(cardinality(t.positions) + :k1 * (1 - :b + :b * h.n / :avg))) AS s "
