@@ -25,7 +25,12 @@ from wayline.core.db import Database
 from wayline.core.settings import Settings
 from wayline.vectors import NewChunk, create_vector_index
 from wayline.vectors.base import Candidate, VectorIndex
-from wayline.vectors.pgvector import PgVectorIndex, indexed_dimensions
+from wayline.vectors.pgvector import (
+    PgVectorIndex,
+    hnsw_index_name,
+    hnsw_index_sql,
+    indexed_dimensions,
+)
 
 DIM = 384
 
@@ -212,6 +217,42 @@ async def test_a_new_dimension_gets_its_index_and_is_exact_until_then(
     assert [f.chunk_id for f in found] == exact_top(vectors, query, 5)
     if isinstance(index, PgVectorIndex) and spy is not None:
         assert spy.answers == []  # no index yet: exact
+        await index._building[16]
+        async with db.sessionmaker() as s:
+            assert 16 in await indexed_dimensions(s)
+            again = await index.search(s, scope, list(query), 5)
+        assert [f.chunk_id for f in again] == [f.chunk_id for f in found]
+        assert len(spy.answers) == 1 and len(spy.answers[0]) == 5
+
+
+async def test_an_index_left_invalid_by_a_dead_build_is_built_again(
+    db: Database, monkeypatch
+) -> None:
+    """PostgreSQL: an HNSW index left invalid (a concurrent build that was interrupted; here
+    marked so in the catalog) is not used: search stays exact while the index is dropped and
+    built again in the background, and uses it from then on."""
+    rng = np.random.default_rng(9)
+    index = engine_index(db, exact_max_chunks=0, ef_search=100)
+    scope = [await add_file(db, index, "alice", unit(rng.standard_normal((80, 16))))]
+    if isinstance(index, PgVectorIndex):
+        async with db.engine.connect() as conn:
+            await conn.execute(text(hnsw_index_sql(16, concurrently=False)))
+            await conn.execute(
+                text(
+                    "UPDATE pg_index SET indisvalid = false "
+                    f"WHERE indexrelid = '{hnsw_index_name(16)}'::regclass"
+                )
+            )
+            await conn.commit()
+            assert 16 not in await indexed_dimensions(conn)
+    vectors = await chunk_vectors(db, scope)
+    query = unit(rng.standard_normal(16))
+    spy = Spy(index, monkeypatch) if isinstance(index, PgVectorIndex) else None
+    async with db.sessionmaker() as s:
+        found = await index.search(s, scope, list(query), 5)
+    assert [f.chunk_id for f in found] == exact_top(vectors, query, 5)
+    if isinstance(index, PgVectorIndex) and spy is not None:
+        assert spy.answers == []  # the invalid index is not used
         await index._building[16]
         async with db.sessionmaker() as s:
             assert 16 in await indexed_dimensions(s)

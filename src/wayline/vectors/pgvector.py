@@ -24,8 +24,9 @@ lexemes) and cached table statistics (`TextStats`); `ts_rank` has no document fr
 lost on Cranfield (hybrid nDCG@10 0.374 vs 0.389 now, SQLite 0.390; bench/retrieval_quality.py
 with the in-memory copy off). Candidates come through the GIN index. In a large table only
 about `CANDIDATE_BUDGET` of them are read: the chunks of the query's rarest terms (the others only
-add to their scores), or, when every term is common, the chunks holding all of them, then the
-rarest one's. Ranking every chunk of a common word cost seconds at a million chunks.
+add to their scores), or, when every term is common, the chunks holding all of them; when too
+few of those are in the scope, up to as many of the scope's own chunks with any term. A small
+scope is matched through its own chunks. Ranking every chunk of a common word cost seconds.
 
 Vectors travel in pgvector's binary format (its asyncpg codec, registered on each connection
 before its first vector statement), not as text literals.
@@ -63,8 +64,8 @@ log = logging.getLogger("wayline.vectors")
 # index up to ~10k chunks in scope (a 10k-chunk scope: ~45 ms either way).
 EXACT_MAX_CHUNKS = 10_000
 # The HNSW candidate list: recall@10 >= 0.95 against exact at 1M chunks (bench/pgvector_scale.py,
-# its clustered synthetic vectors, a 95% scope): dense 0.918 at 300, 0.962 at 800 (37 ms p50);
-# hybrid 0.930 at 300, 0.965 at 800 (41 ms p50).
+# its clustered synthetic vectors, a 95% scope): dense 0.918 at 300, 0.962 at 800 (28 ms p50);
+# hybrid 0.930 at 300, 0.965 at 800 (40 ms p50).
 EF_SEARCH = 800
 # ...for a scope of at least this share of the files: a filtered walk of the graph loses recall
 # when most of what it meets is outside the scope (1M chunks, ef_search 300: a 20% scope 0.95
@@ -72,6 +73,7 @@ EF_SEARCH = 800
 # exactly: always right, slower for a mid-sized scope of a very large table.
 MIN_SHARE = 0.2
 SURELY_LARGE = 4  # a scope estimated at this many times EXACT_MAX_CHUNKS is not counted
+BUILD_LOCK = 0x57A7_0000  # + the dimension: the advisory lock of one HNSW index build
 HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on `vector`
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # pgvector's defaults
 # A scope is a list of file ids, bound as one array. Written `= ANY(:ids)`, the planner would
@@ -88,9 +90,9 @@ K1, B = 1.2, 0.75  # BM25 as SQLite FTS5 and the in-memory index rank
 TEXT_STATS_TTL = 300.0  # seconds a process keeps chunk counts and term frequencies
 SAMPLE_FROM = 200_000  # chunks from which the mean length is sampled, not computed
 # In a table of PRUNE_FROM chunks or more, a full-text query reads and ranks at most about
-# CANDIDATE_BUDGET chunks (the rarest terms' chunks; below, every chunk with any term). Reading a
-# candidate's tsvector costs ~10 µs (it is TOASTed beside the vector): 2,000 keep the full-text
-# side near 20 ms at a million chunks (bench/pgvector_scale.py).
+# CANDIDATE_BUDGET chunks (the rarest terms' chunks; below, every chunk with any term). Reading and
+# ranking a candidate costs ~7 µs: 2,000 keep the full-text side at 16 ms p50 at a million
+# chunks (bench/pgvector_scale.py).
 PRUNE_FROM = 50_000
 CANDIDATE_BUDGET = 2_000
 TERMS_KEPT = 20_000
@@ -148,7 +150,7 @@ class TextQuery:
 
     @property
     def pruned(self) -> bool:
-        return self.cap is not None and not self.scope_first
+        return self.cap is not None
 
 
 class TextStats:
@@ -446,14 +448,30 @@ class PgVectorIndex:
         return False
 
     async def _build(self, engine: AsyncEngine, dimensions: int) -> None:
-        """Build the index of a dimension first seen at run time, without blocking writes
-        (CONCURRENTLY, outside a transaction); searches stay exact until it is valid."""
-        log.info("building the HNSW index for %d-dimension embeddings", dimensions)
+        """Build the index of a dimension without a valid one (first seen at run time, or left
+        invalid by an interrupted concurrent build), without blocking writes (CONCURRENTLY,
+        outside a transaction); searches stay exact until it is valid. One process builds at
+        a time (an advisory lock), so an invalid index found under the lock is a dead build's
+        and is dropped first: `CREATE INDEX … IF NOT EXISTS` would keep it forever."""
+        name = hnsw_index_name(dimensions)
         try:
             async with engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text(hnsw_index_sql(dimensions)))
-                self._indexed = await indexed_dimensions(conn)
+                lock = {"key": BUILD_LOCK + dimensions}
+                if not (
+                    await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), lock)
+                ).scalar():
+                    return  # another process is building it
+                try:
+                    if await _being_built(conn, name):
+                        return  # by a process without the lock (a migration)
+                    if dimensions not in await indexed_dimensions(conn):
+                        log.info("building the HNSW index for %d-dimension embeddings", dimensions)
+                        await conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+                        await conn.execute(text(hnsw_index_sql(dimensions)))
+                    self._indexed = await indexed_dimensions(conn)
+                finally:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), lock)
         except Exception:
             log.exception("could not build the HNSW index for %d dimensions", dimensions)
         finally:
@@ -538,6 +556,17 @@ class PgVectorIndex:
             file_ids,
             lambda literal: np.array(literal[1:-1].split(","), dtype=np.float32),
         )
+
+
+async def _being_built(conn: Any, name: str) -> bool:
+    found = await conn.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p "
+            "JOIN pg_class c ON c.oid = p.index_relid WHERE c.relname = :name)"
+        ),
+        {"name": name},
+    )
+    return bool(found.scalar())
 
 
 async def indexed_dimensions(session: Any) -> set[int]:
