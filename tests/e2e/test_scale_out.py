@@ -213,10 +213,23 @@ def test_replicas_share_nothing_but_the_database_redis_and_the_bucket(
     admin = signup_admin(a.url)
 
     # An upload on A is processed by the worker, followed from B, searched and read through B.
+    # The worker announces the job's end over Redis (what wakes B's stream and A's waiters).
+    listener = redis.Redis.from_url(REDIS_URL).pubsub()
+    listener.subscribe(f"{cluster.env['REDIS_KEY_PREFIX']}:bus")
     text = "".join(PARAGRAPH.format(n=n) for n in range(3)) + "The password is aubergine."
     file_id = upload(a.url, admin, "notes.txt", text.encode())
     events = progress_events(b.url, admin, file_id)
     assert events[-1]["status"] == "completed", events
+    announced = []
+    deadline = time.monotonic() + 10
+    while file_id not in announced and time.monotonic() < deadline:
+        message = listener.get_message(timeout=1.0)
+        if message is not None and message["type"] == "message":
+            envelope = json.loads(message["data"])
+            if envelope["topic"] == "ingestion.progress":
+                announced.append(envelope["message"]["id"])
+    listener.close()
+    assert file_id in announced
     found = httpx.post(
         f"{b.url}/api/v1/retrieval/query/doc",
         headers=admin,

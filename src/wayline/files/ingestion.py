@@ -28,7 +28,9 @@ at a time, so one slow file cannot hold the others' extraction either.
 Where jobs run: in every replica by default; with `INGEST_WORKERS=0` a replica runs none (not
 even a synchronous upload's: it waits for the row instead) and `wayline worker` processes
 take them. A new job is announced on the bus (`JOBS_TOPIC`), so with `REDIS_URL` a worker on
-another host starts it at once rather than at its next poll.
+another host starts it at once rather than at its next poll; and the job's progress and end are
+announced too (`PROGRESS_TOPIC`), so a replica that waits for the row (a synchronous upload, a
+progress stream) reads it again at once rather than at its next poll (`changed`).
 
 Writes open their transaction with `Database.write()` (BEGIN IMMEDIATE on SQLite: the
 check and the write see one state, and writers queue for the lock instead of failing).
@@ -74,6 +76,10 @@ BIG_JOBS_PER_WORKER = 4
 BIG_FILE_BYTES = 64 * 1024
 MIN_EMBED_GROUP = 64  # chunks per turn: ~2 s of the local model on 2 cores
 JOBS_TOPIC = "ingestion.pending"
+PROGRESS_TOPIC = "ingestion.progress"  # {"id": file_id}: the row's progress or status moved
+# How often a waiter reads the row again without news: soon when only this process can tell it
+# (no shared bus), as a safety net when every process announces its jobs' progress over Redis.
+POLL_SECONDS, SHARED_POLL_SECONDS = 0.5, 2.0
 
 
 @dataclass
@@ -123,6 +129,8 @@ class IngestionRunner:
         self._dispatcher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._waiters: dict[str, asyncio.Event] = {}
+        if bus is not None:
+            bus.subscribe(PROGRESS_TOPIC, lambda message: self._signal(str(message.get("id"))))
         # A higher domain's part in a completed upload (`FilesRuntime.attach`).
         self.hook: UploadHook | None = None
 
@@ -210,12 +218,28 @@ class IngestionRunner:
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 return status
-            event = self._waiters.setdefault(file_id, asyncio.Event())
-            with contextlib.suppress(asyncio.TimeoutError):
-                # Short timeout: the job may be running in another replica.
-                await asyncio.wait_for(
-                    event.wait(), min(0.5, remaining) if remaining is not None else 0.5
-                )
+            await self.changed(file_id, remaining)
+
+    async def changed(self, file_id: str, timeout: float | None = None) -> None:
+        """Return when the file's job may have moved (its progress or end, announced by the
+        process running it), or after the poll interval (or `timeout`, if sooner)."""
+        shared = self._bus is not None and self._bus.shared
+        wait = SHARED_POLL_SECONDS if shared else POLL_SECONDS
+        event = self._waiters.setdefault(file_id, asyncio.Event())
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(event.wait(), wait if timeout is None else min(wait, timeout))
+
+    def _signal(self, file_id: str) -> None:
+        event = self._waiters.pop(file_id, None)
+        if event is not None:
+            event.set()
+
+    async def _announce(self, file_id: str) -> None:
+        """Tell the waiters, here and (with a shared bus) in every process, that the row moved."""
+        self._signal(file_id)
+        if self._bus is not None and self._bus.shared:
+            with contextlib.suppress(Exception):  # (the bus logs its own failures)
+                await self._bus.publish(PROGRESS_TOPIC, {"id": file_id})
 
     async def status(self, file_id: str) -> str:
         async with self.db.sessionmaker() as session:
@@ -399,10 +423,10 @@ class IngestionRunner:
             beat.cancel()
             task = asyncio.current_task()
             if task is None or not task.cancelling():
-                self._held.discard(file_id)  # cancelled (shutdown), it may still be ours: kept
-            event = self._waiters.pop(file_id, None)
-            if event is not None:
-                event.set()
+                self._held.discard(file_id)
+                await self._announce(file_id)
+            else:  # cancelled (shutdown): the row may still be ours, `stop()` gives it back
+                self._signal(file_id)
 
     class _Lost(Exception):
         """The claim was lost (file deleted or taken over): stop quietly."""
@@ -435,16 +459,19 @@ class IngestionRunner:
         total = len(prepared.chunks)
         # A file embedded in one group shows no progress between 0 and done: its commit says
         # both (and re-checks the claim), one write instead of two.
-        if total > self._group and not await self._update(
-            file_id, progress_total=total, progress_done=0, claimed_at=now()
-        ):
-            return
+        if total > self._group:
+            if not await self._update(
+                file_id, progress_total=total, progress_done=0, claimed_at=now()
+            ):
+                return
+            await self._announce(file_id)
 
         async def progress(done: int) -> None:
             if done == total:  # the commit says so, in the same write as the chunks
                 return
             if not await self._update(file_id, progress_done=done, claimed_at=now()):
                 raise IngestionRunner._Lost()
+            await self._announce(file_id)
 
         try:
             vectors = await self.embed([c.text for c in prepared.chunks], progress)

@@ -195,7 +195,7 @@ async def process_status(
     if not stream:
         return first
     await service.session.close()  # hand the connection back: the stream may last long
-    db = get_core(request).db
+    db, ingestion = get_core(request).db, service.runtime.ingestion
 
     async def events() -> AsyncIterator[str]:
         last: dict[str, Any] | None = None
@@ -208,7 +208,7 @@ async def process_status(
                 last = current
             if current["status"] in ("completed", "failed", "not_found") or loop.time() > deadline:
                 return
-            await asyncio.sleep(0.5)
+            await ingestion.changed(file_id)
             async with db.sessionmaker() as session:
                 current = status_of(await FileRepository(session).get(file_id))
 
