@@ -1,6 +1,7 @@
 """Retrieval at 100k and 1M chunks on pgvector: HNSW vs exact, and the embedded engine at 100k.
 
-    python bench/pgvector_scale.py --database-url postgresql://postgres@127.0.0.1:PORT/postgres
+    PGV_OPTS="-c shared_buffers=8GB" scripts/pgvector-server start 55432 /tmp/pgscale
+    python bench/pgvector_scale.py --database-url postgresql://postgres@127.0.0.1:55432/postgres
         [--sizes 100000,1000000] [--per-file 100] [--queries 100] [--reuse] [--skip-sqlite]
 
 For each size, a database `wl_scale_<size>` (dropped and made again unless `--reuse` finds it
@@ -13,8 +14,9 @@ after (`build`: COPY + index). Then, through `PgVectorIndex` and `HybridSearch` 
 settings, the in-memory copy off so SQL answers), with query vectors near random centres:
 
 - dense k=10: exact vs HNSW (ef_search sweep), p50 and recall@10 against exact;
-- hybrid k=10 (`HybridSearch`, candidate pool 50): HNSW vs exact, p50 and recall@10 against
-  the hybrid answer with exact vectors;
+- full text alone (k=50, as the hybrid query asks for it);
+- hybrid k=10 (`HybridSearch`, candidate pool 50, the two lists at once on two connections):
+  HNSW vs exact, p50 and recall@10 against the hybrid answer with exact vectors;
 - the crossover: scopes of growing size, exact vs HNSW p50 (where EXACT_MAX_CHUNKS comes from).
 
 Also insert throughput through `add_chunks` (files of 100 chunks), binary codec vs the text
