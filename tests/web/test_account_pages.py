@@ -197,6 +197,34 @@ def test_the_usage_chart_shows_todays_tokens(client: TestClient, admin: Account)
     assert "gpt-4o-mini" in by_model
 
 
+def test_usage_by_key_names_each_key_whoever_owns_it(client: TestClient, admin: Account) -> None:
+    """Another user's key is listed by its name (its id beside it); a revoked key's usage stays,
+    marked as revoked."""
+    bob = signup(client, "Bob", admin=admin)
+    keys = {}
+    for name in ("nightly-batch", "old-laptop"):
+        made = client.post("/api/v1/auths/api_keys", json={"name": name}, headers=bob.jwt_headers)
+        assert made.status_code == 200, made.text
+        keys[name] = made.json()
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
+        headers = {"Authorization": f"Bearer {keys[name]['api_key']}"}
+        assert client.post("/api/chat/completions", json=body, headers=headers).status_code == 200
+    gone = client.delete(
+        f"/api/v1/auths/api_keys/{keys['old-laptop']['id']}", headers=bob.jwt_headers
+    )
+    assert gone.status_code == 200, gone.text
+    deadline = time.monotonic() + 10
+    while client.get("/api/v1/usage/all", headers=admin.headers).json()["totals"]["requests"] < 2:
+        assert time.monotonic() < deadline, "the ledger did not record the calls"
+        time.sleep(0.05)
+    html = page(client, "/admin?days=7", admin)
+    by_key = html[
+        html.index('aria-label="Usage by key"') : html.index('aria-label="Usage by model"')
+    ]
+    assert f'nightly-batch <code class="muted">{keys["nightly-batch"]["id"]}</code>' in by_key
+    assert f'(revoked key) <code class="muted">{keys["old-laptop"]["id"]}</code>' in by_key
+
+
 def test_a_bad_usage_span_is_a_422_not_a_500(client: TestClient, admin: Account) -> None:
     for days in ("0", "367", "many"):
         resp = client.get(f"/admin?days={days}", headers=as_user(admin))

@@ -1,5 +1,6 @@
 """What the admin page shows, read through the domains' own services (the same ones behind
-`/api/v1/users/`, `/api/v1/connections/health` and `/api/v1/usage/all`)."""
+`/api/v1/users/`, `/api/v1/connections/health` and `/api/v1/usage/all`), and the names of the
+API keys in the usage report."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wayline.auth.repository import key_names
 from wayline.core.bus import Bus
 from wayline.usage.service import UsageService
 from wayline.users.schemas import UserWithGroups
@@ -56,6 +58,8 @@ async def usage(session: AsyncSession, span_days: int, now: float | None = None)
     for group_by in ("user", "key", "model"):
         report = await grouped(group_by)
         tables[group_by] = sorted(report["data"], key=lambda r: -r["total_tokens"])
+    names = await key_names(session, [r["api_key_id"] for r in tables["key"] if r["api_key_id"]])
+    tables["key"] = [{**r, "key_name": names.get(r["api_key_id"] or "")} for r in tables["key"]]
     return Usage(
         days=span_days,
         chart=chart,
