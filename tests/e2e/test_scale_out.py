@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -90,7 +91,7 @@ class Cluster:
         self.servers.append(server)
         return server
 
-    def worker(self, name: str) -> subprocess.Popen[bytes]:
+    def worker(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         """A `wayline worker` with its own DATA_DIR, once it says it is ready."""
         data_dir = self.root / name / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +106,7 @@ class Cluster:
         log_path = self.root / f"{name}.log"
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "wayline", "worker"], env=env, stdout=log, stderr=log
+                [sys.executable, "-m", "wayline", "worker", *args], env=env, stdout=log, stderr=log
             )
         self.workers.append(proc)
         deadline = time.monotonic() + 90
@@ -209,7 +210,8 @@ def test_replicas_share_nothing_but_the_database_redis_and_the_bucket(
     cluster: Cluster, s3_server: MotoS3, fake_upstream: FakeUpstream
 ) -> None:
     a, b = cluster.replica("a"), cluster.replica("b")
-    cluster.worker("worker-1")
+    metrics_port = free_port()
+    cluster.worker("worker-1", "--metrics-port", str(metrics_port))
     admin = signup_admin(a.url)
 
     # An upload on A is processed by the worker, followed from B, searched and read through B.
@@ -230,6 +232,11 @@ def test_replicas_share_nothing_but_the_database_redis_and_the_bucket(
                 announced.append(envelope["message"]["id"])
     listener.close()
     assert file_id in announced
+    # The worker's own metrics (no replica sees them) count the chunks it indexed.
+    scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+    assert scraped.status_code == 200
+    chunks = re.search(r"^wayline_ingestion_chunks_total (\S+)$", scraped.text, re.MULTILINE)
+    assert chunks is not None and float(chunks.group(1)) >= 1, scraped.text[:2000]
     found = httpx.post(
         f"{b.url}/api/v1/retrieval/query/doc",
         headers=admin,

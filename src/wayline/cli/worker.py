@@ -6,6 +6,7 @@ so an upload completes exactly as in a replica (the knowledge collection it join
 the usage of its embedding calls). API replicas started with `INGEST_WORKERS=0` leave every
 job to the workers; on a shared bus (`REDIS_URL`) a new upload wakes them at once, otherwise
 they poll every 2 s. Stopping (SIGTERM, Ctrl-C) gives the jobs in hand back to the queue.
+`--metrics-port` serves the worker's own Prometheus metrics, as no API replica can see them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ def register(sub: Any) -> None:
         type=_positive,
         help="embedding calls at once (default: INGEST_WORKERS, or 1 when that is 0)",
     )
+    cmd.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this worker's Prometheus metrics (ingestion, embedding calls) on this port",
+    )
+    cmd.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="the address the metrics port listens on (default 127.0.0.1; they carry no secret, "
+        "but no sign-in guards them either)",
+    )
     cmd.set_defaults(run=run)
 
 
@@ -56,6 +68,14 @@ def run(args: argparse.Namespace) -> None:
         update={"INGEST_WORKERS": workers, "VECTOR_MEMORY_MAX_CHUNKS": 0}
     )
     configure_logging(settings)
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from wayline.core.metrics import registry
+
+        # A thread of prometheus-client's own: a scrape never waits on the jobs' event loop.
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=registry())
+        log.info("metrics on http://%s:%d/metrics", args.metrics_host, args.metrics_port)
     asyncio.run(work(settings))
 
 

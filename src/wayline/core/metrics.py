@@ -84,16 +84,21 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROCESS_DIR) or None
 
 
+def registry() -> CollectorRegistry:
+    """This process's metrics, or with several workers the sum over all of them (read from
+    their files)."""
+    if multiprocess_dir() is None:
+        return REGISTRY
+    summed = CollectorRegistry()
+    multiprocess.MultiProcessCollector(summed)
+    return summed
+
+
 def exposition(accept: str) -> tuple[bytes, str]:
     """Every metric, and the content type: Prometheus' text format, or OpenMetrics when `accept`
-    (the scraper's Accept header) asks for it. This process's values, or with several workers
-    the sum over all of them (read from their files)."""
-    registry = REGISTRY
-    if multiprocess_dir() is not None:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+    (the scraper's Accept header) asks for it."""
     encode, content_type = choose_encoder(accept)
-    return encode(registry), content_type
+    return encode(registry()), content_type
 
 
 def forget_this_process() -> None:
