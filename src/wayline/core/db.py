@@ -5,7 +5,8 @@ extensions, so SQLite connections are opened with `pysqlite3` (a bundled, curren
 SQLite) and get `sqlite-vec` loaded; aiosqlite wraps that connection for the async
 engine. PostgreSQL goes through asyncpg. Schema changes are Alembic migrations
 shipped inside the package and applied at start-up (under an advisory lock on
-PostgreSQL, so replicas starting together migrate once).
+PostgreSQL, a lock file beside the database on SQLite, so processes starting together
+migrate once).
 """
 
 from __future__ import annotations
@@ -214,6 +215,14 @@ class Database:
             if await conn.run_sync(_at_newest_revision):
                 return  # the usual restart: no need to load Alembic (~0.3 s of every start)
             await conn.rollback()
+            if self.dialect == "sqlite":
+                # Several processes on one file (`serve --workers N`, a `wayline worker`): one
+                # migrates, the others then find the schema current. Without the lock each read
+                # the old revision and the second failed on "table … already exists".
+                async with _file_lock(self.engine.url.database):
+                    await conn.run_sync(_upgrade_to_head)
+                    await conn.commit()
+                return
             if self.dialect == "postgresql":
                 # Polled, and committed: no transaction (no snapshot) is held while waiting, as
                 # a CREATE INDEX CONCURRENTLY in the holder's migration waits for every older
@@ -320,6 +329,23 @@ def _at_newest_revision(connection: Connection) -> bool:
             "Run that release here too; this one refuses to serve rather than misread the data"
         )
     return current == [newest]
+
+
+@asynccontextmanager
+async def _file_lock(database: str | None) -> AsyncIterator[None]:
+    """An exclusive lock on `<database>.migrate-lock`, waited for in a thread (nothing to lock
+    for an in-memory database)."""
+    import fcntl  # POSIX, as the server is
+
+    if not database or database == ":memory:":
+        yield
+        return
+    handle = await asyncio.to_thread(open, f"{database}.migrate-lock", "a+b")
+    try:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # (releases the lock)
 
 
 def _upgrade_to_head(connection: Connection) -> None:
