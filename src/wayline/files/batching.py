@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wayline.core.tasks import stop_tasks
 from wayline.embeddings import Embedder
 
 
@@ -102,11 +103,7 @@ class EmbeddingQueue:
             start += len(request.texts)
 
     async def close(self) -> None:
-        for task in list(self._running):
-            task.cancel()
-        for task in list(self._running):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(list(self._running))
 
 
 def _settle(

@@ -6,11 +6,11 @@ ingestion runner (one `FilesRuntime`). Starting the runner also resumes pending 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from wayline.core.state import AppState
+from wayline.core.tasks import stop_tasks
 from wayline.embeddings import create_embedder
 from wayline.files.blobs import create_blob_store
 from wayline.files.ingestion import IngestionRunner
@@ -44,7 +44,5 @@ async def lifespan(state: AppState) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        warming.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await warming
+        await stop_tasks([warming])
         await runner.stop()

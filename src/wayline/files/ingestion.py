@@ -54,6 +54,7 @@ from wayline.core.db import Database
 from wayline.core.errors import WaylineError
 from wayline.core.metrics import INGESTION_CHUNKS, INGESTION_QUEUE_DEPTH
 from wayline.core.settings import Settings
+from wayline.core.tasks import stop_tasks, wait_event
 from wayline.embeddings import Embedder
 from wayline.extraction import ExtractionError, Unreadable
 from wayline.extraction.chunking import Piece, split_pieces
@@ -127,6 +128,7 @@ class IngestionRunner:
         # Rows claimed and not finished: a job ended by cancellation stays here for `stop()`.
         self._held: set[str] = set()
         self._dispatcher: asyncio.Task[None] | None = None
+        self._stopping = False
         self._wake = asyncio.Event()
         self._waiters: dict[str, asyncio.Event] = {}
         if bus is not None:
@@ -143,12 +145,9 @@ class IngestionRunner:
         self._dispatcher = asyncio.create_task(self._dispatch(), name="ingest-dispatch")
 
     async def stop(self) -> None:
+        self._stopping = True
         tasks = [task for task in (self._dispatcher, *self._jobs.values()) if task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(tasks)
         self._dispatcher = None
         self._jobs.clear()
         await self._embedding.close()
@@ -226,8 +225,7 @@ class IngestionRunner:
         shared = self._bus is not None and self._bus.shared
         wait = SHARED_POLL_SECONDS if shared else POLL_SECONDS
         event = self._waiters.setdefault(file_id, asyncio.Event())
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(event.wait(), wait if timeout is None else min(wait, timeout))
+        await wait_event(event, wait if timeout is None else min(wait, timeout))
 
     def _signal(self, file_id: str) -> None:
         event = self._waiters.pop(file_id, None)
@@ -330,7 +328,7 @@ class IngestionRunner:
     async def _dispatch(self) -> None:
         """Claim pending jobs while there is room, each in its own task; sleep until woken or
         polled."""
-        while True:
+        while not self._stopping:
             try:
                 self._wake.clear()
                 while len(self._jobs) < self._max_jobs and (
@@ -343,8 +341,7 @@ class IngestionRunner:
                         if big:
                             self._big_jobs.add(file_id)
                         self._start_job(file_id)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await wait_event(self._wake, self.poll_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception:

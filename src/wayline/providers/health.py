@@ -12,11 +12,11 @@ for its whole cooldown: a model list cannot tell that the next call would be acc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 from wayline.core.settings import Settings
+from wayline.core.tasks import stop_tasks
 from wayline.providers.connections import Connection
 from wayline.providers.deployments import Deployment
 from wayline.providers.registry import ModelRegistry
@@ -43,9 +43,7 @@ class HealthMonitor:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
 
     async def _run(self) -> None:
         while True:

@@ -31,6 +31,7 @@ from wayline.auth.limits.gate import allow_model, current_limits
 from wayline.core import errors
 from wayline.core.bus import RECONNECTED
 from wayline.core.state import Core
+from wayline.core.tasks import stop_tasks
 from wayline.functions.service import FUNCTIONS_CHANGED
 from wayline.models.repository import MODELS_CHANGED, Overlay, load_overlay
 from wayline.providers.connections import Connection
@@ -175,9 +176,7 @@ class ModelRegistry:
         tasks = [s.task for s in self._state.values() if s.task] + (
             [self._background] if self._background else []
         )
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_tasks(tasks)
 
     # --- reading ------------------------------------------------------------------------
     def bypass(self) -> bool:

@@ -12,12 +12,12 @@ is left, so a SIGTERM loses nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
 
 from wayline.core.db import Database
+from wayline.core.tasks import wait_event
 from wayline.core.usage import CallUsage
 from wayline.usage.repository import UsageRepository
 
@@ -82,8 +82,7 @@ class Ledger:
 
     async def _run(self) -> None:
         while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+            await wait_event(self._wake, self._interval)
             self._wake.clear()
             await self.flush()
 
