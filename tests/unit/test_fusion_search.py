@@ -241,3 +241,35 @@ def test_with_a_session_factory_the_two_lists_run_at_once() -> None:
     assert found == alone and len(found) == 3  # the same fusion as one after the other
     with pytest.raises(TimeoutError):
         run(search(None))
+
+
+def test_a_failing_vector_list_raises_its_own_error_and_stops_the_keyword_list() -> None:
+    """The error handlers see the database's own error (a 503), not an ExceptionGroup (a 500),
+    and the keyword list's query does not run on."""
+
+    class Failing(Index):
+        keyword_cancelled = False
+
+        async def search(self, session, file_ids, embedding, k):
+            await asyncio.sleep(0.01)  # the keyword list is under way
+            raise ConnectionError("database went away")
+
+        async def search_text(self, session, file_ids, query, k):
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                Failing.keyword_cancelled = True
+                raise
+            return []
+
+    class Own:
+        async def __aenter__(self) -> str:
+            return "own session"
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    search = HybridSearch(Failing([A], [B]), Embedder(), Own)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError, match="database went away"):
+        run(search.search("request session", ["f"], "q", SearchParams(k=3)))
+    assert Failing.keyword_cancelled

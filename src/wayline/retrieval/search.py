@@ -181,10 +181,16 @@ class HybridSearch:
             async with sessions() as own:
                 return await self.index.search_text(own, file_ids, query, pool)
 
-        async with asyncio.TaskGroup() as group:  # one failing cancels the other
-            sparse = group.create_task(keyword())
+        # Not a TaskGroup: its ExceptionGroup would hide the error from the handlers (a 503 for
+        # a database that went away would become a 500).
+        sparse = asyncio.ensure_future(keyword())
+        try:
             dense = await self.index.search(session, file_ids, embedding, pool)
-        return dense, sparse.result()
+        except BaseException:
+            sparse.cancel()
+            await asyncio.gather(sparse, return_exceptions=True)
+            raise
+        return dense, await sparse
 
     async def _read(
         self, session: AsyncSession, ranked: list[tuple[Candidate, float]], k: int
