@@ -133,6 +133,8 @@ class IngestionRunner:
         self._waiters: dict[str, asyncio.Event] = {}
         if bus is not None:
             bus.subscribe(PROGRESS_TOPIC, lambda message: self._signal(str(message.get("id"))))
+            if self.runs_jobs:
+                bus.subscribe(JOBS_TOPIC, lambda _: self._wake.set())
         # A higher domain's part in a completed upload (`FilesRuntime.attach`).
         self.hook: UploadHook | None = None
 
@@ -140,8 +142,7 @@ class IngestionRunner:
     async def start(self) -> None:
         if not self.runs_jobs:
             return
-        if self._bus is not None:
-            self._bus.subscribe(JOBS_TOPIC, lambda _: self._wake.set())
+        self._stopping = False  # (started again after a stop: the tests do)
         self._dispatcher = asyncio.create_task(self._dispatch(), name="ingest-dispatch")
 
     async def stop(self) -> None:
