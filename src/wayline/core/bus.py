@@ -17,8 +17,11 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import orjson
+
+from wayline.core.tasks import stop_tasks
 
 log = logging.getLogger("wayline.bus")
 
@@ -79,6 +82,8 @@ class RedisBus(LocalBus):
     shared = True
     RETRY_SECONDS = 1.0
     LOG_EVERY_SECONDS = 60.0
+    START_SECONDS = 10.0
+    """How long a starting replica waits for Redis (it may start first) before refusing."""
 
     def __init__(self, url: str, prefix: str) -> None:
         super().__init__()
@@ -89,10 +94,23 @@ class RedisBus(LocalBus):
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._warned_at = -math.inf
+        self._start_error: BaseException | None = None
+        parts = urlsplit(url)
+        self._where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen())
-        await asyncio.wait_for(self._ready.wait(), timeout=10)
+        self._task = asyncio.create_task(self._listen(), name="redis-bus")
+        try:
+            async with asyncio.timeout(self.START_SECONDS):
+                await self._ready.wait()
+        except TimeoutError:
+            await stop_tasks([self._task])
+            error = self._start_error
+            reason = f"{type(error).__name__}: {error}" if error else "no answer"
+            raise RuntimeError(
+                f"Redis at {self._where} (REDIS_URL) is unreachable after "
+                f"{self.START_SECONDS:g} s ({reason})"
+            ) from None
 
     async def _listen(self) -> None:
         lost = False
@@ -114,10 +132,11 @@ class RedisBus(LocalBus):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not self._ready.is_set():
-                    raise  # at start-up: Redis must be there (the replica refuses to start)
-                lost = True
-                self._warn("subscription lost", exc)
+                if self._ready.is_set():
+                    lost = True
+                    self._warn("subscription lost", exc)
+                else:  # starting: `start` waits a while for Redis, then refuses
+                    self._start_error = exc
                 await asyncio.sleep(self.RETRY_SECONDS)
             finally:
                 with contextlib.suppress(Exception):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Iterable
 
 log = logging.getLogger("wayline.tasks")
@@ -27,6 +28,39 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     except TimeoutError:
         pass
     return event.is_set()
+
+
+class Signals:
+    """Events by key, for waiters that want to hear when something about a key may have moved:
+    `wait(key, timeout)` returns on `set(key)` or after the timeout. A key nobody waits on keeps
+    nothing, whether or not it was ever set (files finished by another process are never
+    signalled here)."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+        self._waiting: Counter[str] = Counter()
+
+    async def wait(self, key: str, timeout: float) -> bool:
+        """Whether `key` was set while waiting (False: the timeout passed)."""
+        event = self._events.setdefault(key, asyncio.Event())
+        self._waiting[key] += 1
+        try:
+            return await wait_event(event, timeout)
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+                self._events.pop(key, None)
+
+    def set(self, key: str) -> None:
+        """Wake every waiter on `key`; later waiters wait for the next `set`."""
+        event = self._events.pop(key, None)
+        if event is not None:
+            event.set()
+
+    def __len__(self) -> int:
+        """Keys with a waiter (what the object holds)."""
+        return len(self._events)
 
 
 async def stop_tasks(tasks: Iterable[asyncio.Task[object]], grace: float = 10.0) -> None:

@@ -54,7 +54,7 @@ from wayline.core.db import Database
 from wayline.core.errors import WaylineError
 from wayline.core.metrics import INGESTION_CHUNKS, INGESTION_QUEUE_DEPTH
 from wayline.core.settings import Settings
-from wayline.core.tasks import stop_tasks, wait_event
+from wayline.core.tasks import Signals, stop_tasks, wait_event
 from wayline.embeddings import Embedder
 from wayline.extraction import ExtractionError, Unreadable
 from wayline.extraction.chunking import Piece, split_pieces
@@ -130,7 +130,7 @@ class IngestionRunner:
         self._dispatcher: asyncio.Task[None] | None = None
         self._stopping = False
         self._wake = asyncio.Event()
-        self._waiters: dict[str, asyncio.Event] = {}
+        self._moved = Signals()  # file ids whose row may have moved
         if bus is not None:
             bus.subscribe(PROGRESS_TOPIC, lambda message: self._signal(str(message.get("id"))))
             if self.runs_jobs:
@@ -225,13 +225,10 @@ class IngestionRunner:
         process running it), or after the poll interval (or `timeout`, if sooner)."""
         shared = self._bus is not None and self._bus.shared
         wait = SHARED_POLL_SECONDS if shared else POLL_SECONDS
-        event = self._waiters.setdefault(file_id, asyncio.Event())
-        await wait_event(event, wait if timeout is None else min(wait, timeout))
+        await self._moved.wait(file_id, wait if timeout is None else min(wait, timeout))
 
     def _signal(self, file_id: str) -> None:
-        event = self._waiters.pop(file_id, None)
-        if event is not None:
-            event.set()
+        self._moved.set(file_id)
 
     async def _announce(self, file_id: str) -> None:
         """Tell the waiters, here and (with a shared bus) in every process, that the row moved."""
