@@ -209,20 +209,7 @@ async def test_a_new_dimension_gets_its_index_and_is_exact_until_then(
     rng = np.random.default_rng(5)
     index = engine_index(db, exact_max_chunks=0, ef_search=100)
     scope = [await add_file(db, index, "alice", unit(rng.standard_normal((80, 16))))]
-    vectors = await chunk_vectors(db, scope)
-    query = unit(rng.standard_normal(16))
-    spy = Spy(index, monkeypatch) if isinstance(index, PgVectorIndex) else None
-    async with db.sessionmaker() as s:
-        found = await index.search(s, scope, list(query), 5)
-    assert [f.chunk_id for f in found] == exact_top(vectors, query, 5)
-    if isinstance(index, PgVectorIndex) and spy is not None:
-        assert spy.answers == []  # no index yet: exact
-        await index._building[16]
-        async with db.sessionmaker() as s:
-            assert 16 in await indexed_dimensions(s)
-            again = await index.search(s, scope, list(query), 5)
-        assert [f.chunk_id for f in again] == [f.chunk_id for f in found]
-        assert len(spy.answers) == 1 and len(spy.answers[0]) == 5
+    await _exact_now_and_indexed_once_built(db, index, scope, rng, monkeypatch)
 
 
 async def test_an_index_left_invalid_by_a_dead_build_is_built_again(
@@ -245,6 +232,14 @@ async def test_an_index_left_invalid_by_a_dead_build_is_built_again(
             )
             await conn.commit()
             assert 16 not in await indexed_dimensions(conn)
+    await _exact_now_and_indexed_once_built(db, index, scope, rng, monkeypatch)
+
+
+async def _exact_now_and_indexed_once_built(
+    db: Database, index: Any, scope: list[str], rng: np.random.Generator, monkeypatch: Any
+) -> None:
+    """A 16-d search with no valid index is exact (the index is not used); on PostgreSQL, once
+    the background build ends, the same search goes through the index and finds the same."""
     vectors = await chunk_vectors(db, scope)
     query = unit(rng.standard_normal(16))
     spy = Spy(index, monkeypatch) if isinstance(index, PgVectorIndex) else None
@@ -252,7 +247,7 @@ async def test_an_index_left_invalid_by_a_dead_build_is_built_again(
         found = await index.search(s, scope, list(query), 5)
     assert [f.chunk_id for f in found] == exact_top(vectors, query, 5)
     if isinstance(index, PgVectorIndex) and spy is not None:
-        assert spy.answers == []  # the invalid index is not used
+        assert spy.answers == []  # no usable index yet: exact
         await index._building[16]
         async with db.sessionmaker() as s:
             assert 16 in await indexed_dimensions(s)
