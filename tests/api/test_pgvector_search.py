@@ -3,7 +3,7 @@
 On every engine: the nearest chunks of a scope are the true nearest (NumPy brute force), and a
 chunk outside the scope is never returned, even when it is the nearest of all. On PostgreSQL
 the approximate path is forced (`exact_max_chunks=0`) and checked to have answered: HNSW
-(vectors/pgvector.py) with an iterative scan, whose results match exact search, and which keeps
+(vectors/pgvector/) with an iterative scan, whose results match exact search, and which keeps
 the collection filter even with the smallest candidate list. Vectors go in and come back
 bit-exact (pgvector's binary codec on PostgreSQL).
 """
@@ -248,7 +248,7 @@ async def _exact_now_and_indexed_once_built(
     assert [f.chunk_id for f in found] == exact_top(vectors, query, 5)
     if isinstance(index, PgVectorIndex) and spy is not None:
         assert spy.answers == []  # no usable index yet: exact
-        await index._building[16]
+        await index.hnsw.building[16]
         async with db.sessionmaker() as s:
             assert 16 in await indexed_dimensions(s)
             again = await index.search(s, scope, list(query), 5)

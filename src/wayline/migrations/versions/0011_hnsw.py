@@ -2,7 +2,7 @@
 
 `chunk.embedding` is a dimensionless `vector` (its dimension follows the configured embedder)
 and HNSW indexes only `vector(n)`: the index is a partial expression index per dimension,
-`((embedding::vector(n))) WHERE vector_dims(embedding) = n` (see vectors/pgvector.py, which
+`((embedding::vector(n))) WHERE vector_dims(embedding) = n` (see vectors/pgvector/hnsw.py, which
 also builds it at run time for a dimension first seen later). Made here for the bundled
 model's 384 dimensions and for every dimension already stored, CONCURRENTLY (outside the
 migration's transaction) so that a large table stays writable while it builds.
@@ -24,7 +24,7 @@ MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on `vector`
 
 
 def index_sql(n: int) -> str:
-    # The same statement as vectors/pgvector.py's `hnsw_index_sql` (a migration stays as written).
+    # As vectors/pgvector/hnsw.py's `hnsw_index_sql` (a migration stays as written).
     return (
         f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_chunk_embedding_hnsw_{n} ON chunk "
         f"USING hnsw ((embedding::vector({n})) vector_cosine_ops) "
