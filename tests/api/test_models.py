@@ -244,6 +244,26 @@ def test_preset_over_ollama_puts_params_into_options(
     assert sent["messages"][0] == {"role": "system", "content": "S"}
 
 
+def test_a_preset_on_an_ollama_model_named_without_its_tag_is_listed_and_answers(
+    client: TestClient, alice: Account, fake_upstream: FakeUpstream
+) -> None:
+    """`llama3.1` names Ollama's `llama3.1:latest` (chat accepts either): a preset built on it
+    is listed in `/api/models` and calls the tagged model."""
+    form = {"id": "llama-short", "base_model_id": "llama3.1", "name": "Short"}
+    created = client.post("/api/v1/models/create", headers=alice.headers, json=form)
+    assert created.status_code == 200, created.text
+    listed = {m["id"]: m for m in client.get("/api/models", headers=alice.headers).json()["data"]}
+    assert "llama-short" in listed
+    assert listed["llama-short"]["owned_by"] == "ollama"
+    resp = client.post(
+        "/api/chat/completions",
+        headers=alice.headers,
+        json={"model": "llama-short", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert resp.status_code == 200, resp.text
+    assert fake_upstream.last("/api/chat").json["model"] == "llama3.1:latest"
+
+
 def test_presets_are_private_to_their_owner(
     client: TestClient, alice: Account, bob: Account
 ) -> None:

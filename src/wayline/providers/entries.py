@@ -19,6 +19,16 @@ from typing import Any
 
 from wayline.providers.connections import Connection
 
+LATEST = ":latest"
+
+
+def alias_ids(model_id: str) -> tuple[str, ...]:
+    """The ids that name the same model under Ollama's implicit tag: `x` and `x:latest`."""
+    if model_id.endswith(LATEST):
+        return (model_id, model_id[: -len(LATEST)])
+    return (model_id,) if ":" in model_id else (model_id, model_id + LATEST)
+
+
 # The provider that serves the model (`dialects.py`): "openai", "ollama", "pipe", ...
 
 
@@ -216,6 +226,8 @@ def apply_rows(
         # The base model itself, unless the row builds on a preset: another user's row that holds a
         # base model's id must not lend its prompt and parameters to this one.
         base = entries.get(row.base_model_id)
+        if base is None and ":" not in row.base_model_id:  # `x` is Ollama's `x:latest`, as in chat
+            base = entries.get(row.base_model_id + LATEST)
         stacked = out.get(row.base_model_id)
         if stacked is not None and (base is None or stacked.owner_id == row.user_id):
             base = stacked

@@ -36,7 +36,7 @@ from wayline.functions.service import FUNCTIONS_CHANGED
 from wayline.models.repository import MODELS_CHANGED, Overlay, load_overlay
 from wayline.providers.connections import Connection
 from wayline.providers.dialects import Providers
-from wayline.providers.entries import ModelEntry, apply_rows
+from wayline.providers.entries import ModelEntry, alias_ids, apply_rows
 from wayline.users.schemas import UserInfo
 from wayline.users.service import ACCOUNTS_CHANGED
 
@@ -51,16 +51,6 @@ class _ConnState:
     fetched_at: float = 0.0
     failed_at: float = 0.0
     task: asyncio.Task[None] | None = None
-
-
-LATEST = ":latest"
-
-
-def alias_ids(model_id: str) -> tuple[str, ...]:
-    """The ids that name the same model under Ollama's implicit tag: `x` and `x:latest`."""
-    if model_id.endswith(LATEST):
-        return (model_id, model_id[: -len(LATEST)])
-    return (model_id,) if ":" in model_id else (model_id, model_id + LATEST)
 
 
 @dataclass

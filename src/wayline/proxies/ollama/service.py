@@ -20,8 +20,7 @@ from wayline.auth.limits.gate import model_listed
 from wayline.core import errors
 from wayline.core.http import UpstreamClient, UpstreamResponse, upstream_error
 from wayline.providers.connections import Connection
-from wayline.providers.entries import ModelEntry
-from wayline.providers.registry import alias_ids
+from wayline.providers.entries import ModelEntry, alias_ids
 from wayline.providers.routing import aimed
 from wayline.proxies.ollama.metering import metering_of
 from wayline.proxies.relay import check_connection, relay
