@@ -5,10 +5,13 @@ permissions merged from the defaults and the user's groups."""
 from __future__ import annotations
 
 import base64
+import time
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from tests.conftest import Account, signup
+from wayline.auth.credentials import Authenticator
 from wayline.core import errors
 
 U = "/api/v1/users"
@@ -172,6 +175,43 @@ def test_user_by_id_info_and_active(
     r = client.get(f"{U}/ghost/groups", headers=admin.headers)
     assert r.status_code == 404 and "ghost" in r.json()["detail"]
     assert client.get(f"{U}/{alice.id}/groups", headers=bob.headers).status_code == 401
+
+
+def test_using_a_key_or_a_session_marks_the_account_active(
+    client: TestClient, admin: Account, alice: Account, bob: Account
+):
+    """`last_active_at` moves when a credential is used, not only at sign-in (as in Open
+    WebUI): an account idle for an hour is active again after a call with its API key, and
+    after a call with its session."""
+    state = client.app.state.wayline
+    key = client.post("/api/v1/auths/api_key", headers=alice.headers).json()["api_key"]
+
+    async def idle_for_an_hour() -> None:
+        async with state.core.db.write() as s:
+            await s.execute(
+                text(
+                    'UPDATE "user" SET last_active_at = last_active_at - 3600 WHERE id IN (:a, :b)'
+                ),
+                {"a": alice.id, "b": bob.id},
+            )
+        await state.get(Authenticator).invalidate("test: forget cached credentials")
+
+    def last_active(account: Account) -> int:
+        got = client.get(f"{U}/{account.id}", headers=admin.headers)
+        assert got.status_code == 200, got.text
+        return int(got.json()["last_active_at"])
+
+    def active(account: Account) -> bool:
+        return client.get(f"{U}/{account.id}/active", headers=admin.headers).json()["active"]
+
+    client.portal.call(idle_for_an_hour)
+    assert not active(alice) and not active(bob)
+    assert last_active(alice) < time.time() - 3000
+    assert client.get("/api/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert active(alice) and not active(bob)
+    assert last_active(alice) >= time.time() - 60
+    assert client.get("/api/v1/auths/", headers=bob.headers).status_code == 200
+    assert active(bob)
 
 
 def test_profile_images(client: TestClient, admin: Account, alice: Account, bob: Account):

@@ -148,7 +148,7 @@ class Authenticator:
             groups = await GroupRepository(session).effective_group_ids(user.id)
             ceiling = await user_limit_values(session, user.id)
         user = dataclasses.replace(user, group_ids=groups)
-        await self._touch(key.id)
+        await self._touch(user.id, key.id)
         return Principal(
             user,
             "api_key",
@@ -158,15 +158,20 @@ class Authenticator:
             limits=effective(f"k:{key.id}", LimitValues.of(key), ceiling),
         )
 
-    async def _touch(self, key_id: str) -> None:
-        """Record `last_used_at` in its own short transaction that starts with the write:
-        upgrading the lookup's read transaction to a write fails at once ("database is
-        locked") on a busy SQLite, where a write-first transaction waits its turn."""
+    async def _touch(self, user_id: str, key_id: str | None = None) -> None:
+        """Record the use of a credential: the account's `last_active_at` (Open WebUI moves it
+        on every request; here when the credential is looked up, so at most once per
+        `AUTH_CACHE_TTL` per credential and worker) and a key's `last_used_at`. In its own short
+        transaction that starts with the write: upgrading the lookup's read transaction to a
+        write fails at once ("database is locked") on a busy SQLite, where a write-first
+        transaction waits its turn."""
         try:
             async with self._db.write() as session:
-                await touch_key(session, key_id, int(time.time()))
+                await UserRepository(session).touch_active(user_id)
+                if key_id is not None:
+                    await touch_key(session, key_id, int(time.time()))
         except Exception:
-            log.warning("could not record API key use", exc_info=True)
+            log.warning("could not record a credential's use", exc_info=True)
 
     async def _load_jwt(self, token: str) -> Principal:
         claims = decode_jwt(self._secret, token)
@@ -180,6 +185,7 @@ class Authenticator:
                 raise errors.Unauthorized("Invalid token")
             groups = await GroupRepository(session).effective_group_ids(user.id)
             ceiling = await user_limit_values(session, user.id)
+        await self._touch(user.id)
         return Principal(
             UserInfo.of(user, groups),
             "jwt",
