@@ -105,6 +105,9 @@ def test_expired_api_key_is_rejected(client, alice: Account):
     assert created["expires_at"] is not None
     resp = client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {created['api_key']}"})
     assert resp.status_code == 401 and resp.json()["detail"] == errors.INVALID_TOKEN
+    # A refused call is no use: the key's `last_used_at` stays empty.
+    keys = client.get("/api/v1/auths/api_keys", headers=alice.jwt_headers).json()
+    assert [k["last_used_at"] for k in keys if k["id"] == created["id"]] == [None]
 
 
 def test_api_keys_disabled(make_settings, make_client):

@@ -148,7 +148,8 @@ class Authenticator:
             groups = await GroupRepository(session).effective_group_ids(user.id)
             ceiling = await user_limit_values(session, user.id)
         user = dataclasses.replace(user, group_ids=groups)
-        await self._touch(user.id, key.id)
+        if key.expires_at is None or key.expires_at > time.time():  # (an expired key is refused)
+            await self._touch(user.id, key.id)
         return Principal(
             user,
             "api_key",
